@@ -1,0 +1,145 @@
+"""Study areas: LSOA 2011 polygons with their ward, LAD and CSP, population and deprivation."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from .datadir import dataset_path, load_manifest, project_file
+from .errors import InputFileError
+from .events import CRS
+
+log = logging.getLogger(__name__)
+
+LEVELS = ("lsoa", "ward", "lad", "csp", "peninsula")
+PENINSULA = ("E23000035", "Peninsula (Devon & Cornwall)")
+AREA_COLUMNS = (
+    "lsoa_code", "lsoa_name", "msoa_code", "msoa_name", "ward_code", "ward_name",
+    "lad_code", "lad_name", "csp_code", "csp_name", "population", "area_km2",
+    "imd_rank", "imd_decile", "geometry",
+)
+
+
+def load_csp_membership(path: str | Path | None = None) -> pd.DataFrame:
+    """The LAD → CSP definition kept in ``boundaries/csp_membership.csv``."""
+    path = Path(path) if path is not None else project_file("boundaries/csp_membership.csv")
+    frame = _read_table(path, ["lad_code", "lad_name", "csp_code", "csp_name", "csp_label"])
+    if frame["lad_code"].duplicated().any():
+        dup = frame.loc[frame["lad_code"].duplicated(), "lad_code"].iloc[0]
+        raise InputFileError(path, f"LAD {dup} is listed in more than one CSP")
+    return frame
+
+
+def load_areas(data_dir: str | Path | None = None, *, csp_membership: str | Path | None = None) -> gpd.GeoDataFrame:
+    """LSOA 2011 polygons in EPSG:27700 with ward, LAD and CSP codes and names,
+    mid-2018 population, land area and IMD 2019 rank and decile (1 = most deprived 10%).
+
+    ``attrs["lsoa21_to_lsoa11"]`` maps 2021 LSOA codes to 2011 codes where one 2011 LSOA
+    corresponds (unchanged or split), and to None for a 2021 LSOA merged from several 2011
+    LSOAs (the point decides).
+    """
+    manifest = load_manifest()
+    path = dataset_path("lsoa_boundaries", data_dir, manifest=manifest)
+    try:
+        polygons = gpd.read_file(path)
+    except Exception as exc:  # pyogrio raises several types for unreadable files
+        raise InputFileError(path, f"cannot read the LSOA boundaries ({exc})") from None
+    if polygons.crs is None:
+        raise InputFileError(path, "the LSOA boundaries have no CRS")
+    polygons = polygons.rename(columns={"LSOA11CD": "lsoa_code"})[["lsoa_code", "geometry"]]
+    polygons = polygons.to_crs(CRS)
+    log.info("LSOA boundaries reprojected to %s", polygons.crs.name)
+
+    lookup = _read_table(
+        dataset_path("master_lookup", data_dir, manifest=manifest),
+        ["LSOA11CD", "LSOA11NM", "MSOA11CD", "MSOA11NM", "WD19CD", "WD19NM", "LAD19CD"],
+    ).rename(columns={
+        "LSOA11CD": "lsoa_code", "LSOA11NM": "lsoa_name", "MSOA11CD": "msoa_code",
+        "MSOA11NM": "msoa_name", "WD19CD": "ward_code", "WD19NM": "ward_name",
+        "LAD19CD": "lad_code",
+    })[["lsoa_code", "lsoa_name", "msoa_code", "msoa_name", "ward_code", "ward_name", "lad_code"]]
+    membership = load_csp_membership(csp_membership)
+    lookup = lookup.merge(
+        membership[["lad_code", "lad_name", "csp_code", "csp_label"]].rename(
+            columns={"csp_label": "csp_name"}
+        ),
+        on="lad_code", how="left", validate="many_to_one",
+    )
+    unmatched = lookup["csp_code"].isna()
+    if unmatched.any():
+        raise InputFileError(
+            csp_membership or "boundaries/csp_membership.csv",
+            f"{unmatched.sum()} LSOAs are in LADs with no CSP (first: LAD {lookup.loc[unmatched, 'lad_code'].iloc[0]})",
+        )
+    pop_path = dataset_path("population", data_dir, manifest=manifest)
+    population = _read_table(pop_path, ["LSOA11CD", "POP_MID2018", "AREA_SQKM"]).rename(
+        columns={"LSOA11CD": "lsoa_code", "POP_MID2018": "population", "AREA_SQKM": "area_km2"}
+    )[["lsoa_code", "population", "area_km2"]]
+    imd = _read_table(
+        dataset_path("imd", data_dir, manifest=manifest), ["LSOA11CD", "IMD19_RANK", "IMD19_DECILE"]
+    ).rename(columns={"LSOA11CD": "lsoa_code", "IMD19_RANK": "imd_rank", "IMD19_DECILE": "imd_decile"})[
+        ["lsoa_code", "imd_rank", "imd_decile"]
+    ]
+    table = lookup.merge(population, on="lsoa_code", how="left").merge(imd, on="lsoa_code", how="left")
+    for col in ("population", "area_km2", "imd_rank", "imd_decile"):
+        table[col] = pd.to_numeric(table[col], errors="raise")
+    if table["population"].isna().any():
+        first = table.loc[table["population"].isna(), "lsoa_code"].iloc[0]
+        raise InputFileError(pop_path, f"no population for LSOA {first}")
+    table["population"] = table["population"].astype("int64")
+
+    areas = polygons.merge(table, on="lsoa_code", how="inner", validate="one_to_one")
+    if len(areas) != len(polygons) or len(areas) != len(table):
+        raise InputFileError(
+            path, f"{len(polygons)} LSOA polygons but {len(table)} LSOAs in the lookup; codes differ"
+        )
+    areas = areas[list(AREA_COLUMNS)].sort_values("lsoa_code", ignore_index=True)
+    areas.attrs["lsoa21_to_lsoa11"] = _lsoa21_to_lsoa11(data_dir, manifest)
+    log.info("loaded %d LSOAs, population %d", len(areas), areas["population"].sum())
+    return areas
+
+
+def _lsoa21_to_lsoa11(data_dir, manifest) -> dict[str, str]:
+    pairs = _read_table(
+        dataset_path("lsoa11_lsoa21_lookup", data_dir, manifest=manifest),
+        ["LSOA11CD", "LSOA21CD"],
+    )
+    parents = pairs.groupby("LSOA21CD")["LSOA11CD"].agg(["nunique", "first"])
+    return {
+        code21: (code11 if n == 1 else None)
+        for code21, n, code11 in zip(parents.index, parents["nunique"], parents["first"], strict=True)
+    }
+
+
+def dissolve_areas(areas: gpd.GeoDataFrame, *, level: str) -> gpd.GeoDataFrame:
+    """Union LSOAs into wards, LADs, CSPs or the Peninsula, with summed population."""
+    if level not in LEVELS:
+        raise ValueError(f"'level' should be one of {LEVELS}, got {level!r}")
+    if level == "lsoa":
+        out = areas[["lsoa_code", "lsoa_name", "population", "area_km2", "geometry"]]
+        return out.rename(columns={"lsoa_code": "area_code", "lsoa_name": "area_name"})
+    if level == "peninsula":
+        frame = areas.assign(peninsula_code=PENINSULA[0], peninsula_name=PENINSULA[1])
+    else:
+        frame = areas
+    code, name = f"{level}_code", f"{level}_name"
+    out = frame[[code, name, "population", "area_km2", "geometry"]].dissolve(
+        by=[code, name], aggfunc="sum", as_index=False
+    )
+    return out.rename(columns={code: "area_code", name: "area_name"}).sort_values(
+        "area_code", ignore_index=True
+    )
+
+
+def _read_table(path: Path, columns: list[str]) -> pd.DataFrame:
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise InputFileError(path, f"not a readable CSV ({type(exc).__name__})") from None
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise InputFileError(path, f"missing columns {', '.join(missing)}")
+    return frame

@@ -1,0 +1,164 @@
+"""Join events to LSOAs and, through the lookups, to wards, LADs and CSPs."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from .events import validate_events
+
+log = logging.getLogger(__name__)
+
+ASSIGNED_COLUMNS = (
+    "lsoa_code", "lsoa_name", "ward_code", "ward_name", "lad_code", "lad_name",
+    "csp_code", "csp_name",
+)
+
+
+@dataclass
+class AssignReport:
+    """How events were placed. ``events == inside + outside + without_location``."""
+
+    events: int = 0
+    inside: int = 0
+    outside: int = 0
+    without_location: int = 0
+    by_basis: dict[str, int] = field(default_factory=dict)
+    published_compared: int = 0
+    published_agree: int = 0
+    converted_from_2021: int = 0
+
+    @property
+    def agreement_rate(self) -> float | None:
+        if not self.published_compared:
+            return None
+        return self.published_agree / self.published_compared
+
+    def check(self) -> None:
+        assert self.events == self.inside + self.outside + self.without_location, self
+
+    def to_dict(self) -> dict:
+        return {
+            "events": self.events,
+            "inside_area": self.inside,
+            "outside_area": self.outside,
+            "without_location": self.without_location,
+            "by_basis": dict(sorted(self.by_basis.items())),
+            "lsoa_2021_codes_converted": self.converted_from_2021,
+            "published_lsoa_compared": self.published_compared,
+            "published_lsoa_agree": self.published_agree,
+            "published_lsoa_agreement_rate": self.agreement_rate,
+        }
+
+
+def locate_lsoa(points: gpd.GeoSeries | np.ndarray, areas: gpd.GeoDataFrame) -> np.ndarray:
+    """The LSOA code containing each point (None where none does).
+
+    A point on an edge or vertex shared by several LSOAs goes to the one with the lowest
+    code, so every point inside the study area lands in exactly one LSOA.
+    """
+    geoms = np.asarray(points.to_numpy() if isinstance(points, gpd.GeoSeries) else points, dtype=object)
+    codes = areas["lsoa_code"].to_numpy()
+    out = np.full(len(geoms), None, dtype=object)
+    if not len(geoms):
+        return out
+    tree = shapely.STRtree(areas.geometry.to_numpy())
+    point_idx, poly_idx = tree.query(geoms, predicate="intersects")
+    if not len(point_idx):
+        return out
+    code_rank = np.argsort(np.argsort(codes, kind="stable"), kind="stable")
+    order = np.lexsort((code_rank[poly_idx], point_idx))
+    point_idx, poly_idx = point_idx[order], poly_idx[order]
+    first = np.unique(point_idx, return_index=True)[1]
+    out[point_idx[first]] = codes[poly_idx[first]]
+    return out
+
+
+def assign_areas(
+    events: gpd.GeoDataFrame,
+    areas: gpd.GeoDataFrame,
+    *,
+    use_published_lsoa: bool = True,
+    return_report: bool = False,
+) -> gpd.GeoDataFrame | tuple[gpd.GeoDataFrame, AssignReport]:
+    """Add ``lsoa_code`` … ``csp_name`` to a copy of ``events``.
+
+    Parameters
+    ----------
+    events
+        A canonical events table (EPSG:27700).
+    areas
+        The LSOA table from :func:`load_areas` (same CRS).
+    use_published_lsoa
+        Where an event carries the LSOA its publisher assigned (police.uk's
+        ``published_lsoa_code``), use it: official figures do. 2021 codes are converted to
+        2011 codes through ``areas.attrs["lsoa21_to_lsoa11"]``; a 2021 LSOA made by merging
+        2011 LSOAs is placed by its point. The spatial LSOA is kept beside it as
+        ``spatial_lsoa_code`` and the report gives the agreement rate.
+    return_report
+        Also return the :class:`AssignReport` (always at ``attrs["assign_report"]``).
+
+    Adds ``area_status`` (``inside``, ``outside`` or ``no_location``) and
+    ``assignment_basis`` (``published``, ``published_2021``, ``spatial`` or ``none``).
+    """
+    validate_events(events)
+    if areas.crs != events.crs:
+        raise ValueError(
+            f"events are in {events.crs.name} but areas in {areas.crs.name}; use to_crs() first"
+        )
+    out = events.drop(columns=[c for c in (*ASSIGNED_COLUMNS, "spatial_lsoa_code") if c in events], errors="ignore").copy()
+    geom = out.geometry
+    located = ~(geom.isna() | geom.is_empty).to_numpy()
+    spatial = np.full(len(out), None, dtype=object)
+    spatial[located] = locate_lsoa(geom.to_numpy()[located], areas)
+    out["spatial_lsoa_code"] = spatial
+
+    report = AssignReport(events=len(out))
+    lsoa = pd.Series(spatial, index=out.index, dtype=object)
+    basis = pd.Series(np.where(located, "spatial", "none"), index=out.index, dtype=object)
+    published = pd.Series("", index=out.index, dtype=object)
+    if use_published_lsoa and "published_lsoa_code" in out:
+        published = out["published_lsoa_code"].fillna("").astype(str).str.strip()
+        mapping = areas.attrs.get("lsoa21_to_lsoa11", {})
+        is_2011 = published.isin(set(areas["lsoa_code"]))
+        is_2021 = ~is_2011 & published.isin(set(mapping))
+        converted = published[is_2021].map(mapping)  # None for a merged 2021 LSOA
+        by_2021 = converted.notna().reindex(out.index, fill_value=False)
+        outside = published.ne("") & ~is_2011 & ~is_2021
+        lsoa[is_2011] = published[is_2011]
+        lsoa[by_2021] = converted[by_2021[by_2021].index]
+        lsoa[outside] = None
+        basis[is_2011 | outside] = "published"
+        basis[by_2021] = "published_2021"
+        report.converted_from_2021 = int(by_2021.sum())
+        compare = (is_2011 | by_2021) & pd.notna(spatial)
+        report.published_compared = int(compare.sum())
+        report.published_agree = int((lsoa[compare] == spatial[compare.to_numpy()]).sum())
+
+    out["lsoa_code"] = lsoa
+    attrs = areas[list(ASSIGNED_COLUMNS)].set_index("lsoa_code")
+    joined = attrs.reindex(out["lsoa_code"].to_numpy())
+    for col in ASSIGNED_COLUMNS[1:]:
+        out[col] = joined[col].to_numpy()
+    placed_elsewhere = located | published.ne("").to_numpy()
+    status = np.where(out["lsoa_code"].notna(), "inside", np.where(placed_elsewhere, "outside", "no_location"))
+    out["area_status"] = status
+    out["assignment_basis"] = basis.to_numpy()
+
+    report.inside = int((status == "inside").sum())
+    report.outside = int((status == "outside").sum())
+    report.without_location = int((status == "no_location").sum())
+    report.by_basis = {k: int(v) for k, v in out["assignment_basis"].value_counts().items()}
+    report.check()
+    if report.outside:
+        log.warning("%d events lie outside every LSOA of the study area", report.outside)
+    if report.agreement_rate is not None:
+        log.info("published LSOA agrees with the spatial join for %.1f%% of %d events",
+                 100 * report.agreement_rate, report.published_compared)
+    out.attrs["assign_report"] = report
+    return (out, report) if return_report else out

@@ -1,0 +1,22 @@
+"""Errors psa_geo raises. Each reads as one sentence a user can act on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class PsaGeoError(ValueError):
+    """Base class: a problem with the user's input or data, not a bug."""
+
+
+class InputFileError(PsaGeoError):
+    """A file that cannot be used, named in the message."""
+
+    def __init__(self, path: str | Path, problem: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+class MissingDataError(PsaGeoError):
+    """A dataset the step needs is not in the data directory."""

@@ -1,0 +1,67 @@
+"""The canonical events table (DESIGN.md) and the report every reader returns with it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import pandas as pd
+
+CRS = "EPSG:27700"
+CANONICAL_COLUMNS = ("source", "event_id", "date", "date_precision", "category", "weight", "geometry")
+DATE_PRECISIONS = ("year", "month", "day", "minute")
+
+
+@dataclass
+class IngestReport:
+    """What a reader did with every row it read.
+
+    ``rows_read == accepted + sum(rejected.values())``; ``accepted == located + without_location``.
+    ``rejected_rows`` holds the unusable rows themselves, with ``file``, ``row`` and ``reason``.
+    """
+
+    source: str
+    files: list[str] = field(default_factory=list)
+    rows_read: int = 0
+    accepted: int = 0
+    located: int = 0
+    without_location: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    overlaps: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    rejected_rows: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+
+    def check(self) -> None:
+        """Raise AssertionError if the counts do not add up."""
+        assert self.rows_read == self.accepted + sum(self.rejected.values()), self
+        assert self.accepted == self.located + self.without_location, self
+
+    def to_dict(self) -> dict:
+        return {
+            "source": self.source,
+            "files": self.files,
+            "rows_read": self.rows_read,
+            "accepted": self.accepted,
+            "located": self.located,
+            "without_location": self.without_location,
+            "rejected": dict(sorted(self.rejected.items())),
+            "rejected_total": sum(self.rejected.values()),
+            "overlaps": self.overlaps,
+            "notes": self.notes,
+        }
+
+
+def validate_events(events: gpd.GeoDataFrame, *, name: str = "events") -> None:
+    """Check that ``events`` is a canonical events table; raise ValueError naming every problem."""
+    if not isinstance(events, gpd.GeoDataFrame):
+        raise TypeError(f"'{name}' should be a GeoDataFrame, got {type(events).__name__}")
+    problems = []
+    missing = [c for c in CANONICAL_COLUMNS if c not in events.columns]
+    if missing:
+        problems.append(f"missing columns {missing}")
+    if events.crs is None:
+        problems.append("it has no CRS (set one with set_crs(); psa_geo never guesses)")
+    elif events.crs != gpd.GeoSeries(crs=CRS).crs:
+        problems.append(f"its CRS is {events.crs.name}, not EPSG:27700 (use to_crs('EPSG:27700'))")
+    if problems:
+        raise ValueError(f"'{name}' is not a canonical events table: " + "; ".join(problems))

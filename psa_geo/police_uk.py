@@ -1,0 +1,253 @@
+"""Read data.police.uk street-level crime and ASB files into the canonical events table."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import zipfile
+from collections.abc import Iterable, Iterator
+from importlib import resources
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from .errors import InputFileError
+from .events import CRS, IngestReport
+
+log = logging.getLogger(__name__)
+
+SOURCE = "police_uk"
+REQUIRED_COLUMNS = (
+    "Crime ID", "Month", "Falls within", "Longitude", "Latitude",
+    "Location", "LSOA code", "LSOA name", "Crime type",
+)
+_RENAME = {
+    "Crime ID": "crime_id",
+    "Month": "month",
+    "Reported by": "reported_by",
+    "Falls within": "falls_within",
+    "Location": "location",
+    "LSOA code": "published_lsoa_code",
+    "LSOA name": "published_lsoa_name",
+    "Crime type": "category",
+    "Last outcome category": "last_outcome_category",
+    "Context": "context",
+}
+# Great Britain and Northern Ireland, generously (police.uk covers both).
+_LON_RANGE = (-8.8, 2.0)
+_LAT_RANGE = (49.8, 61.0)
+
+REJECT_REASONS = {
+    "bad_month": "Month is not YYYY-MM",
+    "unknown_force": "'Falls within' is not a police.uk force",
+    "non_numeric_coordinates": "Longitude or Latitude is not a number",
+    "partial_coordinates": "only one of Longitude and Latitude is given",
+    "outside_great_britain": "coordinates lie outside Great Britain and Northern Ireland",
+    "missing_crime_type": "Crime type is blank",
+    "overlapping_file": "the same force and month was already read from an earlier file",
+}
+
+
+def police_forces() -> pd.DataFrame:
+    """The police.uk forces: ``slug`` (as in file names) and ``name`` (as in 'Falls within')."""
+    with resources.files("psa_geo.resources").joinpath("police_forces.csv").open(encoding="utf-8") as f:
+        return pd.read_csv(f, dtype=str)
+
+
+def read_police_uk(
+    paths: str | Path | Iterable[str | Path],
+    *,
+    return_report: bool = False,
+) -> gpd.GeoDataFrame | tuple[gpd.GeoDataFrame, IngestReport]:
+    """Read police.uk street-level files into canonical events (EPSG:27700).
+
+    Parameters
+    ----------
+    paths
+        One or more CSVs (``.csv`` or ``.csv.gz``), folders of monthly
+        ``YYYY-MM/YYYY-MM-<force>-street.csv`` files, or ``.zip`` archives as police.uk
+        serves them.
+    return_report
+        Also return the :class:`IngestReport`. It is always at ``events.attrs["report"]``.
+
+    Notes
+    -----
+    ``category`` is the Crime type (ASB included). Rows without coordinates are kept as
+    events with an empty geometry. Unusable rows are rejected with a reason code and kept in
+    ``report.rejected_rows``. The same force and month in two files is read once and the
+    overlap reported. Rows are never de-duplicated by content: identical ASB rows are
+    distinct incidents.
+    """
+    report = IngestReport(source=SOURCE)
+    seen: dict[tuple[str, str], str] = {}
+    frames, rejected = [], []
+    known_forces = set(police_forces()["name"])
+    for label, handle in _iter_csvs(paths):
+        raw = _read_csv(label, handle)
+        report.files.append(label)
+        report.rows_read += len(raw)
+        raw["source_file"] = label
+        raw["source_row"] = np.arange(2, len(raw) + 2)
+        reason = _reject_reasons(raw, known_forces)
+        reason = _mark_overlaps(raw, reason, seen, label, report)
+        bad = reason.notna()
+        if bad.any():
+            rejected.append(raw[bad].assign(reason=reason[bad]))
+        frames.append(raw[~bad])
+    if not report.files:
+        raise InputFileError(_describe(paths), "no police.uk street-level CSV files found")
+    good = pd.concat(frames, ignore_index=True)
+    events = _to_events(good)
+    report.accepted = len(events)
+    report.without_location = int(events.geometry.is_empty.sum())
+    report.located = report.accepted - report.without_location
+    if rejected:
+        rows = pd.concat(rejected, ignore_index=True)
+        report.rejected = {k: int(v) for k, v in rows["reason"].value_counts().items()}
+        report.rejected_rows = rows
+        for reason_code, n in sorted(report.rejected.items()):
+            log.warning("police.uk: %d rows rejected: %s", n, REJECT_REASONS[reason_code])
+    if report.without_location:
+        report.notes.append(
+            f"{report.without_location} crimes have no location: they count in force totals only"
+        )
+    log.info(
+        "police.uk: read %d rows from %d files: %d accepted (%d without location), %d rejected",
+        report.rows_read, len(report.files), report.accepted, report.without_location,
+        sum(report.rejected.values()),
+    )
+    report.check()
+    events.attrs["report"] = report
+    return (events, report) if return_report else events
+
+
+def _describe(paths) -> str:
+    if isinstance(paths, str | Path):
+        return str(paths)
+    return ", ".join(str(p) for p in paths) or "(no paths)"
+
+
+def _iter_csvs(paths) -> Iterator[tuple[str, io.TextIOBase | Path]]:
+    """Yield (label, path-or-text-handle) for every police.uk CSV in ``paths``, sorted."""
+    if isinstance(paths, str | Path):
+        paths = [paths]
+    for path in map(Path, paths):
+        if not path.exists():
+            raise InputFileError(path, "no such file or folder")
+        if path.is_dir():
+            files = sorted(
+                p for p in path.rglob("*")
+                if p.is_file() and p.name.endswith(("-street.csv", "-street.csv.gz", ".zip"))
+            )
+            if not files:
+                raise InputFileError(path, "the folder holds no *-street.csv files")
+            yield from _iter_csvs(files)
+        elif path.suffix == ".zip":
+            yield from _iter_zip(path)
+        else:
+            yield str(path), path
+
+
+def _iter_zip(path: Path) -> Iterator[tuple[str, io.TextIOBase]]:
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile:
+        raise InputFileError(path, "not a zip archive") from None
+    with archive:
+        members = sorted(n for n in archive.namelist() if n.endswith("-street.csv"))
+        if not members:
+            raise InputFileError(path, "the archive holds no *-street.csv files")
+        for member in members:
+            with archive.open(member) as raw:
+                yield f"{path}!{member}", io.BytesIO(raw.read())
+
+
+def _read_csv(label: str, source) -> pd.DataFrame:
+    try:
+        frame = pd.read_csv(
+            source, dtype=str, keep_default_na=False, encoding="utf-8-sig",
+            compression="infer" if isinstance(source, Path) else None,
+        )
+    except UnicodeDecodeError:
+        raise InputFileError(label, "not UTF-8 text (police.uk files are UTF-8)") from None
+    except pd.errors.EmptyDataError:
+        raise InputFileError(label, "the file is empty") from None
+    except (pd.errors.ParserError, OSError, EOFError) as exc:
+        raise InputFileError(label, f"not a readable CSV ({str(exc).splitlines()[0]})") from None
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise InputFileError(
+            label, f"not a police.uk street-level CSV: missing columns {', '.join(missing)}"
+        )
+    return frame
+
+
+def _reject_reasons(raw: pd.DataFrame, known_forces: set[str]) -> pd.Series:
+    """A reason code per row (NaN for usable rows); the first failing check wins."""
+    reason = pd.Series(np.nan, index=raw.index, dtype=object)
+
+    def flag(mask, code):
+        reason[mask & reason.isna()] = code
+
+    flag(~raw["Month"].str.fullmatch(r"\d{4}-(0[1-9]|1[0-2])"), "bad_month")
+    flag(~raw["Falls within"].isin(known_forces), "unknown_force")
+    lon_blank = raw["Longitude"].str.strip() == ""
+    lat_blank = raw["Latitude"].str.strip() == ""
+    flag(lon_blank != lat_blank, "partial_coordinates")
+    lon = pd.to_numeric(raw["Longitude"], errors="coerce")
+    lat = pd.to_numeric(raw["Latitude"], errors="coerce")
+    flag(~lon_blank & ~lat_blank & (lon.isna() | lat.isna()), "non_numeric_coordinates")
+    outside = ~lon.between(*_LON_RANGE) | ~lat.between(*_LAT_RANGE)
+    flag(lon.notna() & lat.notna() & outside, "outside_great_britain")
+    flag(raw["Crime type"].str.strip() == "", "missing_crime_type")
+    return reason
+
+
+def _mark_overlaps(raw, reason, seen, label, report) -> pd.Series:
+    """Reject rows whose (force, month) an earlier file already gave; record each overlap."""
+    usable = reason.isna()
+    keys = raw.loc[usable, ["Falls within", "Month"]].drop_duplicates().itertuples(index=False)
+    reason = reason.copy()
+    for force, month in keys:
+        first = seen.setdefault((force, month), label)
+        if first != label:
+            mask = usable & (raw["Falls within"] == force) & (raw["Month"] == month)
+            reason[mask] = "overlapping_file"
+            report.overlaps.append(
+                {"force": force, "month": month, "file": label, "first_file": first,
+                 "rows_skipped": int(mask.sum())}
+            )
+            log.warning("police.uk: %s %s in %s was already read from %s; skipped",
+                        force, month, label, first)
+    return reason
+
+
+def _to_events(good: pd.DataFrame) -> gpd.GeoDataFrame:
+    lon = pd.to_numeric(good["Longitude"], errors="coerce").to_numpy()
+    lat = pd.to_numeric(good["Latitude"], errors="coerce").to_numpy()
+    located = ~np.isnan(lon)
+    geometry = np.full(len(good), shapely.Point(), dtype=object)
+    points = gpd.GeoSeries(shapely.points(lon[located], lat[located]), crs="EPSG:4326").to_crs(CRS)
+    geometry[located] = points.to_numpy()
+    crime_id = good["Crime ID"].str.strip()
+    fallback_id = good["source_file"].map(lambda f: Path(f.split("!")[-1]).name) + ":" + good["source_row"].astype(str)
+    frame = pd.DataFrame(
+        {
+            "source": SOURCE,
+            "event_id": crime_id.where(crime_id != "", fallback_id),
+            "date": pd.to_datetime(good["Month"] + "-01", format="%Y-%m-%d"),
+            "date_precision": "month",
+            "category": good["Crime type"].str.strip(),
+            "weight": 1,
+        }
+    )
+    extra = good.rename(columns=_RENAME).drop(
+        columns=["category", "Longitude", "Latitude"], errors="ignore"
+    )
+    extra = extra[[c for c in extra.columns if c in _RENAME.values() or c.startswith("source_")]]
+    frame = pd.concat([frame, extra.reset_index(drop=True)], axis=1)
+    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geometry, crs=CRS), crs=CRS)
