@@ -17,9 +17,21 @@ log = logging.getLogger(__name__)
 LEVELS = ("lsoa", "ward", "lad", "csp", "peninsula")
 PENINSULA = ("E23000035", "Peninsula (Devon & Cornwall)")
 AREA_COLUMNS = (
-    "lsoa_code", "lsoa_name", "msoa_code", "msoa_name", "ward_code", "ward_name",
-    "lad_code", "lad_name", "csp_code", "csp_name", "population", "area_km2",
-    "imd_rank", "imd_decile", "geometry",
+    "lsoa_code",
+    "lsoa_name",
+    "msoa_code",
+    "msoa_name",
+    "ward_code",
+    "ward_name",
+    "lad_code",
+    "lad_name",
+    "csp_code",
+    "csp_name",
+    "population",
+    "area_km2",
+    "imd_rank",
+    "imd_decile",
+    "geometry",
 )
 
 
@@ -33,7 +45,9 @@ def load_csp_membership(path: str | Path | None = None) -> pd.DataFrame:
     return frame
 
 
-def load_areas(data_dir: str | Path | None = None, *, csp_membership: str | Path | None = None) -> gpd.GeoDataFrame:
+def load_areas(
+    data_dir: str | Path | None = None, *, csp_membership: str | Path | None = None
+) -> gpd.GeoDataFrame:
     """LSOA 2011 polygons in EPSG:27700 with ward, LAD and CSP codes and names,
     mid-2018 population, land area and IMD 2019 rank and decile (1 = most deprived 10%).
 
@@ -56,17 +70,25 @@ def load_areas(data_dir: str | Path | None = None, *, csp_membership: str | Path
     lookup = _read_table(
         dataset_path("master_lookup", data_dir, manifest=manifest),
         ["LSOA11CD", "LSOA11NM", "MSOA11CD", "MSOA11NM", "WD19CD", "WD19NM", "LAD19CD"],
-    ).rename(columns={
-        "LSOA11CD": "lsoa_code", "LSOA11NM": "lsoa_name", "MSOA11CD": "msoa_code",
-        "MSOA11NM": "msoa_name", "WD19CD": "ward_code", "WD19NM": "ward_name",
-        "LAD19CD": "lad_code",
-    })[["lsoa_code", "lsoa_name", "msoa_code", "msoa_name", "ward_code", "ward_name", "lad_code"]]
+    ).rename(
+        columns={
+            "LSOA11CD": "lsoa_code",
+            "LSOA11NM": "lsoa_name",
+            "MSOA11CD": "msoa_code",
+            "MSOA11NM": "msoa_name",
+            "WD19CD": "ward_code",
+            "WD19NM": "ward_name",
+            "LAD19CD": "lad_code",
+        }
+    )[["lsoa_code", "lsoa_name", "msoa_code", "msoa_name", "ward_code", "ward_name", "lad_code"]]
     membership = load_csp_membership(csp_membership)
     lookup = lookup.merge(
         membership[["lad_code", "lad_name", "csp_code", "csp_label"]].rename(
             columns={"csp_label": "csp_name"}
         ),
-        on="lad_code", how="left", validate="many_to_one",
+        on="lad_code",
+        how="left",
+        validate="many_to_one",
     )
     unmatched = lookup["csp_code"].isna()
     if unmatched.any():
@@ -80,10 +102,12 @@ def load_areas(data_dir: str | Path | None = None, *, csp_membership: str | Path
     )[["lsoa_code", "population", "area_km2"]]
     imd = _read_table(
         dataset_path("imd", data_dir, manifest=manifest), ["LSOA11CD", "IMD19_RANK", "IMD19_DECILE"]
-    ).rename(columns={"LSOA11CD": "lsoa_code", "IMD19_RANK": "imd_rank", "IMD19_DECILE": "imd_decile"})[
-        ["lsoa_code", "imd_rank", "imd_decile"]
-    ]
-    table = lookup.merge(population, on="lsoa_code", how="left").merge(imd, on="lsoa_code", how="left")
+    ).rename(
+        columns={"LSOA11CD": "lsoa_code", "IMD19_RANK": "imd_rank", "IMD19_DECILE": "imd_decile"}
+    )[["lsoa_code", "imd_rank", "imd_decile"]]
+    table = lookup.merge(population, on="lsoa_code", how="left").merge(
+        imd, on="lsoa_code", how="left"
+    )
     for col in ("population", "area_km2", "imd_rank", "imd_decile"):
         table[col] = pd.to_numeric(table[col], errors="raise")
     if table["population"].isna().any():
@@ -94,7 +118,8 @@ def load_areas(data_dir: str | Path | None = None, *, csp_membership: str | Path
     areas = polygons.merge(table, on="lsoa_code", how="inner", validate="one_to_one")
     if len(areas) != len(polygons) or len(areas) != len(table):
         raise InputFileError(
-            path, f"{len(polygons)} LSOA polygons but {len(table)} LSOAs in the lookup; codes differ"
+            path,
+            f"{len(polygons)} LSOA polygons but {len(table)} LSOAs in the lookup; codes differ",
         )
     areas = areas[list(AREA_COLUMNS)].sort_values("lsoa_code", ignore_index=True)
     areas.attrs["lsoa21_to_lsoa11"] = _lsoa21_to_lsoa11(data_dir, manifest)
@@ -110,7 +135,9 @@ def _lsoa21_to_lsoa11(data_dir, manifest) -> dict[str, str]:
     parents = pairs.groupby("LSOA21CD")["LSOA11CD"].agg(["nunique", "first"])
     return {
         code21: (code11 if n == 1 else None)
-        for code21, n, code11 in zip(parents.index, parents["nunique"], parents["first"], strict=True)
+        for code21, n, code11 in zip(
+            parents.index, parents["nunique"], parents["first"], strict=True
+        )
     }
 
 

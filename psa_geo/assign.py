@@ -15,8 +15,14 @@ from .events import validate_events
 log = logging.getLogger(__name__)
 
 ASSIGNED_COLUMNS = (
-    "lsoa_code", "lsoa_name", "ward_code", "ward_name", "lad_code", "lad_name",
-    "csp_code", "csp_name",
+    "lsoa_code",
+    "lsoa_name",
+    "ward_code",
+    "ward_name",
+    "lad_code",
+    "lad_name",
+    "csp_code",
+    "csp_name",
 )
 
 
@@ -62,7 +68,9 @@ def locate_lsoa(points: gpd.GeoSeries | np.ndarray, areas: gpd.GeoDataFrame) -> 
     A point on an edge or vertex shared by several LSOAs goes to the one with the lowest
     code, so every point inside the study area lands in exactly one LSOA.
     """
-    geoms = np.asarray(points.to_numpy() if isinstance(points, gpd.GeoSeries) else points, dtype=object)
+    geoms = np.asarray(
+        points.to_numpy() if isinstance(points, gpd.GeoSeries) else points, dtype=object
+    )
     codes = areas["lsoa_code"].to_numpy()
     out = np.full(len(geoms), None, dtype=object)
     if not len(geoms):
@@ -101,7 +109,7 @@ def assign_areas(
         2011 LSOAs is placed by its point. The spatial LSOA is kept beside it as
         ``spatial_lsoa_code`` and the report gives the agreement rate.
     return_report
-        Also return the :class:`AssignReport` (always at ``attrs["assign_report"]``).
+        Also return the :class:`AssignReport`.
 
     Adds ``area_status`` (``inside``, ``outside`` or ``no_location``) and
     ``assignment_basis`` (``published``, ``published_2021``, ``spatial`` or ``none``).
@@ -111,7 +119,10 @@ def assign_areas(
         raise ValueError(
             f"events are in {events.crs.name} but areas in {areas.crs.name}; use to_crs() first"
         )
-    out = events.drop(columns=[c for c in (*ASSIGNED_COLUMNS, "spatial_lsoa_code") if c in events], errors="ignore").copy()
+    out = events.drop(
+        columns=[c for c in (*ASSIGNED_COLUMNS, "spatial_lsoa_code") if c in events],
+        errors="ignore",
+    ).copy()
     geom = out.geometry
     located = ~(geom.isna() | geom.is_empty).to_numpy()
     spatial = np.full(len(out), None, dtype=object)
@@ -146,7 +157,9 @@ def assign_areas(
     for col in ASSIGNED_COLUMNS[1:]:
         out[col] = joined[col].to_numpy()
     placed_elsewhere = located | published.ne("").to_numpy()
-    status = np.where(out["lsoa_code"].notna(), "inside", np.where(placed_elsewhere, "outside", "no_location"))
+    status = np.where(
+        out["lsoa_code"].notna(), "inside", np.where(placed_elsewhere, "outside", "no_location")
+    )
     out["area_status"] = status
     out["assignment_basis"] = basis.to_numpy()
 
@@ -158,7 +171,9 @@ def assign_areas(
     if report.outside:
         log.warning("%d events lie outside every LSOA of the study area", report.outside)
     if report.agreement_rate is not None:
-        log.info("published LSOA agrees with the spatial join for %.1f%% of %d events",
-                 100 * report.agreement_rate, report.published_compared)
-    out.attrs["assign_report"] = report
+        log.info(
+            "published LSOA agrees with the spatial join for %.1f%% of %d events",
+            100 * report.agreement_rate,
+            report.published_compared,
+        )
     return (out, report) if return_report else out

@@ -102,7 +102,9 @@ def load_manifest(path: str | Path | None = None) -> Manifest:
     return Manifest(datasets=datasets, force_lads=tuple(raw.get("force_lads", ())))
 
 
-def dataset_path(name: str, data_dir: str | Path | None = None, *, manifest: Manifest | None = None) -> Path:
+def dataset_path(
+    name: str, data_dir: str | Path | None = None, *, manifest: Manifest | None = None
+) -> Path:
     """The path of dataset ``name`` in the data directory; a clear error if it is missing."""
     manifest = manifest or load_manifest()
     ds = manifest[name]
@@ -169,7 +171,9 @@ class DatasetStatus:
     problem: str | None = None
 
 
-def dataset_status(data_dir: str | Path | None = None, *, manifest: Manifest | None = None) -> list[DatasetStatus]:
+def dataset_status(
+    data_dir: str | Path | None = None, *, manifest: Manifest | None = None
+) -> list[DatasetStatus]:
     """Present or missing, row count, period covered and licence, for every dataset."""
     manifest = manifest or load_manifest()
     base = resolve_data_dir(data_dir)

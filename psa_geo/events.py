@@ -8,7 +8,15 @@ import geopandas as gpd
 import pandas as pd
 
 CRS = "EPSG:27700"
-CANONICAL_COLUMNS = ("source", "event_id", "date", "date_precision", "category", "weight", "geometry")
+CANONICAL_COLUMNS = (
+    "source",
+    "event_id",
+    "date",
+    "date_precision",
+    "category",
+    "weight",
+    "geometry",
+)
 DATE_PRECISIONS = ("year", "month", "day", "minute")
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import logging
 import zipfile
@@ -22,8 +21,15 @@ log = logging.getLogger(__name__)
 
 SOURCE = "police_uk"
 REQUIRED_COLUMNS = (
-    "Crime ID", "Month", "Falls within", "Longitude", "Latitude",
-    "Location", "LSOA code", "LSOA name", "Crime type",
+    "Crime ID",
+    "Month",
+    "Falls within",
+    "Longitude",
+    "Latitude",
+    "Location",
+    "LSOA code",
+    "LSOA name",
+    "Crime type",
 )
 _RENAME = {
     "Crime ID": "crime_id",
@@ -54,7 +60,11 @@ REJECT_REASONS = {
 
 def police_forces() -> pd.DataFrame:
     """The police.uk forces: ``slug`` (as in file names) and ``name`` (as in 'Falls within')."""
-    with resources.files("psa_geo.resources").joinpath("police_forces.csv").open(encoding="utf-8") as f:
+    with (
+        resources.files("psa_geo.resources")
+        .joinpath("police_forces.csv")
+        .open(encoding="utf-8") as f
+    ):
         return pd.read_csv(f, dtype=str)
 
 
@@ -72,7 +82,7 @@ def read_police_uk(
         ``YYYY-MM/YYYY-MM-<force>-street.csv`` files, or ``.zip`` archives as police.uk
         serves them.
     return_report
-        Also return the :class:`IngestReport`. It is always at ``events.attrs["report"]``.
+        Also return the :class:`IngestReport` (counts, reasons, overlaps, rejected rows).
 
     Notes
     -----
@@ -117,11 +127,13 @@ def read_police_uk(
         )
     log.info(
         "police.uk: read %d rows from %d files: %d accepted (%d without location), %d rejected",
-        report.rows_read, len(report.files), report.accepted, report.without_location,
+        report.rows_read,
+        len(report.files),
+        report.accepted,
+        report.without_location,
         sum(report.rejected.values()),
     )
     report.check()
-    events.attrs["report"] = report
     return (events, report) if return_report else events
 
 
@@ -140,7 +152,8 @@ def _iter_csvs(paths) -> Iterator[tuple[str, io.TextIOBase | Path]]:
             raise InputFileError(path, "no such file or folder")
         if path.is_dir():
             files = sorted(
-                p for p in path.rglob("*")
+                p
+                for p in path.rglob("*")
                 if p.is_file() and p.name.endswith(("-street.csv", "-street.csv.gz", ".zip"))
             )
             if not files:
@@ -169,7 +182,10 @@ def _iter_zip(path: Path) -> Iterator[tuple[str, io.TextIOBase]]:
 def _read_csv(label: str, source) -> pd.DataFrame:
     try:
         frame = pd.read_csv(
-            source, dtype=str, keep_default_na=False, encoding="utf-8-sig",
+            source,
+            dtype=str,
+            keep_default_na=False,
+            encoding="utf-8-sig",
             compression="infer" if isinstance(source, Path) else None,
         )
     except UnicodeDecodeError:
@@ -218,11 +234,21 @@ def _mark_overlaps(raw, reason, seen, label, report) -> pd.Series:
             mask = usable & (raw["Falls within"] == force) & (raw["Month"] == month)
             reason[mask] = "overlapping_file"
             report.overlaps.append(
-                {"force": force, "month": month, "file": label, "first_file": first,
-                 "rows_skipped": int(mask.sum())}
+                {
+                    "force": force,
+                    "month": month,
+                    "file": label,
+                    "first_file": first,
+                    "rows_skipped": int(mask.sum()),
+                }
             )
-            log.warning("police.uk: %s %s in %s was already read from %s; skipped",
-                        force, month, label, first)
+            log.warning(
+                "police.uk: %s %s in %s was already read from %s; skipped",
+                force,
+                month,
+                label,
+                first,
+            )
     return reason
 
 
@@ -234,7 +260,11 @@ def _to_events(good: pd.DataFrame) -> gpd.GeoDataFrame:
     points = gpd.GeoSeries(shapely.points(lon[located], lat[located]), crs="EPSG:4326").to_crs(CRS)
     geometry[located] = points.to_numpy()
     crime_id = good["Crime ID"].str.strip()
-    fallback_id = good["source_file"].map(lambda f: Path(f.split("!")[-1]).name) + ":" + good["source_row"].astype(str)
+    fallback_id = (
+        good["source_file"].map(lambda f: Path(f.split("!")[-1]).name)
+        + ":"
+        + good["source_row"].astype(str)
+    )
     frame = pd.DataFrame(
         {
             "source": SOURCE,

@@ -1,0 +1,153 @@
+"""The ``psa-geo`` command line: parses arguments and calls the public API, nothing more."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import PsaGeoError
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="data directory (default: $PSA_GEO_DATA_DIR, else ./data/raw)",
+    )
+    common.add_argument(
+        "--out", type=Path, default=Path("maps"), help="output folder (default: maps/)"
+    )
+    common.add_argument("--quiet", action="store_true", help="print nothing but errors")
+
+    parser = argparse.ArgumentParser(
+        prog="psa-geo",
+        parents=[common],
+        description="Geospatial analysis for the Peninsula Strategic Assessment.",
+    )
+    parser.add_argument("--version", action="version", version=f"psa-geo {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    data = sub.add_parser("data", help="fill or inspect the data directory", parents=[common])
+    data_sub = data.add_subparsers(dest="data_command", required=True)
+    fetch = data_sub.add_parser("fetch", parents=[common], help="fill the data directory")
+    fetch.add_argument(
+        "--mirror",
+        type=Path,
+        default=None,
+        help="local mirror with the same layout (default: $PSA_GEO_MIRROR)",
+    )
+    fetch.add_argument(
+        "--online",
+        action="store_true",
+        help="download from the publishers and cut to the force area",
+    )
+    fetch.add_argument("--only", nargs="+", metavar="DATASET", help="fetch only these datasets")
+    data_sub.add_parser(
+        "status", parents=[common], help="show each dataset: present, rows, period, licence"
+    )
+
+    build = sub.add_parser(
+        "build", parents=[common], help="the main job: maps, tables, GeoPackage and run report"
+    )
+    build.add_argument(
+        "--study",
+        default=None,
+        help="study period: 2018/19, 2019 or 2019-01:2019-12 (default: latest 12 months)",
+    )
+    build.add_argument(
+        "--comparison",
+        default=None,
+        help="comparison period (default: the same length just before)",
+    )
+    build.add_argument(
+        "--threshold",
+        type=float,
+        default=0.05,
+        help="change within ± this fraction is stable ▶ (default 0.05)",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    _configure_logging(quiet=args.quiet)
+    try:
+        return _run(args)
+    except PsaGeoError as exc:
+        print(f"psa-geo: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"psa-geo: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("psa-geo: interrupted", file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
+    from . import datadir
+
+    if args.command == "data" and args.data_command == "fetch":
+        if args.online:
+            from .download import fetch_online
+
+            fetch_online(args.data_dir, names=args.only)
+            return 0
+        mirror = datadir.resolve_mirror(args.mirror)
+        if mirror is None:
+            raise PsaGeoError(
+                "no mirror given: use --mirror DIR, set PSA_GEO_MIRROR, or use --online"
+            )
+        datadir.fetch_from_mirror(mirror, args.data_dir, names=args.only)
+        return 0
+    if args.command == "data" and args.data_command == "status":
+        _print_status(datadir.dataset_status(args.data_dir), quiet=args.quiet)
+        return 0
+    if args.command == "build":
+        from .build import build_study
+        from .periods import parse_period
+
+        try:
+            study = parse_period(args.study) if args.study else None
+            comparison = parse_period(args.comparison) if args.comparison else None
+        except ValueError as exc:
+            raise PsaGeoError(str(exc)) from None
+        result = build_study(
+            args.data_dir, args.out, study=study, comparison=comparison, threshold=args.threshold
+        )
+        if not args.quiet:
+            print(f"Open {result.out_dir / 'index.html'}")
+        return 0
+    raise AssertionError(args)
+
+
+def _print_status(rows, *, quiet: bool) -> None:
+    missing = [r for r in rows if not r.present]
+    if not quiet:
+        print(f"{'dataset':<22} {'status':<8} {'rows':>9}  {'period':<20} licence")
+        for r in rows:
+            state = "present" if r.present else "MISSING"
+            n = f"{r.rows:,}" if r.rows is not None else "-"
+            print(f"{r.name:<22} {state:<8} {n:>9}  {r.period or '-':<20} {r.licence}")
+            if r.problem:
+                print(f"{'':<22} problem: {r.problem}")
+    if missing:
+        print(
+            f"{len(missing)} datasets missing; fetch them with 'psa-geo data fetch --mirror DIR'",
+            file=sys.stderr,
+        )
+
+
+def _configure_logging(*, quiet: bool) -> None:
+    logger = logging.getLogger("psa_geo")
+    logger.handlers.clear()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    logger.propagate = False

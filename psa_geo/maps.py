@@ -1,0 +1,183 @@
+"""Folium maps for partners: LSOA choropleths with CSP outlines, legends readable as text."""
+
+from __future__ import annotations
+
+import html
+import logging
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from jinja2 import Template
+
+log = logging.getLogger(__name__)
+
+# ColorBrewer YlGnBu, 5 classes: sequential and colour-blind safe.
+PALETTE = ("#ffffcc", "#a1dab4", "#41b6c4", "#2c7fb8", "#253494")
+NO_DATA_COLOUR = "#d9d9d9"
+ATTRIBUTION = (
+    "Contains public sector information licensed under the Open Government Licence v3.0. "
+    "Boundaries: Source: Office for National Statistics licensed under the Open Government "
+    "Licence v.3.0. Contains OS data © Crown copyright and database right 2019. "
+    "Crime: data.police.uk (OGL v3.0)."
+)
+TILE_ATTRIBUTION = "Base map © OpenStreetMap contributors (ODbL 1.0)"
+
+
+def class_breaks(values: pd.Series, *, classes: int = len(PALETTE)) -> list[float]:
+    """Quantile class edges (``classes + 1`` values, rounded to 1 decimal, strictly rising)."""
+    finite = values[np.isfinite(values)]
+    if finite.empty:
+        return [0.0, 0.0]
+    edges = np.quantile(finite, np.linspace(0, 1, classes + 1))
+    edges = np.round(edges, 1)
+    edges[0], edges[-1] = np.floor(finite.min() * 10) / 10, np.ceil(finite.max() * 10) / 10
+    return sorted(set(edges.tolist()))
+
+
+def _classify(values: pd.Series, edges: list[float]) -> np.ndarray:
+    idx = np.searchsorted(edges, values.to_numpy(), side="right") - 1
+    return np.clip(idx, 0, max(len(edges) - 2, 0))
+
+
+def _display_geojson(frame: gpd.GeoDataFrame, *, tolerance: float) -> dict:
+    """GeoJSON in EPSG:4326, simplified in metres and rounded to about 1 m."""
+    simple = frame.geometry.simplify(tolerance, preserve_topology=True)
+    simple = gpd.GeoSeries(simple, crs=frame.crs).to_crs("EPSG:4326")
+    rounded = shapely.transform(simple.to_numpy(), lambda xy: np.round(xy, 5))
+    out = frame.drop(columns=frame.geometry.name).copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(lambda v: html.escape(str(v)) if pd.notna(v) else "")
+    return gpd.GeoDataFrame(out, geometry=rounded, crs="EPSG:4326").__geo_interface__
+
+
+def legend_html(title: str, edges: list[float], counts: list[int], *, unit: str) -> str:
+    """A legend as an HTML table: each colour beside its range in words and the area count."""
+    rows = []
+    for i, colour in enumerate(PALETTE[: len(edges) - 1]):
+        rows.append(
+            f'<tr><td><span class="swatch" style="background:{colour}"></span></td>'
+            f"<td>{edges[i]:,.1f} to {edges[i + 1]:,.1f}</td><td>{counts[i]:,} {unit}</td></tr>"
+        )
+    return (
+        '<div id="psa-legend" class="psa-legend" role="region" aria-label="Map legend">'
+        f"<strong>{html.escape(title)}</strong>"
+        '<table><thead><tr><th scope="col">Colour</th><th scope="col">Rate per 1,000</th>'
+        f'<th scope="col">Areas</th></tr></thead><tbody>{"".join(rows)}</tbody></table>'
+        "<small>Class edges are quintiles of the LSOA rates. Hover an area for its figures."
+        "</small></div>"
+    )
+
+
+_CSS = """
+<style>
+.psa-legend{position:fixed;bottom:24px;left:12px;z-index:1000;background:#fff;padding:8px 10px;
+ border:1px solid #777;border-radius:4px;font:13px/1.35 system-ui,sans-serif;max-width:320px}
+.psa-legend table{border-collapse:collapse;margin-top:4px}
+.psa-legend td,.psa-legend th{padding:1px 6px;text-align:left;font-weight:normal}
+.psa-legend th{font-size:11px;color:#444}
+.psa-legend .swatch{display:inline-block;width:18px;height:12px;border:1px solid #555}
+.psa-title{position:fixed;top:10px;left:56px;z-index:1000;background:#fff;padding:6px 10px;
+ border:1px solid #777;border-radius:4px;font:15px/1.3 system-ui,sans-serif;max-width:60%}
+</style>
+"""
+
+
+def rate_map(
+    lsoa_rates: gpd.GeoDataFrame,
+    outlines: gpd.GeoDataFrame,
+    *,
+    title: str,
+    value: str = "rate_per_1000",
+    count: str = "count",
+    outline_label: str = "Community Safety Partnerships",
+    simplify_m: float = 20.0,
+) -> folium.Map:
+    """A choropleth of ``value`` by LSOA with area outlines, tooltips, a legend and layers.
+
+    Parameters
+    ----------
+    lsoa_rates
+        LSOA polygons (EPSG:27700) with ``lsoa_code``, ``lsoa_name``, ``csp_name``,
+        ``value``, ``count``, and optionally ``trend`` and ``change_pct``.
+    outlines
+        Polygons (EPSG:27700) with ``area_name``, drawn as outlines (CSPs by default).
+    title
+        Shown above the map and in the legend; escaped.
+    simplify_m
+        Douglas-Peucker tolerance in metres for display geometry.
+    """
+    for name, frame in (("lsoa_rates", lsoa_rates), ("outlines", outlines)):
+        if frame.crs is None:
+            raise ValueError(f"'{name}' has no CRS; set it with set_crs() first")
+    edges = class_breaks(lsoa_rates[value])
+    classes = _classify(lsoa_rates[value], edges)
+    counts = np.bincount(classes, minlength=len(edges) - 1).tolist()
+    frame = lsoa_rates[["lsoa_code", "lsoa_name", "csp_name", "geometry"]].copy()
+    frame["fill"] = [PALETTE[c] for c in classes]
+    frame["count_label"] = lsoa_rates[count].map("{:,.0f}".format)
+    frame["rate_label"] = lsoa_rates[value].map("{:,.1f}".format)
+    frame["class_label"] = [f"{edges[c]:,.1f} to {edges[c + 1]:,.1f}" for c in classes]
+    if "trend" in lsoa_rates:
+        frame["trend_label"] = [
+            f"{t} {w}".strip() if t else w
+            for t, w in zip(lsoa_rates["trend"], lsoa_rates.get("trend_word", ""), strict=False)
+        ]
+    lsoa_json = _display_geojson(frame, tolerance=simplify_m)
+    outline_json = _display_geojson(outlines[["area_name", "geometry"]], tolerance=simplify_m * 2)
+
+    bounds = gpd.GeoSeries(lsoa_rates.geometry, crs=lsoa_rates.crs).to_crs("EPSG:4326").total_bounds
+    m = folium.Map(tiles=None, control_scale=True, prefer_canvas=False)
+    folium.TileLayer(
+        "OpenStreetMap", name="Base map (OpenStreetMap)", attr=TILE_ATTRIBUTION
+    ).add_to(m)
+    fields = ["lsoa_name", "lsoa_code", "csp_name", "count_label", "rate_label", "class_label"]
+    aliases = ["LSOA", "Code", "CSP", "Count", "Rate per 1,000", "Legend class"]
+    if "trend_label" in frame:
+        fields.append("trend_label")
+        aliases.append("Trend")
+    folium.GeoJson(
+        lsoa_json,
+        name=f"LSOA rate per 1,000 ({len(frame):,} LSOAs)",
+        style_function=lambda f: {
+            "fillColor": f["properties"]["fill"],
+            "color": "#555",
+            "weight": 0.3,
+            "fillOpacity": 0.75,
+        },
+        highlight_function=lambda f: {"weight": 2, "color": "#000"},
+        tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases, sticky=True),
+    ).add_to(m)
+    folium.GeoJson(
+        outline_json,
+        name=outline_label,
+        style_function=lambda f: {"fill": False, "color": "#000", "weight": 2.2},
+        tooltip=folium.GeoJsonTooltip(fields=["area_name"], aliases=["Area"]),
+    ).add_to(m)
+    folium.LayerControl(collapsed=False).add_to(m)
+    m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
+    root = m.get_root()
+    root.header.add_child(folium.Element(_CSS))
+    root.html.add_child(
+        folium.Element(f'<div class="psa-title"><strong>{html.escape(title)}</strong></div>')
+    )
+    root.html.add_child(folium.Element(legend_html(title, edges, counts, unit="LSOAs")))
+    m.add_child(_AttributionControl(ATTRIBUTION))
+    log.info("map: %d LSOAs in %d classes", len(frame), len(edges) - 1)
+    return m
+
+
+class _AttributionControl(folium.MacroElement):
+    """Adds the data attribution to Leaflet's attribution control (escaped)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = html.escape(text)
+        self._template = Template(
+            "{% macro script(this, kwargs) %}"
+            "{{ this._parent.get_name() }}.attributionControl.addAttribution({{ this.text|tojson }});"
+            "{% endmacro %}"
+        )

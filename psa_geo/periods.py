@@ -1,0 +1,97 @@
+"""Study periods: financial years, calendar years and rolling 12-month windows."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Period:
+    """A half-open span of time ``[start, end)`` with a label for tables."""
+
+    label: str
+    start: pd.Timestamp
+    end: pd.Timestamp
+
+    def contains(self, dates: pd.Series) -> pd.Series:
+        return (dates >= self.start) & (dates < self.end)
+
+    @property
+    def months(self) -> int:
+        return (self.end.year - self.start.year) * 12 + self.end.month - self.start.month
+
+    def previous(self) -> Period:
+        """The period of the same length just before this one."""
+        start = self.start - pd.DateOffset(months=self.months)
+        if self.months == 12 and start.month == 4 and start.day == 1:
+            return financial_year(start.year)
+        if self.months == 12 and start.month == 1 and start.day == 1:
+            return calendar_year(start.year)
+        return _months(start, self.start)
+
+
+def financial_year(year: int | str) -> Period:
+    """April to March: ``financial_year(2018)`` or ``financial_year("2018/19")``."""
+    if isinstance(year, str):
+        match = re.fullmatch(r"(\d{4})/(\d{2})", year.strip())
+        if not match or (int(match[1]) + 1) % 100 != int(match[2]):
+            raise ValueError(f"a financial year looks like '2018/19', got {year!r}")
+        year = int(match[1])
+    start = pd.Timestamp(year=year, month=4, day=1)
+    return Period(
+        f"{year}/{(year + 1) % 100:02d}", start, pd.Timestamp(year=year + 1, month=4, day=1)
+    )
+
+
+def calendar_year(year: int) -> Period:
+    """January to December of ``year``."""
+    return Period(
+        str(year),
+        pd.Timestamp(year=year, month=1, day=1),
+        pd.Timestamp(year=year + 1, month=1, day=1),
+    )
+
+
+def _months(start: pd.Timestamp, end: pd.Timestamp) -> Period:
+    last = end - pd.DateOffset(months=1)
+    label = f"{start:%b %Y} – {last:%b %Y}" if last != start else f"{start:%b %Y}"
+    return Period(label, start, end)
+
+
+def parse_period(text: str) -> Period:
+    """``2018/19`` (financial year), ``2019`` (calendar year) or ``2019-01:2019-12`` (months)."""
+    text = text.strip()
+    if "/" in text:
+        return financial_year(text)
+    if re.fullmatch(r"\d{4}", text):
+        return calendar_year(int(text))
+    match = re.fullmatch(r"(\d{4}-\d{2}):(\d{4}-\d{2})", text)
+    if match:
+        start, last = pd.Timestamp(match[1] + "-01"), pd.Timestamp(match[2] + "-01")
+        if last < start:
+            raise ValueError(f"period {text!r} ends before it starts")
+        return _months(start, last + pd.DateOffset(months=1))
+    raise ValueError(f"a period looks like '2018/19', '2019' or '2019-01:2019-12', got {text!r}")
+
+
+def latest_complete_months(events: pd.DataFrame, *, months: int = 12) -> tuple[Period, Period]:
+    """The latest ``months`` complete months in the data, and the ``months`` before them.
+
+    A month counts as complete when the data's precision is a month or coarser, or when the
+    data reach its last day.
+    """
+    dates = events["date"].dropna()
+    if dates.empty:
+        raise ValueError("the events have no dates, so no study period can be chosen")
+    latest = dates.max()
+    month_start = pd.Timestamp(year=latest.year, month=latest.month, day=1)
+    coarse = set(events["date_precision"].unique()) <= {"month", "year"}
+    if coarse or latest.normalize() == month_start + pd.offsets.MonthEnd(0):
+        end = month_start + pd.DateOffset(months=1)
+    else:
+        end = month_start
+    study = _months(end - pd.DateOffset(months=months), end)
+    return study, study.previous()
