@@ -4,6 +4,7 @@ Read crime, ASB and other incident records, place them in LSOAs and Community Sa
 Partnerships, measure counts, rates and trends, and write maps and tables for partners.
 """
 
+from ._version import __version__ as __version__
 from .areas import dissolve_areas, load_areas, load_csp_membership
 from .assign import AssignReport, assign_areas, locate_lsoa
 from .build import BuildResult, build_study
@@ -44,4 +45,3 @@ __all__ = [
     "trend_arrow",
     "validate_events",
 ]
-__version__ = "0.1.0"

@@ -94,7 +94,8 @@ def load_areas(
     if unmatched.any():
         raise InputFileError(
             csp_membership or "boundaries/csp_membership.csv",
-            f"{unmatched.sum()} LSOAs are in LADs with no CSP (first: LAD {lookup.loc[unmatched, 'lad_code'].iloc[0]})",
+            f"{unmatched.sum()} LSOAs are in LADs with no CSP "
+            f"(first: LAD {lookup.loc[unmatched, 'lad_code'].iloc[0]})",
         )
     pop_path = dataset_path("population", data_dir, manifest=manifest)
     population = _read_table(pop_path, ["LSOA11CD", "POP_MID2018", "AREA_SQKM"]).rename(

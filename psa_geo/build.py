@@ -8,25 +8,21 @@ import re
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib import resources
 from pathlib import Path
 
-import jinja2
 import pandas as pd
 
-from . import __version__
+from ._version import __version__
 from .areas import LEVELS, dissolve_areas, load_areas
 from .assign import assign_areas
 from .datadir import dataset_path, load_manifest, resolve_data_dir
-from .maps import ATTRIBUTION, rate_map
-from .measures import ALL_CRIME, ASB, NOTE_WITHOUT_LOCATION, rate_table
+from .index_page import GPKG_FILE, MAP_FILE, index_html
+from .maps import rate_map
+from .measures import ALL_CRIME, NOTE_WITHOUT_LOCATION, rate_table
 from .periods import Period, latest_complete_months
 from .police_uk import read_police_uk
 
 log = logging.getLogger(__name__)
-
-MAP_FILE = "peninsula_map.html"
-GPKG_FILE = "psa_geo_rates.gpkg"
 
 
 @dataclass
@@ -165,7 +161,8 @@ def build_study(
     report["outputs"] = [str(p.relative_to(out_dir)) for p in result.files]
     report_path.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
     index_path.write_text(
-        _index_html(tables, study, comparison, threshold, report, areas), encoding="utf-8"
+        index_html(tables, report, n_lsoa=len(areas), n_csp=areas["csp_code"].nunique()),
+        encoding="utf-8",
     )
     result.report = report
     log.info("wrote %d files to %s", len(result.files), out_dir)
@@ -189,106 +186,3 @@ def wide_figures(table: pd.DataFrame) -> pd.DataFrame:
         part.columns = [f"{slug}_{c}" for c in ("count", "rate", "prev", "change", "trend")]
         parts.append(part)
     return pd.concat(parts, axis=1).reset_index()
-
-
-def _index_html(tables, study, comparison, threshold, report, areas) -> str:
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-    template = env.from_string(
-        resources.files("psa_geo.templates").joinpath("index.html.j2").read_text(encoding="utf-8")
-    )
-    ingest = report["sources"]["police_uk"]["ingest"]
-    placed = report["sources"]["police_uk"]["assignment"]
-    links = [
-        {
-            "href": MAP_FILE,
-            "label": "Peninsula map",
-            "note": "crime rate per 1,000 by LSOA, with CSP outlines",
-        },
-        *(
-            {
-                "href": f"tables/rates_{lvl}.csv",
-                "label": f"Rates by {lvl.upper() if lvl != 'peninsula' else 'Peninsula'} (CSV)",
-                "note": "",
-            }
-            for lvl in ("csp", "lad", "ward", "lsoa", "peninsula")
-        ),
-        {
-            "href": GPKG_FILE,
-            "label": "GeoPackage for QGIS",
-            "note": "layers lsoa, ward, lad and csp with the same figures",
-        },
-        {
-            "href": "run_report.json",
-            "label": "Run report (JSON)",
-            "note": "rows read, accepted, rejected and placed",
-        },
-        {
-            "href": "rejected_rows.csv",
-            "label": "Rejected rows (CSV)",
-            "note": f"{ingest['rejected_total']:,} rows with the reason for each",
-        },
-    ]
-    csp, pen = tables["csp"], tables["peninsula"]
-    blocks = []
-    for category in (ALL_CRIME, ASB):
-        rows = [*_rows(csp[csp["category"] == category]), *_rows(pen[pen["category"] == category])]
-        without = int(pen.loc[pen["category"] == category, "without_location"].iloc[0])
-        blocks.append(
-            {
-                "caption": f"{category} by Community Safety Partnership",
-                "rows": rows,
-                "notes": [NOTE_WITHOUT_LOCATION + f" Here: {without:,} events without a location."],
-            }
-        )
-    rate = placed["published_lsoa_agreement_rate"]
-    quality = [
-        f"police.uk rows read: {ingest['rows_read']:,}; accepted {ingest['accepted']:,}; rejected {ingest['rejected_total']:,}"
-        + (
-            " (" + ", ".join(f"{k}: {v:,}" for k, v in ingest["rejected"].items()) + ")"
-            if ingest["rejected"]
-            else ""
-        )
-        + ".",
-        f"Placed in an LSOA of the area: {placed['inside_area']:,}; outside the area: {placed['outside_area']:,}; without a location: {placed['without_location']:,}.",
-        "The LSOA police.uk published is used (as in official figures); it matches our own point-in-polygon join for "
-        + (f"{100 * rate:.1f}%" if rate is not None else "n/a")
-        + f" of {placed['published_lsoa_compared']:,} events (snap points near boundaries differ).",
-        *(
-            f"Overlapping input: {o['force']} {o['month']} in {o['file']} was already read from {o['first_file']}; {o['rows_skipped']:,} rows not counted twice."
-            for o in ingest["overlaps"]
-        ),
-        "Rates use residents as the denominator; town centres and visitor areas have high rates because many victims and offenders are not residents.",
-    ]
-    return template.render(
-        study=study.label,
-        comparison=comparison.label,
-        n_lsoa=len(areas),
-        n_csp=areas["csp_code"].nunique(),
-        threshold_pct=f"{100 * threshold:g}",
-        links=links,
-        tables=blocks,
-        quality=quality,
-        attribution=ATTRIBUTION,
-        version=__version__,
-        generated=report["generated"],
-    )
-
-
-def _rows(frame: pd.DataFrame) -> list[dict]:
-    out = []
-    for r in frame.itertuples():
-        change = "" if pd.isna(r.change_pct) else f"{r.change_pct:+.1f}%"
-        out.append(
-            {
-                "area_name": r.area_name,
-                "population": f"{r.population:,}",
-                "comparison_count": f"{r.comparison_count:,}",
-                "count": f"{r.count:,}",
-                "rate": f"{r.rate_per_1000:.1f}",
-                "change": change,
-                "trend": r.trend,
-                "trend_word": r.trend_word,
-                "trend_class": {"▲": "up", "▼": "down"}.get(r.trend, ""),
-            }
-        )
-    return out

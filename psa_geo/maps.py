@@ -178,6 +178,7 @@ class _AttributionControl(folium.MacroElement):
         self.text = html.escape(text)
         self._template = Template(
             "{% macro script(this, kwargs) %}"
-            "{{ this._parent.get_name() }}.attributionControl.addAttribution({{ this.text|tojson }});"
+            "{{ this._parent.get_name() }}.attributionControl"
+            ".addAttribution({{ this.text|tojson }});"
             "{% endmacro %}"
         )

@@ -1,0 +1,75 @@
+"""The landing page ``index.html``: headline CSP tables, data quality and links."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import jinja2
+import pandas as pd
+
+from ._version import __version__
+from .maps import ATTRIBUTION
+from .measures import ALL_CRIME, ASB, NOTE_WITHOUT_LOCATION
+
+MAP_FILE = "peninsula_map.html"
+GPKG_FILE = "psa_geo_rates.gpkg"
+TABLE_LEVELS = {
+    "csp": "CSP",
+    "lad": "LAD",
+    "ward": "ward",
+    "lsoa": "LSOA",
+    "peninsula": "Peninsula",
+}
+
+
+def index_html(tables: dict[str, pd.DataFrame], report: dict, *, n_lsoa: int, n_csp: int) -> str:
+    """Render the landing page from the rate tables and the run report (all text escaped)."""
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    env.filters["num"] = lambda n: f"{n:,}"
+    source = resources.files("psa_geo.templates").joinpath("index.html.j2")
+    template = env.from_string(source.read_text(encoding="utf-8"))
+    csp, pen = tables["csp"], tables["peninsula"]
+    blocks = []
+    for category in (ALL_CRIME, ASB):
+        pen_rows = pen[pen["category"] == category]
+        without = int(pen_rows["without_location"].sum())
+        blocks.append(
+            {
+                "caption": f"{category} by Community Safety Partnership",
+                "rows": _rows(csp[csp["category"] == category]) + _rows(pen_rows),
+                "note": f"{NOTE_WITHOUT_LOCATION} Here: {without:,} events without a location.",
+            }
+        )
+    return template.render(
+        study=report["study_period"]["label"],
+        comparison=report["comparison_period"]["label"],
+        threshold_pct=f"{100 * report['trend_threshold']:g}",
+        n_lsoa=n_lsoa,
+        n_csp=n_csp,
+        map_file=MAP_FILE,
+        gpkg_file=GPKG_FILE,
+        table_levels=TABLE_LEVELS,
+        tables=blocks,
+        ingest=report["sources"]["police_uk"]["ingest"],
+        placed=report["sources"]["police_uk"]["assignment"],
+        attribution=ATTRIBUTION,
+        version=__version__,
+        generated=report["generated"],
+    )
+
+
+def _rows(frame: pd.DataFrame) -> list[dict]:
+    return [
+        {
+            "area_name": r.area_name,
+            "population": f"{r.population:,}",
+            "comparison_count": f"{r.comparison_count:,}",
+            "count": f"{r.count:,}",
+            "rate": f"{r.rate_per_1000:.1f}",
+            "change": "" if pd.isna(r.change_pct) else f"{r.change_pct:+.1f}%",
+            "trend": r.trend,
+            "trend_word": r.trend_word,
+            "trend_class": {"▲": "up", "▼": "down"}.get(r.trend, ""),
+        }
+        for r in frame.itertuples()
+    ]
