@@ -62,6 +62,7 @@ def rate_table(
     comparison: Period,
     groups: dict[str, list[str]] | None = None,
     threshold: float = 0.05,
+    months_covered: set[pd.Timestamp] | None = None,
 ) -> pd.DataFrame:
     """Counts and rates per 1,000 residents for every area of ``level`` and category group.
 
@@ -69,6 +70,10 @@ def rate_table(
     count at every level; events without a location count at ``peninsula`` level only,
     where the table also gives ``located_count`` and ``without_location``. Areas with no
     events appear with a count of 0.
+
+    Change and trend are left blank, with the reason in ``trend_word``, when the data do not
+    cover every month of both periods. ``months_covered`` (first days of months) says which
+    months the source covers; by default, the months with at least one event.
     """
     if level not in LEVELS:
         raise ValueError(f"'level' should be one of {LEVELS}, got {level!r}")
@@ -98,7 +103,9 @@ def rate_table(
     out["change_pct"] = [change_pct(c, p) for c, p in pairs]
     out["trend"] = [trend_arrow(c, p, threshold=threshold) for c, p in pairs]
     out["trend_word"] = out["trend"].map(TREND_WORDS)
-    gap = coverage_gap(events, study, comparison)
+    if months_covered is None:
+        months_covered = months_with_data(events)
+    gap = coverage_gap(months_covered, study, comparison)
     if gap:
         out["change_pct"] = math.nan
         out["trend"] = ""
@@ -134,9 +141,9 @@ def months_with_data(events: pd.DataFrame) -> set[pd.Timestamp]:
     return set(dates.dt.to_period("M").dt.to_timestamp().unique())
 
 
-def coverage_gap(events: pd.DataFrame, *periods: Period) -> str | None:
-    """A sentence naming any period the data do not cover in full, else None."""
-    have = months_with_data(events)
+def coverage_gap(months_covered: set[pd.Timestamp], *periods: Period) -> str | None:
+    """A sentence naming any period the covered months do not fill, else None."""
+    have = {pd.Timestamp(m) for m in months_covered}
     gaps = []
     for period in periods:
         months = pd.date_range(period.start, period.end, freq="MS", inclusive="left")

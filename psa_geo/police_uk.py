@@ -121,6 +121,12 @@ def read_police_uk(
         report.rejected_rows = rows
         for reason_code, n in sorted(report.rejected.items()):
             log.warning("police.uk: %d rows rejected: %s", n, REJECT_REASONS[reason_code])
+    repeats = int(events["event_id"].str.contains("#", regex=False).sum())
+    if repeats:
+        report.notes.append(
+            f"{repeats} rows repeat a Crime ID already read: kept as distinct events, "
+            "their event_id suffixed #2, #3, ..."
+        )
     if report.without_location:
         report.notes.append(
             f"{report.without_location} crimes have no location: they count in force totals only"
@@ -265,10 +271,13 @@ def _to_events(good: pd.DataFrame) -> gpd.GeoDataFrame:
         + ":"
         + good["source_row"].astype(str)
     )
+    event_id = crime_id.where(crime_id != "", fallback_id)
+    nth = event_id.groupby(event_id).cumcount() + 1
+    event_id = event_id.where(nth == 1, event_id + "#" + nth.astype(str))
     frame = pd.DataFrame(
         {
             "source": SOURCE,
-            "event_id": crime_id.where(crime_id != "", fallback_id),
+            "event_id": event_id,
             "date": pd.to_datetime(good["Month"] + "-01", format="%Y-%m-%d"),
             "date_precision": "month",
             "category": good["Crime type"].str.strip(),

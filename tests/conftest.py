@@ -1,0 +1,113 @@
+"""Shared fixtures: the real data mirror (../shared/data) and tiny geometry."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+import shapely
+
+import psa_geo
+
+REPO = Path(__file__).resolve().parent.parent
+IN_CI = os.environ.get("CI") == "true"
+
+
+def require(problem: str | None) -> None:
+    """Skip with the reason where something is missing; under CI (CI=true) fail instead."""
+    if problem:
+        if IN_CI:
+            pytest.fail(f"required under CI: {problem}")
+        pytest.skip(problem)
+
+
+def _mirror() -> Path:
+    env = os.environ.get("PSA_GEO_MIRROR")
+    return Path(env) if env else REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def mirror() -> Path:
+    """The real data mirror, used as a data directory (it has the same layout)."""
+    path = _mirror()
+    ok = (path / "boundaries" / "lsoa2011_devon_cornwall.geojson").exists()
+    require(None if ok else f"the data mirror {path} is absent (set PSA_GEO_MIRROR)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def areas(mirror) -> gpd.GeoDataFrame:
+    return psa_geo.load_areas(mirror)
+
+
+@pytest.fixture(scope="session")
+def crime_2019(mirror) -> Path:
+    return mirror / "crime" / "policeuk_street_devon_cornwall_2019.csv.gz"
+
+
+@pytest.fixture(scope="session")
+def events_2019(crime_2019):
+    return psa_geo.read_police_uk(crime_2019, return_report=True)
+
+
+@pytest.fixture(scope="session")
+def assigned_2019(events_2019, areas):
+    return psa_geo.assign_areas(events_2019[0], areas, return_report=True)
+
+
+def square(x0: float, y0: float, size: float = 100.0) -> shapely.Polygon:
+    return shapely.box(x0, y0, x0 + size, y0 + size)
+
+
+@pytest.fixture
+def tiny_areas() -> gpd.GeoDataFrame:
+    """Three 100 m squares in a row (A | B | C) in EPSG:27700, two LADs, one CSP each."""
+    frame = pd.DataFrame(
+        {
+            "lsoa_code": ["E01000002", "E01000001", "E01000003"],
+            "lsoa_name": ["Town 001B", "Town 001A", "Village 001C"],
+            "msoa_code": ["E02000001"] * 3,
+            "msoa_name": ["Town 001"] * 3,
+            "ward_code": ["E05000001", "E05000001", "E05000002"],
+            "ward_name": ["Centre", "Centre", "Rural"],
+            "lad_code": ["E06000001", "E06000001", "E06000002"],
+            "lad_name": ["Townshire", "Townshire", "Villageshire"],
+            "csp_code": ["E22000001", "E22000001", "E22000002"],
+            "csp_name": ["Town CSP", "Town CSP", "Village CSP"],
+            "population": [1000, 2000, 500],
+            "area_km2": [0.01, 0.01, 0.01],
+            "imd_rank": [100, 20000, 30000],
+            "imd_decile": [1, 7, 10],
+        }
+    )
+    # E01000002 is the left square, E01000001 the middle one, E01000003 the right one.
+    geoms = [square(0, 0), square(100, 0), square(200, 0)]
+    areas = gpd.GeoDataFrame(frame, geometry=geoms, crs="EPSG:27700")
+    areas.attrs["lsoa21_to_lsoa11"] = {
+        "E01000001": "E01000001",  # unchanged
+        "E01099001": "E01000002",  # a 2021 split of the left square
+        "E01099009": None,  # a 2021 merge: the point decides
+    }
+    return areas
+
+
+def make_events(points, *, categories=None, dates=None, published=None) -> gpd.GeoDataFrame:
+    """A canonical events table from (x, y) tuples (None for an unlocated event)."""
+    n = len(points)
+    geoms = [shapely.Point(p) if p is not None else shapely.Point() for p in points]
+    frame = pd.DataFrame(
+        {
+            "source": "test",
+            "event_id": [f"e{i}" for i in range(n)],
+            "date": pd.to_datetime(dates or ["2019-06-01"] * n),
+            "date_precision": "month",
+            "category": categories or ["Burglary"] * n,
+            "weight": 1,
+        }
+    )
+    if published is not None:
+        frame["published_lsoa_code"] = published
+    return gpd.GeoDataFrame(frame, geometry=geoms, crs="EPSG:27700")

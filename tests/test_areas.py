@@ -1,0 +1,52 @@
+import pandas as pd
+import pytest
+
+import psa_geo
+
+
+@pytest.mark.data
+def test_load_areas_real(areas, mirror):
+    assert len(areas) == 1034
+    assert areas.crs.to_epsg() == 27700
+    assert areas["lsoa_code"].is_unique
+    assert (
+        areas[["lad_code", "csp_code", "ward_code", "population", "imd_decile"]].notna().all().all()
+    )
+    population = pd.read_csv(mirror / "population" / "lsoa11_population_mid2018_devon_cornwall.csv")
+    assert areas["population"].sum() == population["POP_MID2018"].sum()
+    assert areas["csp_code"].nunique() == 8
+    assert set(areas["imd_decile"]) <= set(range(1, 11))
+
+
+@pytest.mark.data
+def test_csp_membership_matches_the_official_lookup(mirror):
+    ours = psa_geo.load_csp_membership()
+    official = pd.read_csv(mirror / "lookups" / "lad18_csp_pfa_devon_cornwall.csv", dtype=str)
+    pairs = set(zip(official["LAD18CD"], official["CSP18CD"], strict=True))
+    assert set(zip(ours["lad_code"], ours["csp_code"], strict=True)) == pairs
+
+
+@pytest.mark.data
+def test_dissolved_csps_cover_their_lsoas(areas):
+    csp = psa_geo.dissolve_areas(areas, level="csp")
+    assert len(csp) == 8
+    assert csp["population"].sum() == areas["population"].sum()
+    assert csp.area.sum() == pytest.approx(areas.area.sum(), rel=1e-6)
+    torridge = areas[areas["lad_name"] == "Torridge"]["csp_name"].unique().tolist()
+    assert torridge == ["North Devon (with Torridge)"]
+
+
+def test_membership_file_with_a_duplicate_lad_is_refused(tmp_path):
+    path = tmp_path / "csp.csv"
+    path.write_text(
+        "lad_code,lad_name,csp_code,csp_name,csp_label\n"
+        "E06000052,Cornwall,E22000356,Cornwall,Cornwall\n"
+        "E06000052,Cornwall,E22000050,Isles of Scilly,Isles of Scilly\n"
+    )
+    with pytest.raises(psa_geo.InputFileError, match="E06000052 is listed in more than one CSP"):
+        psa_geo.load_csp_membership(path)
+
+
+def test_missing_dataset_names_the_fetch_command(tmp_path):
+    with pytest.raises(psa_geo.MissingDataError, match="psa-geo data fetch"):
+        psa_geo.load_areas(tmp_path)

@@ -1,0 +1,197 @@
+import csv
+import gzip
+import io
+import zipfile
+
+import pytest
+
+import psa_geo
+from psa_geo.police_uk import REQUIRED_COLUMNS
+
+HEADER = [
+    "Crime ID",
+    "Month",
+    "Reported by",
+    "Falls within",
+    "Longitude",
+    "Latitude",
+    "Location",
+    "LSOA code",
+    "LSOA name",
+    "Crime type",
+    "Last outcome category",
+    "Context",
+]
+DC = "Devon & Cornwall Police"
+
+
+def row(
+    month="2019-01",
+    lon="-4.142",
+    lat="50.371",
+    crime_id="c1",
+    crime="Burglary",
+    force=DC,
+    lsoa="E01015077",
+    location="On or near Park",
+):
+    return [crime_id, month, force, force, lon, lat, location, lsoa, "Plymouth 030D", crime, "", ""]
+
+
+def write_csv(path, rows, header=HEADER):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+ASB = row(crime_id="", crime="Anti-social behaviour")
+ASB_FEB = row(month="2019-02", crime_id="", crime="Anti-social behaviour")
+
+
+def test_identical_asb_rows_are_distinct_incidents(tmp_path):
+    path = write_csv(tmp_path / "2019-01-devon-and-cornwall-street.csv", [ASB, ASB, ASB, row()])
+    events, report = psa_geo.read_police_uk(path, return_report=True)
+    assert len(events) == 4
+    assert events["event_id"].is_unique
+    assert (events["category"] == "Anti-social behaviour").sum() == 3
+    assert events.loc[3, "event_id"] == "c1"
+    assert report.rows_read == report.accepted == 4
+
+
+def test_repeated_crime_ids_are_kept_with_unique_event_ids(tmp_path):
+    path = write_csv(tmp_path / "a.csv", [row(), row(month="2019-02")])
+    events, report = psa_geo.read_police_uk(path, return_report=True)
+    assert events["event_id"].tolist() == ["c1", "c1#2"]
+    assert events["crime_id"].tolist() == ["c1", "c1"]
+    assert any("Crime ID" in note for note in report.notes)
+
+
+def test_canonical_columns_crs_and_dates(tmp_path):
+    path = write_csv(tmp_path / "a.csv", [row(month="2019-03")])
+    events = psa_geo.read_police_uk(path)
+    psa_geo.validate_events(events)
+    assert events.crs.to_epsg() == 27700
+    assert str(events["date"].iloc[0].date()) == "2019-03-01"
+    assert events["date_precision"].iloc[0] == "month"
+    # Plymouth city centre is about (247,600, 54,400) on the British National Grid.
+    x, y = events.geometry.iloc[0].x, events.geometry.iloc[0].y
+    assert 246_000 < x < 249_000 and 53_000 < y < 56_000
+    assert events["published_lsoa_code"].iloc[0] == "E01015077"
+
+
+def test_rows_without_location_are_kept(tmp_path):
+    no_loc = row(lon="", lat="", lsoa="", location="No Location")
+    path = write_csv(tmp_path / "a.csv", [no_loc, row()])
+    events, report = psa_geo.read_police_uk(path, return_report=True)
+    assert len(events) == 2
+    assert events.geometry.is_empty.tolist() == [True, False]
+    assert (report.located, report.without_location) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        (row(month="2019-13"), "bad_month"),
+        (row(month="Jan 2019"), "bad_month"),
+        (row(lon="west"), "non_numeric_coordinates"),
+        (row(lon=""), "partial_coordinates"),
+        (row(lon="2.35", lat="48.85"), "outside_great_britain"),
+        (row(force="Atlantis Constabulary"), "unknown_force"),
+        (row(crime=""), "missing_crime_type"),
+    ],
+    ids=["month13", "month-words", "lon-text", "lon-blank", "paris", "force", "no-type"],
+)
+def test_malformed_rows_are_rejected_with_a_reason(tmp_path, bad, reason):
+    path = write_csv(tmp_path / "a.csv", [row(), bad])
+    events, report = psa_geo.read_police_uk(path, return_report=True)
+    assert len(events) == 1
+    assert report.rejected == {reason: 1}
+    rejected = report.rejected_rows
+    assert rejected["reason"].tolist() == [reason]
+    assert rejected["source_row"].tolist() == [3]  # line 3 of the file
+    assert report.rows_read == report.accepted + 1
+
+
+def test_overlapping_files_are_read_once_and_reported(tmp_path):
+    first = write_csv(tmp_path / "one.csv", [row(month="2019-01"), row(month="2019-02")])
+    second = write_csv(tmp_path / "two.csv", [row(month="2019-02"), row(month="2019-03")])
+    events, report = psa_geo.read_police_uk([first, second], return_report=True)
+    assert sorted(events["month"]) == ["2019-01", "2019-02", "2019-03"]
+    assert report.rejected == {"overlapping_file": 1}
+    assert report.overlaps == [
+        {
+            "force": DC,
+            "month": "2019-02",
+            "file": str(second),
+            "first_file": str(first),
+            "rows_skipped": 1,
+        }
+    ]
+
+
+def test_folder_gzip_and_zip_layouts(tmp_path):
+    folder = tmp_path / "download"
+    write_csv(folder / "2019-01" / "2019-01-devon-and-cornwall-street.csv", [row("2019-01")])
+    write_csv(
+        folder / "2019-02" / "2019-02-devon-and-cornwall-street.csv", [row("2019-02"), ASB_FEB]
+    )
+    write_csv(folder / "2019-02" / "2019-02-devon-and-cornwall-outcomes.csv", [row("2019-02")])
+    assert len(psa_geo.read_police_uk(folder)) == 3  # outcomes files are not street files
+
+    gz = tmp_path / "2019-03-devon-and-cornwall-street.csv.gz"
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows([HEADER, row("2019-03")])
+    gz.write_bytes(gzip.compress(buffer.getvalue().encode()))
+    archive = tmp_path / "police.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr(
+            "2019-04/2019-04-devon-and-cornwall-street.csv",
+            buffer.getvalue().replace("2019-03", "2019-04"),
+        )
+    events = psa_geo.read_police_uk([gz, archive])
+    assert sorted(events["month"]) == ["2019-03", "2019-04"]
+    assert events["source_file"].str.contains("police.zip!2019-04/").sum() == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "empty"),
+        (b"name,value\nx,1\n", "not a police.uk street-level CSV"),
+        ("Crime ID,Month,Location\n1,2019-01,Caf\xe9\n".encode("latin-1"), "not UTF-8"),
+    ],
+    ids=["empty", "other-csv", "latin-1"],
+)
+def test_wrong_files_give_one_line_naming_the_file(tmp_path, content, message):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    with pytest.raises(psa_geo.InputFileError, match=message) as info:
+        psa_geo.read_police_uk(path)
+    assert str(path) in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_missing_path_is_named(tmp_path):
+    with pytest.raises(psa_geo.InputFileError, match="no such file"):
+        psa_geo.read_police_uk(tmp_path / "nope.csv")
+
+
+@pytest.mark.data
+def test_real_2019_file_every_row_accounted_for(crime_2019, events_2019):
+    events, report = events_2019
+    with gzip.open(crime_2019, "rt", encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert set(REQUIRED_COLUMNS) <= set(rows[0])
+    assert report.rows_read == len(rows)
+    assert report.accepted + sum(report.rejected.values()) == len(rows)
+    no_coords = sum(1 for r in rows if not r["Longitude"])
+    assert report.without_location == no_coords
+    asb = sum(1 for r in rows if r["Crime type"] == "Anti-social behaviour")
+    assert (events["category"] == "Anti-social behaviour").sum() == asb
+    # police.uk repeats a few Crime IDs: the rows are kept and the ids made unique.
+    assert events["event_id"].is_unique
+    repeated = len(rows) - asb - len({r["Crime ID"] for r in rows if r["Crime ID"]})
+    assert (events["event_id"].str.contains("#")).sum() == repeated
