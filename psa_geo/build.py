@@ -15,7 +15,7 @@ import pandas as pd
 from ._version import __version__
 from .areas import LEVELS, dissolve_areas, load_areas
 from .assign import assign_areas
-from .datadir import dataset_path, load_manifest, resolve_data_dir
+from .datadir import dataset_path, load_manifest, require_datasets, resolve_data_dir
 from .index_page import GPKG_FILE, MAP_FILE, index_html
 from .maps import rate_map
 from .measures import ALL_CRIME, NOTE_WITHOUT_LOCATION, rate_table
@@ -71,6 +71,7 @@ def build_study(
     out_dir = Path(out_dir)
     timings: dict[str, float] = {}
     manifest = load_manifest()
+    require_datasets(data_dir, manifest=manifest)
     with _Step(timings, "load areas"):
         areas = load_areas(data_dir)
     with _Step(timings, "read police.uk"):
@@ -91,10 +92,17 @@ def build_study(
         comparison = comparison or default_comparison
     elif comparison is None:
         comparison = study.previous()
+    covered = {pd.Timestamp(f"{month}-01") for month in ingest.months}
     with _Step(timings, "measure"):
         tables = {
             level: rate_table(
-                events, areas, level=level, study=study, comparison=comparison, threshold=threshold
+                events,
+                areas,
+                level=level,
+                study=study,
+                comparison=comparison,
+                threshold=threshold,
+                months_covered=covered,
             )
             for level in LEVELS
         }

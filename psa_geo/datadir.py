@@ -117,6 +117,22 @@ def dataset_path(
     return path
 
 
+def require_datasets(
+    data_dir: str | Path | None = None, *, manifest: Manifest | None = None
+) -> None:
+    """Raise one MissingDataError naming every required dataset that is missing."""
+    manifest = manifest or load_manifest()
+    base = resolve_data_dir(data_dir)
+    missing = [
+        d.name for d in manifest.datasets.values() if d.required and not (base / d.path).exists()
+    ]
+    if missing:
+        raise MissingDataError(
+            f"{base}: {len(missing)} required datasets are missing ({', '.join(missing)}); "
+            "run 'psa-geo data fetch --mirror DIR' (or set PSA_GEO_MIRROR) to fetch them"
+        )
+
+
 def fetch_from_mirror(
     mirror: str | Path,
     data_dir: str | Path | None = None,

@@ -25,7 +25,8 @@ class IngestReport:
     """What a reader did with every row it read.
 
     ``rows_read == accepted + sum(rejected.values())``; ``accepted == located + without_location``.
-    ``rejected_rows`` holds the unusable rows themselves, with ``file``, ``row`` and ``reason``.
+    ``months`` lists the months (``YYYY-MM``) the accepted rows cover. ``rejected_rows``
+    holds the unusable rows themselves, with ``source_file``, ``source_row`` and ``reason``.
     """
 
     source: str
@@ -36,6 +37,7 @@ class IngestReport:
     without_location: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
     overlaps: list[dict] = field(default_factory=list)
+    months: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     rejected_rows: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
@@ -55,6 +57,7 @@ class IngestReport:
             "rejected": dict(sorted(self.rejected.items())),
             "rejected_total": sum(self.rejected.values()),
             "overlaps": self.overlaps,
+            "months": self.months,
             "notes": self.notes,
         }
 

@@ -74,7 +74,7 @@ def legend_html(title: str, edges: list[float], counts: list[int], *, unit: str)
 
 _CSS = """
 <style>
-.psa-legend{position:fixed;bottom:24px;left:12px;z-index:1000;background:#fff;padding:8px 10px;
+.psa-legend{position:fixed;bottom:64px;left:12px;z-index:1000;background:#fff;padding:8px 10px;
  border:1px solid #777;border-radius:4px;font:13px/1.35 system-ui,sans-serif;max-width:320px}
 .psa-legend table{border-collapse:collapse;margin-top:4px}
 .psa-legend td,.psa-legend th{padding:1px 6px;text-align:left;font-weight:normal}

@@ -113,6 +113,7 @@ def read_police_uk(
     good = pd.concat(frames, ignore_index=True)
     events = _to_events(good)
     report.accepted = len(events)
+    report.months = sorted(events["month"].unique().tolist())
     report.without_location = int(events.geometry.is_empty.sum())
     report.located = report.accepted - report.without_location
     if rejected:

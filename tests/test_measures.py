@@ -97,7 +97,7 @@ def test_incomplete_comparison_period_is_not_compared(tiny_assigned, tiny_areas)
 
 @pytest.mark.data
 def test_real_tables_add_up_across_levels(assigned_2019, areas):
-    events, report = assigned_2019
+    events, _ = assigned_2019
     study = psa_geo.calendar_year(2019)
     totals = {}
     for level in ("lsoa", "ward", "lad", "csp", "peninsula"):
