@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 import logging
 import os
@@ -225,10 +224,3 @@ def _inspect(path: Path, ds: Dataset) -> tuple[int, str | None, str | None]:
         if len(values):
             period = f"{values.min()} to {values.max()}"
     return len(frame), period, (f"missing columns: {', '.join(missing)}" if missing else None)
-
-
-def open_text(path: Path):
-    """Open a plain or gzip-compressed text file for reading."""
-    if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8-sig", newline="")
-    return path.open("r", encoding="utf-8-sig", newline="")
