@@ -51,7 +51,8 @@ def _display_geojson(frame: gpd.GeoDataFrame, *, tolerance: float) -> dict:
     for col in out.columns:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
             out[col] = out[col].map(lambda v: html.escape(str(v)) if pd.notna(v) else "")
-    return gpd.GeoDataFrame(out, geometry=rounded, crs="EPSG:4326").__geo_interface__
+    frame = gpd.GeoDataFrame(out, geometry=rounded, crs="EPSG:4326")
+    return frame.to_geo_dict(drop_id=True, show_bbox=False)
 
 
 def legend_html(title: str, edges: list[float], counts: list[int], *, unit: str) -> str:

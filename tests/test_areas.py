@@ -50,3 +50,18 @@ def test_membership_file_with_a_duplicate_lad_is_refused(tmp_path):
 def test_missing_dataset_names_the_fetch_command(tmp_path):
     with pytest.raises(psa_geo.MissingDataError, match="psa-geo data fetch"):
         psa_geo.load_areas(tmp_path)
+
+
+@pytest.mark.data
+def test_lsoa21_codes_map_to_2011(areas, mirror):
+    pairs = pd.read_csv(
+        mirror / "lookups" / "lsoa11_lsoa21_all_pairs_devon_cornwall.csv", dtype=str
+    )
+    mapping = areas.attrs["lsoa21_to_lsoa11"]
+    assert set(mapping) == set(pairs["LSOA21CD"])
+    split = pairs[pairs["CHANGE_DERIVED"] == "S"].iloc[0]
+    assert mapping[split["LSOA21CD"]] == split["LSOA11CD"]
+    merged = pairs.loc[pairs["CHANGE_DERIVED"] == "M", "LSOA21CD"].unique()
+    assert [mapping[code] for code in merged] == [None]  # the point decides
+    unchanged = pairs[pairs["CHANGE_DERIVED"] == "U"]
+    assert all(mapping[c] == c for c in unchanged["LSOA21CD"])
