@@ -9,6 +9,7 @@ from .areas import dissolve_areas, load_areas, load_csp_membership
 from .assign import AssignReport, assign_areas, locate_lsoa
 from .build import BuildResult, build_study
 from .datadir import dataset_status, fetch_from_mirror, load_manifest
+from .download import fetch_online
 from .errors import InputFileError, MissingDataError, PsaGeoError
 from .events import IngestReport, validate_events
 from .maps import rate_map
@@ -32,6 +33,7 @@ __all__ = [
     "default_category_groups",
     "dissolve_areas",
     "fetch_from_mirror",
+    "fetch_online",
     "financial_year",
     "latest_complete_months",
     "load_areas",

@@ -162,3 +162,10 @@ def test_fetch_without_mirror_says_what_to_do(tmp_path):
         timeout=60,
     )
     assert result.returncode == 2 and "--mirror" in result.stderr
+
+
+def test_fetch_online_skips_mirror_only_datasets_without_network(tmp_path):
+    result = run("data", "fetch", "--online", "--only", "master_lookup", "--data-dir", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "mirror" in result.stderr
+    assert not any(tmp_path.rglob("*.csv"))
