@@ -16,23 +16,15 @@ log = logging.getLogger(__name__)
 
 LEVELS = ("lsoa", "ward", "lad", "csp", "peninsula")
 PENINSULA = ("E23000035", "Peninsula (Devon & Cornwall)")
+# The columns assign_areas adds to events, then the rest of the area table.
+ASSIGNED_COLUMNS = (
+    "lsoa_code", "lsoa_name", "ward_code", "ward_name",
+    "lad_code", "lad_name", "csp_code", "csp_name",
+)  # fmt: skip
 AREA_COLUMNS = (
-    "lsoa_code",
-    "lsoa_name",
-    "msoa_code",
-    "msoa_name",
-    "ward_code",
-    "ward_name",
-    "lad_code",
-    "lad_name",
-    "csp_code",
-    "csp_name",
-    "population",
-    "area_km2",
-    "imd_rank",
-    "imd_decile",
-    "geometry",
-)
+    *ASSIGNED_COLUMNS, "msoa_code", "msoa_name", "population", "area_km2",
+    "imd_rank", "imd_decile", "geometry",
+)  # fmt: skip
 
 
 def load_csp_membership(path: str | Path | None = None) -> pd.DataFrame:

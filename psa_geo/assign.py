@@ -10,20 +10,10 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from .areas import ASSIGNED_COLUMNS
 from .events import validate_events
 
 log = logging.getLogger(__name__)
-
-ASSIGNED_COLUMNS = (
-    "lsoa_code",
-    "lsoa_name",
-    "ward_code",
-    "ward_name",
-    "lad_code",
-    "lad_name",
-    "csp_code",
-    "csp_name",
-)
 
 
 @dataclass
