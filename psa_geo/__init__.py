@@ -12,10 +12,23 @@ from .datadir import dataset_status, fetch_from_mirror, load_manifest
 from .download import fetch_online
 from .errors import InputFileError, MissingDataError, PsaGeoError
 from .events import IngestReport, validate_events
+from .groups import load_crime_groups, unmapped_categories
 from .maps import rate_map
-from .measures import change_pct, default_category_groups, rate_table, trend_arrow
+from .measures import change_pct, rate_table, trend_arrow
 from .periods import Period, calendar_year, financial_year, latest_complete_months, parse_period
 from .police_uk import read_police_uk
+from .series import monthly_series, seasonality
+from .stats import (
+    change_significance,
+    change_test,
+    compare_with_benchmark,
+    estimate_overdispersion,
+    funnel_flags,
+    funnel_limits,
+    funnel_plot_svg,
+    poisson_ci,
+    rate_ci,
+)
 
 __all__ = [
     "AssignReport",
@@ -29,21 +42,33 @@ __all__ = [
     "build_study",
     "calendar_year",
     "change_pct",
+    "change_significance",
+    "change_test",
+    "compare_with_benchmark",
     "dataset_status",
-    "default_category_groups",
     "dissolve_areas",
+    "estimate_overdispersion",
     "fetch_from_mirror",
     "fetch_online",
     "financial_year",
+    "funnel_flags",
+    "funnel_limits",
+    "funnel_plot_svg",
     "latest_complete_months",
     "load_areas",
+    "load_crime_groups",
     "load_csp_membership",
     "load_manifest",
     "locate_lsoa",
+    "monthly_series",
     "parse_period",
+    "poisson_ci",
+    "rate_ci",
     "rate_map",
     "rate_table",
     "read_police_uk",
+    "seasonality",
     "trend_arrow",
+    "unmapped_categories",
     "validate_events",
 ]

@@ -14,13 +14,23 @@ import pandas as pd
 
 from ._version import __version__
 from .areas import LEVELS, dissolve_areas, load_areas
+from .assessment import league_table, quick_facts, write_assessment
 from .assign import assign_areas
 from .datadir import dataset_path, load_manifest, require_datasets, resolve_data_dir
+from .errors import PsaGeoError
+from .groups import load_crime_groups, unmapped_categories
 from .index_page import GPKG_FILE, MAP_FILE, index_html
 from .maps import rate_map
-from .measures import ALL_CRIME, NOTE_WITHOUT_LOCATION, rate_table
+from .measures import (
+    ALL_CRIME,
+    ASB,
+    NOTE_WITHOUT_LOCATION,
+    coverage_gap,
+    rate_table,
+)
 from .periods import Period, latest_complete_months
 from .police_uk import read_police_uk
+from .series import monthly_series, seasonality
 
 log = logging.getLogger(__name__)
 
@@ -59,19 +69,25 @@ def build_study(
     study: Period | None = None,
     comparison: Period | None = None,
     threshold: float = 0.05,
+    groups: dict[str, list[str]] | None = None,
+    allow_partial: bool = False,
+    maps: bool = True,
 ) -> BuildResult:
     """Build the Peninsula study from the data directory and write every output.
 
-    Writes ``index.html``, ``peninsula_map.html``, ``tables/rates_<level>.csv``,
-    ``psa_geo_rates.gpkg`` (one layer per level), ``rejected_rows.csv`` and
-    ``run_report.json`` to ``out_dir``. The default study period is the latest 12
-    complete months in the data, compared with the 12 before.
+    Writes to ``out_dir``: ``tables/`` (rates by level, monthly series, quick facts, league
+    table, seasonality), ``assessment.html``, ``rejected_rows.csv``, ``run_report.json`` and,
+    unless ``maps=False``, ``index.html``, ``peninsula_map.html`` and ``psa_geo_rates.gpkg``.
+    The default study period is the latest 12 complete months in the data, compared with the
+    12 before. A study period the data do not fill is refused unless ``allow_partial``, and
+    then labelled partial. ``groups`` defaults to :func:`load_crime_groups`.
     """
     data_dir = resolve_data_dir(data_dir)
     out_dir = Path(out_dir)
     timings: dict[str, float] = {}
     manifest = load_manifest()
     require_datasets(data_dir, manifest=manifest)
+    groups = groups or load_crime_groups()
     with _Step(timings, "load areas"):
         areas = load_areas(data_dir)
     with _Step(timings, "read police.uk"):
@@ -87,12 +103,13 @@ def build_study(
             placed.outside,
             placed.without_location,
         )
-    if study is None:
-        study, default_comparison = latest_complete_months(events)
-        comparison = comparison or default_comparison
-    elif comparison is None:
-        comparison = study.previous()
     covered = {pd.Timestamp(f"{month}-01") for month in ingest.months}
+    study, comparison = _choose_periods(events, covered, study, comparison, allow_partial)
+    notes = [NOTE_WITHOUT_LOCATION]
+    unmapped = unmapped_categories(events["category"], groups)
+    if unmapped:
+        notes.append(f"categories in no group (left out of every row): {', '.join(unmapped)}")
+        log.warning("categories in no group: %s", ", ".join(unmapped))
     with _Step(timings, "measure"):
         tables = {
             level: rate_table(
@@ -103,20 +120,102 @@ def build_study(
                 comparison=comparison,
                 threshold=threshold,
                 months_covered=covered,
+                groups=groups,
             )
             for level in LEVELS
         }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "tables").mkdir(exist_ok=True)
+        monthly = pd.concat(
+            [
+                monthly_series(events, areas, level=lvl, groups=groups)
+                for lvl in ("peninsula", "csp")
+            ],
+            ignore_index=True,
+        )
     result = BuildResult(out_dir=out_dir, tables=tables)
+    (out_dir / "tables").mkdir(parents=True, exist_ok=True)
     with _Step(timings, "write tables"):
         for level, table in tables.items():
-            path = out_dir / "tables" / f"rates_{level}.csv"
-            table.to_csv(path, index=False, encoding="utf-8-sig", float_format="%.3f")
-            result.files.append(path)
-        rejected_path = out_dir / "rejected_rows.csv"
-        ingest.rejected_rows.to_csv(rejected_path, index=False, encoding="utf-8-sig")
-        result.files.append(rejected_path)
+            result.files.append(_write_csv(table, out_dir / "tables" / f"rates_{level}.csv"))
+        result.files.append(_write_csv(monthly, out_dir / "tables" / "monthly_csp.csv"))
+        result.files.append(_write_csv(ingest.rejected_rows, out_dir / "rejected_rows.csv"))
+        if coverage_gap(covered, study) or study.months != 12:
+            season = monthly.iloc[0:0].assign(summer_uplift_pct=None)
+            notes.append(f"no seasonality: {study.label} is not 12 whole months of data")
+        else:
+            season = seasonality(monthly, period=study)
+        result.files += write_assessment(
+            out_dir,
+            quick_facts(tables["csp"], tables["peninsula"]),
+            league_table(tables["csp"]),
+            season,
+            headline_groups=[g for g in (ALL_CRIME, ASB) if g in groups],
+        )
+    if maps:
+        result.files += _write_maps(out_dir, areas, tables, study, timings)
+    report = {
+        "psa_geo_version": __version__,
+        "generated": datetime.now(UTC).isoformat(timespec="seconds"),
+        "data_dir": str(data_dir),
+        "study_period": _period_dict(study),
+        "comparison_period": _period_dict(comparison),
+        "trend_threshold": threshold,
+        "sources": {"police_uk": {"ingest": ingest.to_dict(), "assignment": placed.to_dict()}},
+        "notes": notes,
+        "timings_s": timings,
+    }
+    report_path = out_dir / "run_report.json"
+    result.files.append(report_path)
+    if maps:
+        index_path = out_dir / "index.html"
+        result.files.append(index_path)
+        index_path.write_text(
+            index_html(tables, report, n_lsoa=len(areas), n_csp=areas["csp_code"].nunique()),
+            encoding="utf-8",
+        )
+    report["outputs"] = [str(p.relative_to(out_dir)) for p in result.files]
+    report_path.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+    result.report = report
+    log.info("wrote %d files to %s", len(result.files), out_dir)
+    return result
+
+
+def _choose_periods(events, covered, study, comparison, allow_partial) -> tuple[Period, Period]:
+    if study is None:
+        study, default_comparison = latest_complete_months(events)
+        comparison = comparison or default_comparison
+    elif comparison is None:
+        comparison = study.previous()
+    gap = coverage_gap(covered, study)
+    if gap:
+        if not allow_partial:
+            raise PsaGeoError(
+                f"the study period is partial ({gap.removeprefix('not comparable: ')}); "
+                "choose another with --study, or pass --allow-partial to build it labelled partial"
+            )
+        present = sum(
+            m in covered for m in pd.date_range(study.start, study.end, freq="MS", inclusive="left")
+        )
+        study = Period(
+            f"{study.label} (partial: {present} of {study.months} months)", study.start, study.end
+        )
+    return study, comparison
+
+
+def _period_dict(period: Period) -> dict:
+    return {
+        "label": period.label,
+        "start": str(period.start.date()),
+        "end_exclusive": str(period.end.date()),
+    }
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> Path:
+    frame.to_csv(path, index=False, encoding="utf-8-sig", float_format="%.3f")
+    return path
+
+
+def _write_maps(out_dir: Path, areas, tables, study: Period, timings: dict) -> list[Path]:
+    """The GeoPackage (one layer per level) and the Peninsula map."""
     with _Step(timings, "dissolve areas"):
         outlines = {level: dissolve_areas(areas, level=level) for level in ("ward", "lad", "csp")}
     with _Step(timings, "write GeoPackage"):
@@ -128,7 +227,6 @@ def build_study(
                 wide_figures(tables[level]), on="area_code", how="left"
             )
             layer.to_file(gpkg, layer=level, driver="GPKG")
-        result.files.append(gpkg)
     with _Step(timings, "write map"):
         headline = tables["lsoa"][tables["lsoa"]["category"] == ALL_CRIME]
         lsoa_rates = areas[["lsoa_code", "lsoa_name", "csp_name", "geometry"]].merge(
@@ -137,44 +235,10 @@ def build_study(
             right_on="area_code",
         )
         title = f"{ALL_CRIME}: rate per 1,000 residents by LSOA, {study.label}"
-        fmap = rate_map(lsoa_rates, outlines["csp"], title=title)
         map_path = out_dir / MAP_FILE
-        fmap.save(map_path)
-        result.files.append(map_path)
+        rate_map(lsoa_rates, outlines["csp"], title=title).save(map_path)
         log.info("map: %s (%.1f MB)", map_path, map_path.stat().st_size / 1e6)
-
-    report = {
-        "psa_geo_version": __version__,
-        "generated": datetime.now(UTC).isoformat(timespec="seconds"),
-        "data_dir": str(data_dir),
-        "study_period": {
-            "label": study.label,
-            "start": str(study.start.date()),
-            "end_exclusive": str(study.end.date()),
-        },
-        "comparison_period": {
-            "label": comparison.label,
-            "start": str(comparison.start.date()),
-            "end_exclusive": str(comparison.end.date()),
-        },
-        "trend_threshold": threshold,
-        "sources": {"police_uk": {"ingest": ingest.to_dict(), "assignment": placed.to_dict()}},
-        "notes": [NOTE_WITHOUT_LOCATION],
-        "timings_s": timings,
-    }
-    report_path = out_dir / "run_report.json"
-    result.files.append(report_path)
-    index_path = out_dir / "index.html"
-    result.files.append(index_path)
-    report["outputs"] = [str(p.relative_to(out_dir)) for p in result.files]
-    report_path.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
-    index_path.write_text(
-        index_html(tables, report, n_lsoa=len(areas), n_csp=areas["csp_code"].nunique()),
-        encoding="utf-8",
-    )
-    result.report = report
-    log.info("wrote %d files to %s", len(result.files), out_dir)
-    return result
+    return [gpkg, map_path]
 
 
 def _slug(text: str) -> str:

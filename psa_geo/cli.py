@@ -11,22 +11,44 @@ from ._version import __version__
 from .errors import PsaGeoError
 
 
-def _parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
+def _global_options(*, with_defaults: bool) -> argparse.ArgumentParser:
+    """--data-dir, --out, --quiet: accepted before or after the subcommand.
+
+    Only the top-level parser sets defaults, so a value given before the subcommand is not
+    overwritten by the subcommand's copy of the option.
+    """
+    options = argparse.ArgumentParser(add_help=False)
+
+    def default(value):
+        return value if with_defaults else argparse.SUPPRESS
+
+    options.add_argument(
         "--data-dir",
         type=Path,
-        default=None,
+        default=default(None),
         help="data directory (default: $PSA_GEO_DATA_DIR, else ./data/raw)",
     )
-    common.add_argument(
-        "--out", type=Path, default=Path("maps"), help="output folder (default: maps/)"
+    options.add_argument(
+        "--out", type=Path, default=default(Path("maps")), help="output folder (default: maps/)"
     )
-    common.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    options.add_argument(
+        "--quiet", action="store_true", default=default(False), help="print nothing but errors"
+    )
+    return options
 
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"should be a fraction from 0 to 1, got {text}")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = _global_options(with_defaults=False)
     parser = argparse.ArgumentParser(
         prog="psa-geo",
-        parents=[common],
+        parents=[_global_options(with_defaults=True)],
         description="Geospatial analysis for the Peninsula Strategic Assessment.",
     )
     parser.add_argument("--version", action="version", version=f"psa-geo {__version__}")
@@ -51,24 +73,41 @@ def _parser() -> argparse.ArgumentParser:
         "status", parents=[common], help="show each dataset: present, rows, period, licence"
     )
 
-    build = sub.add_parser(
-        "build", parents=[common], help="the main job: maps, tables, GeoPackage and run report"
-    )
-    build.add_argument(
+    study = argparse.ArgumentParser(add_help=False)
+    study.add_argument(
         "--study",
         default=None,
         help="study period: 2018/19, 2019 or 2019-01:2019-12 (default: latest 12 months)",
     )
-    build.add_argument(
-        "--comparison",
-        default=None,
-        help="comparison period (default: the same length just before)",
+    study.add_argument(
+        "--comparison", default=None, help="comparison period (default: the same length before)"
     )
-    build.add_argument(
+    study.add_argument(
         "--threshold",
-        type=float,
+        type=_fraction,
         default=0.05,
         help="change within ± this fraction is stable ▶ (default 0.05)",
+    )
+    study.add_argument(
+        "--groups",
+        type=Path,
+        default=None,
+        help="CSV of category groups (columns group, crime_type); default: the assessment's",
+    )
+    study.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="build a study period the data do not fill, labelled partial",
+    )
+    sub.add_parser(
+        "build",
+        parents=[common, study],
+        help="the main job: maps, tables, GeoPackage, assessment tables and run report",
+    )
+    sub.add_parser(
+        "tables",
+        parents=[common, study],
+        help="the assessment tables only (CSV and assessment.html), no maps",
     )
     return parser
 
@@ -108,8 +147,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "data" and args.data_command == "status":
         _print_status(datadir.dataset_status(args.data_dir), quiet=args.quiet)
         return 0
-    if args.command == "build":
+    if args.command in ("build", "tables"):
         from .build import build_study
+        from .groups import load_crime_groups
         from .periods import parse_period
 
         try:
@@ -118,10 +158,18 @@ def _run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise PsaGeoError(str(exc)) from None
         result = build_study(
-            args.data_dir, args.out, study=study, comparison=comparison, threshold=args.threshold
+            args.data_dir,
+            args.out,
+            study=study,
+            comparison=comparison,
+            threshold=args.threshold,
+            allow_partial=args.allow_partial,
+            groups=load_crime_groups(args.groups) if args.groups else None,
+            maps=args.command == "build",
         )
         if not args.quiet:
-            print(f"Open {result.out_dir / 'index.html'}")
+            page = "index.html" if args.command == "build" else "assessment.html"
+            print(f"Open {result.out_dir / page}")
         return 0
     raise AssertionError(args)
 

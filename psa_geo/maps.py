@@ -30,11 +30,12 @@ def class_breaks(values: pd.Series, *, classes: int = len(PALETTE)) -> list[floa
     """Quantile class edges (``classes + 1`` values, rounded to 1 decimal, strictly rising)."""
     finite = values[np.isfinite(values)]
     if finite.empty:
-        return [0.0, 0.0]
+        return [0.0, 0.1]
     edges = np.quantile(finite, np.linspace(0, 1, classes + 1))
     edges = np.round(edges, 1)
     edges[0], edges[-1] = np.floor(finite.min() * 10) / 10, np.ceil(finite.max() * 10) / 10
-    return sorted(set(edges.tolist()))
+    edges = sorted(set(edges.tolist()))
+    return edges if len(edges) > 1 else [edges[0], edges[0] + 0.1]
 
 
 def _classify(values: pd.Series, edges: list[float]) -> np.ndarray:
@@ -61,7 +62,8 @@ def legend_html(title: str, edges: list[float], counts: list[int], *, unit: str)
     for i, colour in enumerate(PALETTE[: len(edges) - 1]):
         rows.append(
             f'<tr><td><span class="swatch" style="background:{colour}"></span></td>'
-            f"<td>{edges[i]:,.1f} to {edges[i + 1]:,.1f}</td><td>{counts[i]:,} {unit}</td></tr>"
+            f"<td>{edges[i]:,.1f} to {edges[i + 1]:,.1f}</td>"
+            f"<td>{counts[i]:,} {html.escape(unit)}</td></tr>"
         )
     return (
         '<div id="psa-legend" class="psa-legend" role="region" aria-label="Map legend">'
@@ -122,11 +124,8 @@ def rate_map(
     frame["count_label"] = lsoa_rates[count].map("{:,.0f}".format)
     frame["rate_label"] = lsoa_rates[value].map("{:,.1f}".format)
     frame["class_label"] = [f"{edges[c]:,.1f} to {edges[c + 1]:,.1f}" for c in classes]
-    if "trend" in lsoa_rates:
-        frame["trend_label"] = [
-            f"{t} {w}".strip() if t else w
-            for t, w in zip(lsoa_rates["trend"], lsoa_rates.get("trend_word", ""), strict=False)
-        ]
+    if "trend" in lsoa_rates and "trend_word" in lsoa_rates:
+        frame["trend_label"] = (lsoa_rates["trend"] + " " + lsoa_rates["trend_word"]).str.strip()
     lsoa_json = _display_geojson(frame, tolerance=simplify_m)
     outline_json = _display_geojson(outlines[["area_name", "geometry"]], tolerance=simplify_m * 2)
 
@@ -154,7 +153,7 @@ def rate_map(
     ).add_to(m)
     folium.GeoJson(
         outline_json,
-        name=outline_label,
+        name=html.escape(outline_label),
         style_function=lambda f: {"fill": False, "color": "#000", "weight": 2.2},
         tooltip=folium.GeoJsonTooltip(fields=["area_name"], aliases=["Area"]),
     ).add_to(m)

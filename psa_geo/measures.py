@@ -9,31 +9,36 @@ import numpy as np
 import pandas as pd
 
 from .areas import LEVELS, PENINSULA
+from .errors import PsaGeoError
+from .groups import single_groups
 from .periods import Period
+from .stats import change_significance, change_test, compare_with_benchmark, rate_ci
 
 ASB = "Anti-social behaviour"
 ALL_CRIME = "All crime (excl. ASB)"
 UP, DOWN, STABLE = "▲", "▼", "▶"
 TREND_WORDS = {UP: "increasing", DOWN: "decreasing", STABLE: "stable"}
 NOTE_WITHOUT_LOCATION = (
-    "Events without a location count in the Peninsula total only; every smaller area counts "
-    "located events."
+    "Events without a location count in the Peninsula (force) total only; every smaller area "
+    "counts located events, and comparisons with a parent area use located events on both sides."
 )
 
 
 def trend_arrow(current: float, previous: float, *, threshold: float = 0.05) -> str:
     """The assessment's trend arrow: ▲ up, ▼ down, ▶ stable (change within ±threshold).
 
+    The change is judged as shown, rounded to 0.1%, so "-5.0%" is never called stable.
     A rise from zero is ▲; zero to zero is ▶.
     """
     if threshold < 0:
         raise ValueError(f"'threshold' should be 0 or more, got {threshold}")
     if previous == 0:
         return UP if current > 0 else STABLE
-    change = (current - previous) / previous
-    if change >= threshold:
+    change = round(100.0 * (current - previous) / previous, 1)
+    limit = round(100.0 * threshold, 1)
+    if change >= limit:
         return UP
-    if change <= -threshold:
+    if change <= -limit:
         return DOWN
     return STABLE
 
@@ -43,14 +48,8 @@ def change_pct(current: float, previous: float) -> float:
     return math.nan if previous == 0 else 100.0 * (current - previous) / previous
 
 
-def default_category_groups(categories) -> dict[str, list[str]]:
-    """All crime excluding ASB, ASB, then each category on its own."""
-    cats = sorted(set(categories))
-    groups = {ALL_CRIME: [c for c in cats if c != ASB]}
-    if ASB in cats:
-        groups[ASB] = [ASB]
-    groups.update({c: [c] for c in cats if c != ASB})
-    return groups
+PARENT_LEVEL = {"lsoa": "csp", "ward": "lad", "lad": "peninsula", "csp": "peninsula"}
+FORCE_NAME = "Devon & Cornwall Police"
 
 
 def rate_table(
@@ -64,75 +63,122 @@ def rate_table(
     threshold: float = 0.05,
     months_covered: set[pd.Timestamp] | None = None,
 ) -> pd.DataFrame:
-    """Counts and rates per 1,000 residents for every area of ``level`` and category group.
+    """Counts, rates per 1,000 with confidence intervals, change and comparison with the parent.
 
-    ``events`` are assigned events (:func:`assign_areas`). Located events inside the area
-    count at every level; events without a location count at ``peninsula`` level only,
-    where the table also gives ``located_count`` and ``without_location``. Areas with no
-    events appear with a count of 0.
+    One row for every area of ``level`` and every category group (default: each category
+    on its own; see :func:`load_crime_groups`). ``events`` are assigned events
+    (:func:`assign_areas`); areas with no events appear with a count of 0.
 
-    Change and trend are left blank, with the reason in ``trend_word``, when the data do not
-    cover every month of both periods. ``months_covered`` (first days of months) says which
-    months the source covers; by default, the months with at least one event.
+    - Rates carry 95% and 99.8% intervals (:func:`rate_ci`).
+    - ``vs_parent_95`` / ``vs_parent_998``: higher, similar or lower than the parent area
+      (LSOA vs CSP, ward vs LAD, LAD and CSP vs Peninsula), whose rate uses located events.
+    - Change: %, trend arrow (±``threshold``) and an exact Poisson test of the change.
+      Change and trend are left blank, with the reason in ``trend_word``, when
+      ``months_covered`` (default: months with at least one event) does not fill both periods.
+    - The ``peninsula`` row is the force total: located events, plus events without a
+      location and the force's own events placed outside its area (``located_count``,
+      ``without_location``, ``placed_outside``).
     """
     if level not in LEVELS:
         raise ValueError(f"'level' should be one of {LEVELS}, got {level!r}")
-    groups = groups or default_category_groups(events["category"])
+    if study.start < comparison.end and comparison.start < study.end:
+        raise PsaGeoError(f"the study ({study.label}) and comparison ({comparison.label}) overlap")
+    groups = groups or single_groups(events["category"])
     period = pd.Series(None, index=events.index, dtype=object)
     period[study.contains(events["date"])] = "study"
     period[comparison.contains(events["date"])] = "comparison"
     in_time = events.assign(_period=period)[period.notna()]
-    parent = _area_index(areas, level)
-    code_col = "area_code"
     located = in_time[in_time["area_status"] == "inside"]
-    located = located.assign(area_code=located["lsoa_code"].map(parent["lsoa_to_area"]))
-    counts = _group_counts(located, groups)
-    out = parent["areas"].merge(pd.Series(list(groups), name="category"), how="cross")
-    for name in ("study", "comparison"):
-        out[f"{name}_count"] = _lookup(counts, out, name)
+    out = _located_counts(located, areas, level, groups)
     if level == "peninsula":
-        unlocated = in_time[in_time["area_status"] == "no_location"].assign(area_code=PENINSULA[0])
-        extra = _group_counts(unlocated, groups)
+        unlocated = in_time["area_status"] == "no_location"
+        outside = in_time["area_status"] == "outside"
+        if "falls_within" in in_time:
+            outside &= in_time["falls_within"] == FORCE_NAME
+        else:
+            outside &= False
         out["located_count"] = out["study_count"]
-        out["without_location"] = _lookup(extra, out, "study")
-        out["study_count"] += out["without_location"]
-        out["comparison_count"] += _lookup(extra, out, "comparison")
-    out["rate_per_1000"] = 1000.0 * out["study_count"] / out["population"]
+        for column, mask in (("without_location", unlocated), ("placed_outside", outside)):
+            extra = _group_counts(in_time[mask].assign(area_code=PENINSULA[0]), groups)
+            out[column] = _lookup(extra, out, "study")
+            out["study_count"] += out[column]
+            out["comparison_count"] += _lookup(extra, out, "comparison")
+    out["rate_per_1000"], lo95, hi95 = rate_ci(out["study_count"], out["population"], level=0.95)
+    _, lo998, hi998 = rate_ci(out["study_count"], out["population"], level=0.998)
+    out["rate_lower_95"], out["rate_upper_95"] = lo95, hi95
+    out["rate_lower_998"], out["rate_upper_998"] = lo998, hi998
     out["comparison_rate_per_1000"] = 1000.0 * out["comparison_count"] / out["population"]
     pairs = list(zip(out["study_count"], out["comparison_count"], strict=True))
     out["change_pct"] = [change_pct(c, p) for c, p in pairs]
     out["trend"] = [trend_arrow(c, p, threshold=threshold) for c, p in pairs]
     out["trend_word"] = out["trend"].map(TREND_WORDS)
+    ratio = study.months / comparison.months
+    out["change_p_value"] = change_test(
+        out["study_count"], out["comparison_count"], exposure_ratio=ratio
+    )
+    out["change_significance"] = change_significance(
+        out["study_count"], out["comparison_count"], exposure_ratio=ratio
+    )
     if months_covered is None:
         months_covered = months_with_data(events)
     gap = coverage_gap(months_covered, study, comparison)
     if gap:
-        out["change_pct"] = math.nan
+        out[["change_pct", "change_p_value"]] = math.nan
         out["trend"] = ""
-        out["trend_word"] = gap
+        out["trend_word"] = out["change_significance"] = gap
+    parent_columns = []
+    if level in PARENT_LEVEL:
+        parent = _located_counts(located, areas, PARENT_LEVEL[level], groups)
+        parent = parent.rename(columns={"area_code": "parent_code", "area_name": "parent_name"})
+        parent["parent_rate_per_1000"] = 1000.0 * parent["study_count"] / parent["population"]
+        out["parent_code"] = out["area_code"].map(_parent_codes(areas, level))
+        out = out.merge(
+            parent[["parent_code", "parent_name", "category", "parent_rate_per_1000"]],
+            on=["parent_code", "category"],
+            how="left",
+        )
+        for lvl, suffix in ((0.95, "95"), (0.998, "998")):
+            out[f"vs_parent_{suffix}"] = compare_with_benchmark(
+                out["study_count"], out["population"], out["parent_rate_per_1000"], level=lvl
+            )
+        parent_columns = ["parent_name", "parent_rate_per_1000", "vs_parent_95", "vs_parent_998"]
     out.insert(0, "level", level)
     out["period"] = study.label
     out["comparison_period"] = comparison.label
+    counts = ["count"] + (
+        ["located_count", "without_location", "placed_outside"] if level == "peninsula" else []
+    )
     cols = [
-        "level",
-        code_col,
-        "area_name",
-        "category",
-        "period",
-        "population",
-        "study_count",
-        "rate_per_1000",
-        "comparison_period",
-        "comparison_count",
-        "comparison_rate_per_1000",
-        "change_pct",
-        "trend",
-        "trend_word",
-    ]
-    if level == "peninsula":
-        cols[7:7] = ["located_count", "without_location"]
-    out = out[cols].rename(columns={"study_count": "count"})
-    return out.sort_values([code_col, "category"], ignore_index=True)
+        "level", "area_code", "area_name", "category", "period", "population", *counts,
+        "rate_per_1000", "rate_lower_95", "rate_upper_95", "rate_lower_998", "rate_upper_998",
+        "comparison_period", "comparison_count", "comparison_rate_per_1000", "change_pct",
+        "trend", "trend_word", "change_p_value", "change_significance", *parent_columns,
+    ]  # fmt: skip
+    out = out.rename(columns={"study_count": "count"})[cols]
+    out["category"] = pd.Categorical(out["category"], categories=list(groups), ordered=True)
+    out = out.sort_values(["area_code", "category"], ignore_index=True)
+    out["category"] = out["category"].astype(str)
+    return out
+
+
+def _parent_codes(areas: gpd.GeoDataFrame, level: str) -> pd.Series:
+    """Area code → the code of its parent area (a ward's LAD is that of most of its LSOAs)."""
+    parent = PARENT_LEVEL[level]
+    if parent == "peninsula":
+        return pd.Series(PENINSULA[0], index=areas[f"{level}_code"].unique())
+    pairs = areas.groupby(f"{level}_code")[f"{parent}_code"].agg(lambda s: s.mode().iloc[0])
+    return pairs
+
+
+def _located_counts(located, areas, level, groups) -> pd.DataFrame:
+    """Study and comparison counts of located events for every area of ``level`` × group."""
+    index = _area_index(areas, level)
+    located = located.assign(area_code=located["lsoa_code"].map(index["lsoa_to_area"]))
+    counts = _group_counts(located, groups)
+    out = index["areas"].merge(pd.Series(list(groups), name="category"), how="cross")
+    for name in ("study", "comparison"):
+        out[f"{name}_count"] = _lookup(counts, out, name)
+    return out
 
 
 def months_with_data(events: pd.DataFrame) -> set[pd.Timestamp]:
@@ -141,15 +187,21 @@ def months_with_data(events: pd.DataFrame) -> set[pd.Timestamp]:
     return set(dates.dt.to_period("M").dt.to_timestamp().unique())
 
 
+def months_present(months_covered: set[pd.Timestamp], period: Period) -> int:
+    """How many months of ``period`` are among ``months_covered`` (first days of months)."""
+    have = {pd.Timestamp(m) for m in months_covered}
+    return sum(
+        m in have for m in pd.date_range(period.start, period.end, freq="MS", inclusive="left")
+    )
+
+
 def coverage_gap(months_covered: set[pd.Timestamp], *periods: Period) -> str | None:
     """A sentence naming any period the covered months do not fill, else None."""
-    have = {pd.Timestamp(m) for m in months_covered}
     gaps = []
     for period in periods:
-        months = pd.date_range(period.start, period.end, freq="MS", inclusive="left")
-        present = sum(m in have for m in months)
-        if present < len(months):
-            gaps.append(f"{period.label} has data for {present} of {len(months)} months")
+        present = months_present(months_covered, period)
+        if present < period.months:
+            gaps.append(f"{period.label} has data for {present} of {period.months} months")
     return ("not comparable: " + "; ".join(gaps)) if gaps else None
 
 

@@ -25,12 +25,7 @@ class Period:
 
     def previous(self) -> Period:
         """The period of the same length just before this one."""
-        start = self.start - pd.DateOffset(months=self.months)
-        if self.months == 12 and start.month == 4 and start.day == 1:
-            return financial_year(start.year)
-        if self.months == 12 and start.month == 1 and start.day == 1:
-            return calendar_year(start.year)
-        return _months(start, self.start)
+        return _months(self.start - pd.DateOffset(months=self.months), self.start)
 
 
 def financial_year(year: int | str) -> Period:
@@ -56,6 +51,9 @@ def calendar_year(year: int) -> Period:
 
 
 def _months(start: pd.Timestamp, end: pd.Timestamp) -> Period:
+    """Whole months ``[start, end)``, labelled as a year or financial year where it is one."""
+    if end == start + pd.DateOffset(months=12) and start.month in (1, 4):
+        return calendar_year(start.year) if start.month == 1 else financial_year(start.year)
     last = end - pd.DateOffset(months=1)
     label = f"{start:%b %Y} – {last:%b %Y}" if last != start else f"{start:%b %Y}"
     return Period(label, start, end)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from importlib import resources
 from pathlib import Path
@@ -93,7 +94,7 @@ def read_police_uk(
     distinct incidents.
     """
     report = IngestReport(source=SOURCE)
-    seen: dict[tuple[str, str], str] = {}
+    seen: dict[tuple[str, str], tuple[int, str]] = {}
     frames, rejected = [], []
     known_forces = set(police_forces()["name"])
     for label, handle in _iter_csvs(paths):
@@ -103,7 +104,7 @@ def read_police_uk(
         raw["source_file"] = label
         raw["source_row"] = np.arange(2, len(raw) + 2)
         reason = _reject_reasons(raw, known_forces)
-        reason = _mark_overlaps(raw, reason, seen, label, report)
+        reason = _mark_overlaps(raw, reason, seen, (len(report.files), label), report)
         bad = reason.notna()
         if bad.any():
             rejected.append(raw[bad].assign(reason=reason[bad]))
@@ -116,6 +117,8 @@ def read_police_uk(
     report.months = sorted(events["month"].unique().tolist())
     report.without_location = int(events.geometry.is_empty.sum())
     report.located = report.accepted - report.without_location
+    columns = [*frames[0].columns, "reason"] if frames else ["reason"]
+    report.rejected_rows = pd.DataFrame(columns=columns)
     if rejected:
         rows = pd.concat(rejected, ignore_index=True)
         report.rejected = {k: int(v) for k, v in rows["reason"].value_counts().items()}
@@ -199,7 +202,7 @@ def _read_csv(label: str, source) -> pd.DataFrame:
         raise InputFileError(label, "not UTF-8 text (police.uk files are UTF-8)") from None
     except pd.errors.EmptyDataError:
         raise InputFileError(label, "the file is empty") from None
-    except (pd.errors.ParserError, OSError, EOFError) as exc:
+    except (pd.errors.ParserError, OSError, EOFError, zlib.error) as exc:
         raise InputFileError(label, f"not a readable CSV ({str(exc).splitlines()[0]})") from None
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
@@ -230,14 +233,17 @@ def _reject_reasons(raw: pd.DataFrame, known_forces: set[str]) -> pd.Series:
     return reason
 
 
-def _mark_overlaps(raw, reason, seen, label, report) -> pd.Series:
-    """Reject rows whose (force, month) an earlier file already gave; record each overlap."""
+def _mark_overlaps(raw, reason, seen, source: tuple[int, str], report) -> pd.Series:
+    """Reject rows whose (force, month) an earlier file (or the same file given twice)
+    already gave; record each overlap. ``source`` is (file number, label)."""
+    label = source[1]
     usable = reason.isna()
     keys = raw.loc[usable, ["Falls within", "Month"]].drop_duplicates().itertuples(index=False)
     reason = reason.copy()
     for force, month in keys:
-        first = seen.setdefault((force, month), label)
-        if first != label:
+        first_source = seen.setdefault((force, month), source)
+        if first_source != source:
+            first = first_source[1]
             mask = usable & (raw["Falls within"] == force) & (raw["Month"] == month)
             reason[mask] = "overlapping_file"
             report.overlaps.append(

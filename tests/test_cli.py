@@ -57,7 +57,7 @@ def test_run_report_counts_add_up(built):
         == placed["inside_area"] + placed["outside_area"] + placed["without_location"]
     )
     assert 0.95 < placed["published_lsoa_agreement_rate"] < 0.99
-    assert report["study_period"]["label"] == "Jan 2019 – Dec 2019"  # latest 12 months
+    assert report["study_period"]["label"] == "2019"  # the latest 12 months: a calendar year
     assert report["comparison_period"]["label"] == "2018"
     assert ingest["months"][0] == "2018-01" and ingest["months"][-1] == "2019-12"
 

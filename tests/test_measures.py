@@ -38,6 +38,10 @@ def test_change_pct():
     assert math.isnan(psa_geo.change_pct(5, 0))
 
 
+TINY_GROUPS = {ALL_CRIME: ["Burglary", "Drugs"], ASB: [ASB], "Burglary": ["Burglary"],
+               "Drugs": ["Drugs"]}  # fmt: skip
+
+
 @pytest.fixture
 def tiny_assigned(tiny_areas):
     points = [(50, 50), (50, 60), (150, 50), (250, 50), None, (150, 50), (50, 50)]
@@ -50,7 +54,12 @@ def tiny_assigned(tiny_areas):
 def test_rate_table_counts_rates_and_zero_areas(tiny_assigned, tiny_areas):
     study, comparison = psa_geo.calendar_year(2019), psa_geo.calendar_year(2018)
     lsoa = psa_geo.rate_table(
-        tiny_assigned, tiny_areas, level="lsoa", study=study, comparison=comparison
+        tiny_assigned,
+        tiny_areas,
+        groups=TINY_GROUPS,
+        level="lsoa",
+        study=study,
+        comparison=comparison,
     ).set_index(["area_code", "category"])
     assert lsoa.loc[("E01000002", "Burglary"), "count"] == 2
     assert lsoa.loc[("E01000002", "Burglary"), "rate_per_1000"] == pytest.approx(2.0)
@@ -65,7 +74,12 @@ def test_rate_table_counts_rates_and_zero_areas(tiny_assigned, tiny_areas):
 def test_unlocated_events_count_in_the_peninsula_only(tiny_assigned, tiny_areas):
     study, comparison = psa_geo.calendar_year(2019), psa_geo.calendar_year(2018)
     csp = psa_geo.rate_table(
-        tiny_assigned, tiny_areas, level="csp", study=study, comparison=comparison
+        tiny_assigned,
+        tiny_areas,
+        groups=TINY_GROUPS,
+        level="csp",
+        study=study,
+        comparison=comparison,
     )
     every_month = set(pd.date_range("2018-01-01", "2019-12-01", freq="MS"))
     pen = psa_geo.rate_table(
@@ -88,7 +102,12 @@ def test_unlocated_events_count_in_the_peninsula_only(tiny_assigned, tiny_areas)
 def test_incomplete_comparison_period_is_not_compared(tiny_assigned, tiny_areas):
     fy = psa_geo.financial_year("2018/19")
     table = psa_geo.rate_table(
-        tiny_assigned, tiny_areas, level="csp", study=fy, comparison=fy.previous()
+        tiny_assigned,
+        tiny_areas,
+        groups=TINY_GROUPS,
+        level="csp",
+        study=fy,
+        comparison=fy.previous(),
     )
     assert table["trend"].eq("").all()
     assert table["change_pct"].isna().all()
@@ -102,18 +121,84 @@ def test_real_tables_add_up_across_levels(assigned_2019, areas):
     totals = {}
     for level in ("lsoa", "ward", "lad", "csp", "peninsula"):
         table = psa_geo.rate_table(
-            events, areas, level=level, study=study, comparison=study.previous()
+            events,
+            areas,
+            groups=psa_geo.load_crime_groups(),
+            level=level,
+            study=study,
+            comparison=study.previous(),
         )
         crime = table[table["category"] == ALL_CRIME]
         totals[level] = int(crime["count"].sum())
         assert crime["population"].sum() == areas["population"].sum()
     pen_table = psa_geo.rate_table(
-        events, areas, level="peninsula", study=study, comparison=study.previous()
+        events,
+        areas,
+        groups=psa_geo.load_crime_groups(),
+        level="peninsula",
+        study=study,
+        comparison=study.previous(),
     )
     located = pen_table.loc[pen_table["category"] == ALL_CRIME, "located_count"].iloc[0]
     assert totals["lsoa"] == totals["ward"] == totals["lad"] == totals["csp"] == located
-    inside = events[(events["area_status"] == "inside") & (events["category"] != ASB)]
-    unlocated = events[(events["area_status"] == "no_location") & (events["category"] != ASB)]
+    crime = events[events["category"] != ASB]
+    inside = crime[crime["area_status"] == "inside"]
+    unlocated = crime[crime["area_status"] == "no_location"]
+    force_outside = crime[(crime["area_status"] == "outside")
+                          & (crime["falls_within"] == "Devon & Cornwall Police")]  # fmt: skip
     assert located == len(inside)
-    assert totals["peninsula"] == len(inside) + len(unlocated)
+    # The Peninsula row is the force total.
+    assert totals["peninsula"] == len(inside) + len(unlocated) + len(force_outside)
     assert pd.isna(pen_table["change_pct"]).all()  # only 2019 was read: 2018 is not compared
+
+
+@pytest.mark.data
+def test_financial_year_2018_19_matches_the_independent_counts(mirror, areas):
+    """PROVENANCE.md: Apr 2018 - Mar 2019 has 105,632 crimes excl. ASB and 40,366 ASB."""
+    files = sorted((mirror / "crime").glob("policeuk_street_devon_cornwall_*.csv.gz"))
+    events = psa_geo.assign_areas(psa_geo.read_police_uk(files), areas)
+    fy = psa_geo.financial_year("2018/19")
+    pen = psa_geo.rate_table(
+        events,
+        areas,
+        level="peninsula",
+        study=fy,
+        comparison=fy.previous(),
+        groups=psa_geo.load_crime_groups(),
+    ).set_index("category")
+    assert pen.loc[ALL_CRIME, "count"] == 105_632
+    assert pen.loc[ASB, "count"] == 40_366
+    assert pen.loc[ALL_CRIME, "trend"] == ""  # 2017/18 is not in the data
+
+
+def test_intervals_significance_and_parent_comparison(tiny_assigned, tiny_areas):
+    every_month = set(pd.date_range("2018-01-01", "2019-12-01", freq="MS"))
+    table = psa_geo.rate_table(
+        tiny_assigned,
+        tiny_areas,
+        groups=TINY_GROUPS,
+        level="lsoa",
+        study=psa_geo.calendar_year(2019),
+        comparison=psa_geo.calendar_year(2018),
+        months_covered=every_month,
+    ).set_index(["area_code", "category"])
+    row = table.loc[("E01000002", "Burglary")]
+    _, lower, upper = psa_geo.rate_ci(2, 1000)
+    assert (row.rate_lower_95, row.rate_upper_95) == pytest.approx((lower, upper))
+    assert row.rate_lower_998 < row.rate_lower_95 < row.rate_per_1000 < row.rate_upper_95
+    assert row.change_significance == "not significant"  # 2 against 0
+    # Parent of an LSOA is its CSP, whose located Burglary rate is 2 per 3,000 residents.
+    assert row.parent_name == "Town CSP"
+    assert row.parent_rate_per_1000 == pytest.approx(2 / 3)
+    assert row.vs_parent_95 == "similar"
+
+
+def test_overlapping_periods_are_refused(tiny_assigned, tiny_areas):
+    with pytest.raises(psa_geo.PsaGeoError, match="overlap"):
+        psa_geo.rate_table(
+            tiny_assigned,
+            tiny_areas,
+            level="csp",
+            study=psa_geo.calendar_year(2019),
+            comparison=psa_geo.parse_period("2019-06:2020-05"),
+        )

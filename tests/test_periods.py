@@ -41,11 +41,11 @@ def test_latest_complete_months_for_monthly_and_daily_data():
         {"date": pd.to_datetime(["2018-01-01", "2019-12-01"]), "date_precision": "month"}
     )
     study, comparison = psa_geo.latest_complete_months(monthly)
-    assert (study.label, comparison.label) == ("Jan 2019 – Dec 2019", "2018")
+    assert (study.label, comparison.label) == ("2019", "2018")
     daily = pd.DataFrame(
         {"date": pd.to_datetime(["2019-01-05", "2019-12-14"]), "date_precision": "day"}
     )
     study, _ = psa_geo.latest_complete_months(daily)
     assert study.label == "Dec 2018 – Nov 2019"  # December 2019 is not complete
     daily.loc[1, "date"] = pd.Timestamp("2019-12-31")
-    assert psa_geo.latest_complete_months(daily)[0].label == "Jan 2019 – Dec 2019"
+    assert psa_geo.latest_complete_months(daily)[0].label == "2019"

@@ -1,0 +1,130 @@
+"""The assessment's tables: quick facts, the CSP league table and the seasonality summary."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+
+from ._version import __version__
+
+# Okabe–Ito colours (colour-blind safe), always shown beside the word.
+RAG = {"higher": "#E69F00", "similar": "#D9D9D9", "lower": "#56B4E9"}
+CAVEATS = (
+    "Source: police.uk street-level crime and ASB. Figures differ slightly from the published "
+    "iQuanta figures: police.uk is extracted once a month and not revised when records are "
+    "reclassified or cancelled.",
+    "Rates are per 1,000 residents (ONS mid-2018). In town centres and visitor areas many "
+    "victims and offenders are not residents, so resident rates run high there.",
+    "'Higher' or 'lower' than the Peninsula means the Peninsula rate lies outside the area's "
+    "95% confidence interval (public-health profile method); otherwise 'similar'.",
+    "A change is called significant when an exact Poisson test of the two counts gives "
+    "p < 0.05; the arrow alone (±5%) says nothing about chance.",
+)
+
+
+def quick_facts(csp: pd.DataFrame, peninsula: pd.DataFrame) -> pd.DataFrame:
+    """One row per area (Peninsula, then each CSP) and group, as in the assessment."""
+    frame = pd.concat([peninsula, csp], ignore_index=True)
+    if "vs_parent_95" not in frame:
+        frame["vs_parent_95"] = ""
+    out = pd.DataFrame(
+        {
+            "area": frame["area_name"],
+            "group": frame["category"],
+            "trend": frame["trend"],
+            "trend_word": frame["trend_word"],
+            "rate_per_1000": frame["rate_per_1000"],
+            "rate_lower_95": frame["rate_lower_95"],
+            "rate_upper_95": frame["rate_upper_95"],
+            "count": frame["count"],
+            "previous_count": frame["comparison_count"],
+            "change_pct": frame["change_pct"],
+            "change_significance": frame["change_significance"],
+            "vs_peninsula": frame["vs_parent_95"].fillna("").replace("", "(benchmark)"),
+            "period": frame["period"],
+            "comparison_period": frame["comparison_period"],
+        }
+    )
+    return out
+
+
+def league_table(csp: pd.DataFrame) -> pd.DataFrame:
+    """CSPs ranked by rate within each group (1 = highest), with 'highest' and 'lowest'."""
+    out = csp[
+        [
+            "category",
+            "area_name",
+            "population",
+            "count",
+            "rate_per_1000",
+            "rate_lower_95",
+            "rate_upper_95",
+            "vs_parent_95",
+            "period",
+        ]
+    ].copy()
+    out = out.rename(
+        columns={"category": "group", "area_name": "area", "vs_parent_95": "vs_peninsula"}
+    )
+    out["rank"] = out.groupby("group", sort=False)["rate_per_1000"].rank(
+        ascending=False, method="min"
+    )
+    size = out.groupby("group", sort=False)["rank"].transform("max")
+    out["note"] = ""
+    out.loc[out["rank"] == 1, "note"] = "highest"
+    out.loc[out["rank"] == size, "note"] = "lowest"
+    out["rank"] = out["rank"].astype(int)
+    order = pd.Categorical(
+        out["group"], categories=list(dict.fromkeys(csp["category"])), ordered=True
+    )
+    return (
+        out.assign(_g=order).sort_values(["_g", "rank"]).drop(columns="_g").reset_index(drop=True)
+    )
+
+
+def assessment_html(
+    quick: pd.DataFrame, league: pd.DataFrame, season: pd.DataFrame, *, headline_groups: list[str]
+) -> str:
+    """The three tables as one print-friendly page, every cell escaped."""
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    env.filters["num"] = lambda n: "" if pd.isna(n) else f"{n:,.0f}"
+    env.filters["one"] = lambda n: "" if pd.isna(n) else f"{n:,.1f}"
+    env.filters["pct"] = lambda n: "" if pd.isna(n) else f"{n:+.1f}%"
+    source = resources.files("psa_geo.templates").joinpath("assessment.html.j2")
+    template = env.from_string(source.read_text(encoding="utf-8"))
+    areas = list(dict.fromkeys(quick["area"]))
+    return template.render(
+        quick={a: quick[quick["area"] == a].to_dict("records") for a in areas},
+        league={g: league[league["group"] == g].to_dict("records") for g in headline_groups},
+        season=season[season["category"].isin(headline_groups)].to_dict("records"),
+        study=quick["period"].iloc[0],
+        comparison=quick["comparison_period"].iloc[0],
+        rag=RAG,
+        caveats=CAVEATS,
+        version=__version__,
+    )
+
+
+def write_assessment(
+    out_dir: Path,
+    quick: pd.DataFrame,
+    league: pd.DataFrame,
+    season: pd.DataFrame,
+    *,
+    headline_groups: list[str],
+) -> list[Path]:
+    """Write the three tables as CSV (under tables/) and the page ``assessment.html``."""
+    (out_dir / "tables").mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, frame in (("quick_facts", quick), ("league_table", league), ("seasonality", season)):
+        path = out_dir / "tables" / f"{name}.csv"
+        frame.to_csv(path, index=False, encoding="utf-8-sig", float_format="%.3f")
+        written.append(path)
+    page = out_dir / "assessment.html"
+    page.write_text(
+        assessment_html(quick, league, season, headline_groups=headline_groups), encoding="utf-8"
+    )
+    return [*written, page]
