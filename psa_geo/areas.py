@@ -98,11 +98,26 @@ def load_areas(
     ).rename(
         columns={"LSOA11CD": "lsoa_code", "IMD19_RANK": "imd_rank", "IMD19_DECILE": "imd_decile"}
     )[["lsoa_code", "imd_rank", "imd_decile"]]
+    for frame, source in ((lookup, "master_lookup"), (population, "population"), (imd, "imd")):
+        repeated = frame["lsoa_code"].duplicated()
+        if repeated.any():
+            raise InputFileError(
+                dataset_path(source, data_dir, manifest=manifest),
+                f"LSOA {frame.loc[repeated, 'lsoa_code'].iloc[0]} appears more than once",
+            )
     table = lookup.merge(population, on="lsoa_code", how="left").merge(
         imd, on="lsoa_code", how="left"
     )
-    for col in ("population", "area_km2", "imd_rank", "imd_decile"):
-        table[col] = pd.to_numeric(table[col], errors="raise")
+    imd_path = dataset_path("imd", data_dir, manifest=manifest)
+    for col, source in (("population", pop_path), ("area_km2", pop_path),
+                        ("imd_rank", imd_path), ("imd_decile", imd_path)):  # fmt: skip
+        values = pd.to_numeric(table[col], errors="coerce")
+        bad = values.isna() & table[col].notna()
+        if bad.any():
+            raise InputFileError(
+                source, f"{col} is not a number for LSOA {table.loc[bad, 'lsoa_code'].iloc[0]}"
+            )
+        table[col] = values
     if table["population"].isna().any():
         first = table.loc[table["population"].isna(), "lsoa_code"].iloc[0]
         raise InputFileError(pop_path, f"no population for LSOA {first}")

@@ -105,9 +105,10 @@ def assign_areas(
     ``assignment_basis`` (``published``, ``published_2021``, ``spatial`` or ``none``).
     """
     validate_events(events)
-    if areas.crs != events.crs:
+    if areas.crs is None or areas.crs != events.crs:
         raise ValueError(
-            f"events are in {events.crs.name} but areas in {areas.crs.name}; use to_crs() first"
+            f"events are in {events.crs.name} but areas in "
+            f"{areas.crs.name if areas.crs else 'no CRS'}; use to_crs() first"
         )
     out = events.drop(
         columns=[c for c in (*ASSIGNED_COLUMNS, "spatial_lsoa_code") if c in events],
@@ -117,41 +118,43 @@ def assign_areas(
     located = ~(geom.isna() | geom.is_empty).to_numpy()
     spatial = np.full(len(out), None, dtype=object)
     spatial[located] = locate_lsoa(geom.to_numpy()[located], areas)
-    out["spatial_lsoa_code"] = spatial
+    out["spatial_lsoa_code"] = pd.Series(spatial, index=out.index, dtype=object)
 
     report = AssignReport(events=len(out))
-    lsoa = pd.Series(spatial, index=out.index, dtype=object)
-    basis = pd.Series(np.where(located, "spatial", "none"), index=out.index, dtype=object)
-    published = pd.Series("", index=out.index, dtype=object)
+    lsoa = spatial.copy()
+    basis = np.where(located, "spatial", "none").astype(object)
+    published_outside = np.zeros(len(out), dtype=bool)
     if use_published_lsoa and "published_lsoa_code" in out:
-        published = out["published_lsoa_code"].fillna("").astype(str).str.strip()
+        # Positional arrays throughout: the events' index may repeat.
+        published = out["published_lsoa_code"].fillna("").astype(str).str.strip().to_numpy()
         mapping = areas.attrs.get("lsoa21_to_lsoa11", {})
-        is_2011 = published.isin(set(areas["lsoa_code"]))
-        is_2021 = ~is_2011 & published.isin(set(mapping))
-        converted = published[is_2021].map(mapping)  # None for a merged 2021 LSOA
-        by_2021 = converted.notna().reindex(out.index, fill_value=False)
-        outside = published.ne("") & ~is_2011 & ~is_2021
+        is_2011 = np.isin(published, areas["lsoa_code"].to_numpy())
+        is_2021 = ~is_2011 & np.isin(published, list(mapping))
+        converted = np.array([mapping.get(code) for code in published], dtype=object)
+        by_2021 = is_2021 & pd.notna(converted)  # a merged 2021 LSOA maps to None: use the point
+        published_outside = (published != "") & ~is_2011 & ~is_2021
         lsoa[is_2011] = published[is_2011]
-        lsoa[by_2021] = converted[by_2021[by_2021].index]
-        lsoa[outside] = None
-        basis[is_2011 | outside] = "published"
+        lsoa[by_2021] = converted[by_2021]
+        lsoa[published_outside] = None
+        basis[is_2011 | published_outside] = "published"
         basis[by_2021] = "published_2021"
         report.converted_from_2021 = int(by_2021.sum())
         compare = (is_2011 | by_2021) & pd.notna(spatial)
         report.published_compared = int(compare.sum())
-        report.published_agree = int((lsoa[compare] == spatial[compare.to_numpy()]).sum())
+        report.published_agree = int((lsoa[compare] == spatial[compare]).sum())
 
-    out["lsoa_code"] = lsoa
+    out["lsoa_code"] = pd.Series(lsoa, index=out.index, dtype=object)
     attrs = areas[list(ASSIGNED_COLUMNS)].set_index("lsoa_code")
-    joined = attrs.reindex(out["lsoa_code"].to_numpy())
+    joined = attrs.reindex(lsoa)
     for col in ASSIGNED_COLUMNS[1:]:
         out[col] = joined[col].to_numpy()
-    placed_elsewhere = located | published.ne("").to_numpy()
     status = np.where(
-        out["lsoa_code"].notna(), "inside", np.where(placed_elsewhere, "outside", "no_location")
+        pd.notna(lsoa),
+        "inside",
+        np.where(located | published_outside, "outside", "no_location"),
     )
     out["area_status"] = status
-    out["assignment_basis"] = basis.to_numpy()
+    out["assignment_basis"] = basis
 
     report.inside = int((status == "inside").sum())
     report.outside = int((status == "outside").sum())

@@ -7,6 +7,7 @@ import logging
 import os
 import shutil
 import tomllib
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -147,6 +148,12 @@ def fetch_from_mirror(
     mirror = Path(mirror)
     if not mirror.is_dir():
         raise MissingDataError(f"{mirror}: the mirror directory does not exist")
+    unknown = sorted(set(names or ()) - set(manifest.datasets))
+    if unknown:
+        raise MissingDataError(
+            f"no dataset {', '.join(map(repr, unknown))} in the manifest; "
+            f"known: {', '.join(manifest.datasets)}"
+        )
     target = resolve_data_dir(data_dir)
     written = []
     missing = []
@@ -200,7 +207,7 @@ def dataset_status(
             continue
         try:
             rows, period, problem = _inspect(path, ds)
-        except (OSError, ValueError, UnicodeDecodeError) as exc:
+        except (OSError, ValueError, KeyError, EOFError, zlib.error) as exc:
             rows, period, problem = None, None, f"unreadable: {exc}"
         out.append(DatasetStatus(ds.name, str(path), True, rows, period, ds.licence, problem))
     return out

@@ -105,3 +105,14 @@ def test_real_assignment_adds_up_and_agrees_with_police_uk(assigned_2019, events
     # PROVENANCE section 1: 99.9% of police.uk points fall inside an LSOA polygon.
     located = out[~out.geometry.is_empty]
     assert located["spatial_lsoa_code"].notna().mean() > 0.998
+
+
+def test_repeated_index_and_merged_code_without_point(tiny_areas):
+    events = make_events([(50, 50), None], published=["E01000002", "E01099009"])
+    events.index = [7, 7]
+    out, report = psa_geo.assign_areas(events, tiny_areas, return_report=True)
+    assert list(out.index) == [7, 7]
+    assert list(out["lsoa_code"]) == ["E01000002", None]
+    # A merged 2021 LSOA of the area, with no point: unlocated, not outside.
+    assert list(out["area_status"]) == ["inside", "no_location"]
+    assert report.without_location == 1
