@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ._version import __version__
@@ -31,6 +32,7 @@ from .measures import (
 from .periods import Period, latest_complete_months
 from .police_uk import read_police_uk
 from .series import monthly_series, seasonality
+from .stats import estimate_overdispersion, funnel_flags, funnel_plot_svg
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +74,7 @@ def build_study(
     groups: dict[str, list[str]] | None = None,
     allow_partial: bool = False,
     maps: bool = True,
+    overdispersion: str = "multiplicative",
 ) -> BuildResult:
     """Build the Peninsula study from the data directory and write every output.
 
@@ -81,6 +84,10 @@ def build_study(
     The default study period is the latest 12 complete months in the data, compared with the
     12 before. A study period the data do not fill is refused unless ``allow_partial``, and
     then labelled partial. ``groups`` defaults to :func:`load_crime_groups`.
+
+    Funnel plots (``funnels/*.svg``) and the ``funnel_*`` columns of the LSOA and CSP tables
+    compare each area with the Peninsula's located rate; LSOA limits are widened for
+    overdispersion (``"multiplicative"``, ``"additive"`` or ``"none"``).
     """
     data_dir = resolve_data_dir(data_dir)
     out_dir = Path(out_dir)
@@ -133,6 +140,8 @@ def build_study(
         )
     result = BuildResult(out_dir=out_dir, tables=tables)
     (out_dir / "tables").mkdir(parents=True, exist_ok=True)
+    with _Step(timings, "funnel plots"):
+        result.files += add_funnels(tables, out_dir / "funnels", overdispersion=overdispersion)
     with _Step(timings, "write tables"):
         for level, table in tables.items():
             result.files.append(_write_csv(table, out_dir / "tables" / f"rates_{level}.csv"))
@@ -177,6 +186,63 @@ def build_study(
     result.report = report
     log.info("wrote %d files to %s", len(result.files), out_dir)
     return result
+
+
+def add_funnels(
+    tables: dict[str, pd.DataFrame], folder: Path, *, overdispersion: str = "multiplicative"
+) -> list[Path]:
+    """Add funnel-plot flags to the CSP and LSOA tables (in place) and draw their SVGs.
+
+    The benchmark is the Peninsula's located rate for each group. CSP limits are plain
+    Poisson; LSOA limits are widened by the estimated overdispersion, because resident rates
+    of town-centre LSOAs are not Poisson-like. Columns: ``funnel_flag`` (plain) and, for
+    LSOAs, ``funnel_flag_adjusted`` with ``funnel_phi`` / ``funnel_tau2``.
+    """
+    if overdispersion not in ("multiplicative", "additive", "none"):
+        raise PsaGeoError(
+            f"overdispersion should be multiplicative, additive or none, got {overdispersion!r}"
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    pen = tables["peninsula"].set_index("category")
+    written = []
+    for level in ("csp", "lsoa"):
+        table = tables[level]
+        for column in ("funnel_flag", "funnel_flag_adjusted", "funnel_phi", "funnel_tau2"):
+            table[column] = None if "flag" in column else np.nan
+        for group, rows in table.groupby("category", sort=False):
+            benchmark = 1000.0 * pen.loc[group, "located_count"] / pen.loc[group, "population"]
+            if benchmark <= 0:
+                continue
+            args = (rows["count"], rows["population"], benchmark)
+            table.loc[rows.index, "funnel_flag"] = funnel_flags(*args)
+            phi, tau2 = 1.0, 0.0
+            if level == "lsoa" and overdispersion != "none":
+                estimate = estimate_overdispersion(*args, method=overdispersion)
+                phi, tau2 = (
+                    (estimate, 0.0) if overdispersion == "multiplicative" else (1.0, estimate)
+                )
+                table.loc[rows.index, "funnel_flag_adjusted"] = funnel_flags(
+                    *args, phi=phi, tau2=tau2
+                )
+                table.loc[rows.index, ["funnel_phi", "funnel_tau2"]] = phi, tau2
+            if group in (ALL_CRIME, ASB):
+                name = f"funnel_{level}_{_slug(group)}.svg"
+                title = f"{group}: {level.upper()} rates per 1,000, {rows['period'].iloc[0]}"
+                labels = rows["area_name"]
+                written.append(
+                    funnel_plot_svg(
+                        *args[:2],
+                        labels,
+                        benchmark,
+                        folder / name,
+                        title=title,
+                        phi=phi,
+                        tau2=tau2,
+                    )
+                )
+        if level == "csp":
+            table.drop(columns=["funnel_flag_adjusted", "funnel_phi", "funnel_tau2"], inplace=True)
+    return written
 
 
 def _choose_periods(events, covered, study, comparison, allow_partial) -> tuple[Period, Period]:

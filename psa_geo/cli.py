@@ -99,6 +99,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="build a study period the data do not fill, labelled partial",
     )
+    study.add_argument(
+        "--overdispersion",
+        choices=("multiplicative", "additive", "none"),
+        default="multiplicative",
+        help="widen LSOA funnel limits for overdispersion (default: multiplicative)",
+    )
     sub.add_parser(
         "build",
         parents=[common, study],
@@ -166,6 +172,7 @@ def _run(args: argparse.Namespace) -> int:
             allow_partial=args.allow_partial,
             groups=load_crime_groups(args.groups) if args.groups else None,
             maps=args.command == "build",
+            overdispersion=args.overdispersion,
         )
         if not args.quiet:
             page = "index.html" if args.command == "build" else "assessment.html"
