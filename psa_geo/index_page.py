@@ -33,11 +33,13 @@ def index_html(tables: dict[str, pd.DataFrame], report: dict, *, n_lsoa: int, n_
     for category in (ALL_CRIME, ASB):
         pen_rows = pen[pen["category"] == category]
         without = int(pen_rows["without_location"].sum())
+        outside = int(pen_rows["placed_outside"].sum())
         blocks.append(
             {
                 "caption": f"{category} by Community Safety Partnership",
                 "rows": _rows(csp[csp["category"] == category]) + _rows(pen_rows),
-                "note": f"{NOTE_WITHOUT_LOCATION} Here: {without:,} events without a location.",
+                "note": f"{NOTE_WITHOUT_LOCATION} Here: {without:,} events without a location and "
+                f"{outside:,} placed outside the force area count in the Peninsula row.",
             }
         )
     return template.render(
