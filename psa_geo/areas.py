@@ -135,18 +135,28 @@ def load_areas(
     return areas
 
 
+class Lsoa21Lookup(dict):
+    """2021 → 2011 LSOA codes, kept in ``areas.attrs``; never copied (pandas deep-copies
+    attrs on every operation, which would be slow for a dict of a thousand codes)."""
+
+    def __deepcopy__(self, memo):
+        return self
+
+
 def _lsoa21_to_lsoa11(data_dir, manifest) -> dict[str, str]:
     pairs = _read_table(
         dataset_path("lsoa11_lsoa21_lookup", data_dir, manifest=manifest),
         ["LSOA11CD", "LSOA21CD"],
     )
     parents = pairs.groupby("LSOA21CD")["LSOA11CD"].agg(["nunique", "first"])
-    return {
-        code21: (code11 if n == 1 else None)
-        for code21, n, code11 in zip(
-            parents.index, parents["nunique"], parents["first"], strict=True
-        )
-    }
+    return Lsoa21Lookup(
+        {
+            code21: (code11 if n == 1 else None)
+            for code21, n, code11 in zip(
+                parents.index, parents["nunique"], parents["first"], strict=True
+            )
+        }
+    )
 
 
 def dissolve_areas(areas: gpd.GeoDataFrame, *, level: str) -> gpd.GeoDataFrame:

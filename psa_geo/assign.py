@@ -128,8 +128,8 @@ def assign_areas(
         # Positional arrays throughout: the events' index may repeat.
         published = out["published_lsoa_code"].fillna("").astype(str).str.strip().to_numpy()
         mapping = areas.attrs.get("lsoa21_to_lsoa11", {})
-        is_2011 = np.isin(published, areas["lsoa_code"].to_numpy())
-        is_2021 = ~is_2011 & np.isin(published, list(mapping))
+        is_2011 = pd.Series(published).isin(areas["lsoa_code"]).to_numpy()
+        is_2021 = ~is_2011 & pd.Series(published).isin(list(mapping)).to_numpy()
         converted = np.array([mapping.get(code) for code in published], dtype=object)
         by_2021 = is_2021 & pd.notna(converted)  # a merged 2021 LSOA maps to None: use the point
         published_outside = (published != "") & ~is_2011 & ~is_2021

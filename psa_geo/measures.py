@@ -166,8 +166,10 @@ def _parent_codes(areas: gpd.GeoDataFrame, level: str) -> pd.Series:
     parent = PARENT_LEVEL[level]
     if parent == "peninsula":
         return pd.Series(PENINSULA[0], index=areas[f"{level}_code"].unique())
-    pairs = areas.groupby(f"{level}_code")[f"{parent}_code"].agg(lambda s: s.mode().iloc[0])
-    return pairs
+    sizes = areas.groupby([f"{level}_code", f"{parent}_code"]).size().rename("n").reset_index()
+    sizes = sizes.sort_values(["n", f"{parent}_code"], ascending=[False, True])
+    first = sizes.drop_duplicates(f"{level}_code")
+    return pd.Series(first[f"{parent}_code"].to_numpy(), index=first[f"{level}_code"].to_numpy())
 
 
 def _located_counts(located, areas, level, groups) -> pd.DataFrame:
