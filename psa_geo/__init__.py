@@ -17,6 +17,7 @@ from .maps import rate_map
 from .measures import change_pct, rate_table, trend_arrow
 from .periods import Period, calendar_year, financial_year, latest_complete_months, parse_period
 from .police_uk import read_police_uk
+from .repeats import repeat_locations
 from .series import monthly_series, seasonality
 from .stats import (
     change_significance,
@@ -67,6 +68,7 @@ __all__ = [
     "rate_map",
     "rate_table",
     "read_police_uk",
+    "repeat_locations",
     "seasonality",
     "trend_arrow",
     "unmapped_categories",
