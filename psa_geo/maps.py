@@ -75,6 +75,11 @@ def legend_html(title: str, edges: list[float], counts: list[int], *, unit: str)
     )
 
 
+def map_css() -> str:
+    """The CSS of the title box and the legend, shared by every psa_geo map."""
+    return _CSS
+
+
 _CSS = """
 <style>
 .psa-legend{position:fixed;bottom:64px;left:12px;z-index:1000;background:#fff;padding:8px 10px;
@@ -165,12 +170,12 @@ def rate_map(
         folium.Element(f'<div class="psa-title"><strong>{html.escape(title)}</strong></div>')
     )
     root.html.add_child(folium.Element(legend_html(title, edges, counts, unit="LSOAs")))
-    m.add_child(_AttributionControl(ATTRIBUTION))
+    m.add_child(AttributionControl(ATTRIBUTION))
     log.info("map: %d LSOAs in %d classes", len(frame), len(edges) - 1)
     return m
 
 
-class _AttributionControl(folium.MacroElement):
+class AttributionControl(folium.MacroElement):
     """Adds the data attribution to Leaflet's attribution control (escaped)."""
 
     def __init__(self, text: str) -> None:
