@@ -12,7 +12,12 @@ from .datadir import dataset_status, fetch_from_mirror, load_manifest
 from .download import fetch_online
 from .errors import InputFileError, MissingDataError, PsaGeoError
 from .events import IngestReport, validate_events
+from .gistar import gistar
+from .grids import count_points, default_cell_size, make_grid
 from .groups import load_crime_groups, unmapped_categories
+from .hotspot_maps import hotspot_map
+from .hotspots import HotspotResult, hotspot_study, write_hotspots
+from .kde import kde
 from .maps import rate_map
 from .measures import change_pct, rate_table, trend_arrow
 from .periods import Period, calendar_year, financial_year, latest_complete_months, parse_period
@@ -34,6 +39,7 @@ from .stats import (
 __all__ = [
     "AssignReport",
     "BuildResult",
+    "HotspotResult",
     "IngestReport",
     "InputFileError",
     "MissingDataError",
@@ -46,7 +52,9 @@ __all__ = [
     "change_significance",
     "change_test",
     "compare_with_benchmark",
+    "count_points",
     "dataset_status",
+    "default_cell_size",
     "dissolve_areas",
     "estimate_overdispersion",
     "fetch_from_mirror",
@@ -55,12 +63,17 @@ __all__ = [
     "funnel_flags",
     "funnel_limits",
     "funnel_plot_svg",
+    "gistar",
+    "hotspot_map",
+    "hotspot_study",
+    "kde",
     "latest_complete_months",
     "load_areas",
     "load_crime_groups",
     "load_csp_membership",
     "load_manifest",
     "locate_lsoa",
+    "make_grid",
     "monthly_series",
     "parse_period",
     "poisson_ci",
@@ -73,4 +86,5 @@ __all__ = [
     "trend_arrow",
     "unmapped_categories",
     "validate_events",
+    "write_hotspots",
 ]

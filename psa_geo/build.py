@@ -20,6 +20,7 @@ from .assign import assign_areas
 from .datadir import dataset_path, load_manifest, require_datasets, resolve_data_dir
 from .errors import PsaGeoError
 from .groups import load_crime_groups, unmapped_categories
+from .hotspots import hotspot_study, write_hotspots
 from .index_page import GPKG_FILE, MAP_FILE, index_html
 from .maps import rate_map
 from .measures import (
@@ -92,24 +93,8 @@ def build_study(
     data_dir = resolve_data_dir(data_dir)
     out_dir = Path(out_dir)
     timings: dict[str, float] = {}
-    manifest = load_manifest()
-    require_datasets(data_dir, manifest=manifest)
     groups = groups or load_crime_groups()
-    with _Step(timings, "load areas"):
-        areas = load_areas(data_dir)
-    with _Step(timings, "read police.uk"):
-        paths = [
-            dataset_path(ds.name, data_dir, manifest=manifest) for ds in manifest.group("police_uk")
-        ]
-        events, ingest = read_police_uk(paths, return_report=True)
-    with _Step(timings, "assign areas"):
-        events, placed = assign_areas(events, areas, return_report=True)
-        log.info(
-            "assigned: %d inside, %d outside, %d without location",
-            placed.inside,
-            placed.outside,
-            placed.without_location,
-        )
+    areas, events, ingest, placed = load_study(data_dir, timings)
     covered = {pd.Timestamp(f"{month}-01") for month in ingest.months}
     study, comparison = _choose_periods(events, covered, study, comparison, allow_partial)
     notes = [NOTE_WITHOUT_LOCATION]
@@ -159,8 +144,21 @@ def build_study(
             season,
             headline_groups=[g for g in (ALL_CRIME, ASB) if g in groups],
         )
+    hotspot_pages: list[tuple[str, str]] = []
     if maps:
         result.files += _write_maps(out_dir, areas, tables, study, timings)
+        with _Step(timings, "hotspots"):
+            for csp in sorted(areas["csp_name"].unique()):
+                try:
+                    hot = hotspot_study(events, areas, area_name=csp, group=ALL_CRIME,
+                                        groups=groups, period=study)  # fmt: skip
+                except PsaGeoError as exc:
+                    notes.append(f"no hotspot map for {csp}: {exc}")
+                    log.warning("no hotspot map for %s: %s", csp, exc)
+                    continue
+                written = write_hotspots(hot, out_dir / "hotspots")
+                hotspot_pages.append((csp, str(written[0].relative_to(out_dir))))
+                result.files += written
     report = {
         "psa_geo_version": __version__,
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -178,7 +176,13 @@ def build_study(
         index_path = out_dir / "index.html"
         result.files.append(index_path)
         index_path.write_text(
-            index_html(tables, report, n_lsoa=len(areas), n_csp=areas["csp_code"].nunique()),
+            index_html(
+                tables,
+                report,
+                n_lsoa=len(areas),
+                n_csp=areas["csp_code"].nunique(),
+                hotspot_pages=hotspot_pages,
+            ),
             encoding="utf-8",
         )
     report["outputs"] = [str(p.relative_to(out_dir)) for p in result.files]
@@ -186,6 +190,56 @@ def build_study(
     result.report = report
     log.info("wrote %d files to %s", len(result.files), out_dir)
     return result
+
+
+def load_study(data_dir: Path, timings: dict) -> tuple:
+    """Areas, assigned police.uk events and their two reports, from the data directory."""
+    manifest = load_manifest()
+    require_datasets(data_dir, manifest=manifest)
+    with _Step(timings, "load areas"):
+        areas = load_areas(data_dir)
+    with _Step(timings, "read police.uk"):
+        paths = [
+            dataset_path(ds.name, data_dir, manifest=manifest) for ds in manifest.group("police_uk")
+        ]
+        events, ingest = read_police_uk(paths, return_report=True)
+    with _Step(timings, "assign areas"):
+        events, placed = assign_areas(events, areas, return_report=True)
+        log.info(
+            "assigned: %d inside, %d outside, %d without location",
+            placed.inside,
+            placed.outside,
+            placed.without_location,
+        )
+    return areas, events, ingest, placed
+
+
+def hotspots_job(
+    data_dir: str | Path | None,
+    out_dir: str | Path,
+    *,
+    area_name: str,
+    level: str = "csp",
+    group: str = ALL_CRIME,
+    study: Period | None = None,
+    cell_size: float | None = None,
+    groups: dict[str, list[str]] | None = None,
+) -> list[Path]:
+    """``psa-geo hotspots``: the hotspot map and cell GeoPackage of one area."""
+    areas, events, ingest, _ = load_study(resolve_data_dir(data_dir), {})
+    covered = {pd.Timestamp(f"{month}-01") for month in ingest.months}
+    study, _ = _choose_periods(events, covered, study, None, False)
+    result = hotspot_study(
+        events,
+        areas,
+        area_name=area_name,
+        level=level,
+        group=group,
+        groups=groups or load_crime_groups(),
+        period=study,
+        cell_size=cell_size,
+    )
+    return write_hotspots(result, out_dir)
 
 
 def add_funnels(

@@ -115,6 +115,30 @@ def _parser() -> argparse.ArgumentParser:
         parents=[common, study],
         help="the assessment tables only (CSV and assessment.html), no maps",
     )
+    hot = sub.add_parser(
+        "hotspots",
+        parents=[common],
+        help="hotspot map (density, Gi* hot and cold spots, repeat locations) of one area",
+    )
+    hot.add_argument("--area", required=True, help="area name, e.g. Plymouth or 'Cornwall'")
+    hot.add_argument(
+        "--level",
+        choices=("csp", "lad", "ward"),
+        default="csp",
+        help="what kind of area --area names (default: csp)",
+    )
+    hot.add_argument(
+        "--group",
+        default="All crime (excl. ASB)",
+        help="category group, e.g. 'Anti-social behaviour' (default: all crime)",
+    )
+    hot.add_argument("--study", default=None, help="period (default: the latest 12 months)")
+    hot.add_argument(
+        "--cell-size",
+        type=float,
+        default=None,
+        help="grid cell size in metres (default: the area's short side / 50)",
+    )
     return parser
 
 
@@ -177,6 +201,26 @@ def _run(args: argparse.Namespace) -> int:
         if not args.quiet:
             page = "index.html" if args.command == "build" else "assessment.html"
             print(f"Open {result.out_dir / page}")
+        return 0
+    if args.command == "hotspots":
+        from .build import hotspots_job
+        from .periods import parse_period
+
+        try:
+            study = parse_period(args.study) if args.study else None
+        except ValueError as exc:
+            raise PsaGeoError(str(exc)) from None
+        written = hotspots_job(
+            args.data_dir,
+            args.out,
+            area_name=args.area,
+            level=args.level,
+            group=args.group,
+            study=study,
+            cell_size=args.cell_size,
+        )
+        if not args.quiet:
+            print(f"Open {written[0]}")
         return 0
     raise AssertionError(args)
 

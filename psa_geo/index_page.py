@@ -22,7 +22,14 @@ TABLE_LEVELS = {
 }
 
 
-def index_html(tables: dict[str, pd.DataFrame], report: dict, *, n_lsoa: int, n_csp: int) -> str:
+def index_html(
+    tables: dict[str, pd.DataFrame],
+    report: dict,
+    *,
+    n_lsoa: int,
+    n_csp: int,
+    hotspot_pages: list[tuple[str, str]] = (),
+) -> str:
     """Render the landing page from the rate tables and the run report (all text escaped)."""
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     env.filters["num"] = lambda n: f"{n:,}"
@@ -51,6 +58,7 @@ def index_html(tables: dict[str, pd.DataFrame], report: dict, *, n_lsoa: int, n_
         map_file=MAP_FILE,
         gpkg_file=GPKG_FILE,
         table_levels=TABLE_LEVELS,
+        hotspot_pages=list(hotspot_pages),
         tables=blocks,
         ingest=report["sources"]["police_uk"]["ingest"],
         placed=report["sources"]["police_uk"]["assignment"],

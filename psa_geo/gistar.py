@@ -1,0 +1,261 @@
+"""Hot spots on a grid of cells: Getis-Ord Gi* with a Benjamini-Hochberg FDR correction."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from scipy.spatial import cKDTree
+from scipy.special import ndtr
+
+from .errors import PsaGeoError
+
+log = logging.getLogger(__name__)
+
+MIN_CELLS_WITH_EVENTS = 30
+"""Fewer non-zero cells than this and Gi* says more about the few events than about places."""
+
+DEFAULT_NEIGHBOURS = 8
+"""The default band gives the median cell this many neighbours (the queen ring of a grid)."""
+
+BAND_TOLERANCE = 1e-9
+"""Relative slack on the band, so centroids exactly one band apart are neighbours whatever
+the rounding of their coordinates (a grid's diagonal neighbours are √2·s apart)."""
+
+
+def gistar(
+    cells: gpd.GeoDataFrame,
+    *,
+    column: str = "n",
+    distance: float | None = None,
+    fdr: bool = True,
+    alpha_levels: Sequence[float] = (0.10, 0.05, 0.01),
+) -> gpd.GeoDataFrame:
+    """Getis-Ord Gi* hot and cold spots over grid cells, with a fixed distance band.
+
+    Weights are binary: cell j counts for cell i when their centroids are at most the band
+    apart (with a 1e-9 relative slack for rounding), and every cell counts for itself
+    (w_ii = 1). A cell with no other cell within the band is an error. The z-score is the
+    analytic one of Ord & Getis (1995), with the mean and population standard deviation over
+    all cells; p-values are two-sided, from the normal distribution.
+
+    Parameters
+    ----------
+    cells
+        Grid cells (polygons) in EPSG:27700 with a count per cell. Distances are between
+        the cells' ``x``/``y`` columns when both are present, else between their centroids.
+    column
+        The column of non-negative counts (or rates).
+    distance
+        The band in metres. None (the default) takes the median over cells of the distance
+        to each cell's 8th nearest other cell, so at least half the cells have 8 or more
+        neighbours: √2·s on a square grid of side s (the 8 queen neighbours) and √3·s
+        (12 neighbours) on a hexagonal grid of spacing s, as long as most cells are not on
+        the grid's edge (there a mean-based rule would jump to the next ring).
+    fdr
+        Classify cells by Benjamini-Hochberg corrected significance (as ArcGIS's "Apply
+        False Discovery Rate (FDR) Correction"): a cell is significant at level α when its
+        p-value is at most the BH threshold for α, computed separately at each level.
+    alpha_levels
+        Significance levels; the default gives the 90%, 95% and 99% confidence classes.
+
+    Returns
+    -------
+    GeoDataFrame
+        A copy of ``cells`` with ``gistar_z``, ``p_value``, ``p_value_fdr`` (BH-adjusted,
+        computed whether or not ``fdr`` is set), ``hotspot_class`` (e.g. "Hot spot, 99%
+        confidence", "Not significant", "Cold spot, 90% confidence"), ``hotspot_level``
+        (the number of levels passed, negative for cold spots: 3 = 99%, 2 = 95%, 1 = 90%,
+        0 = not significant with the default levels) and ``gistar_band_m`` (the band used,
+        the same on every row).
+    """
+    x, xy, alphas = _validate(cells, column, alpha_levels)
+    tree = cKDTree(xy)
+    band = _default_band(tree) if distance is None else _check_distance(distance)
+    n = len(x)
+    pairs = tree.query_pairs(band * (1 + BAND_TOLERANCE), output_type="ndarray")
+    w = _binary_weights(pairs, n)
+    cardinality = np.asarray(w.sum(axis=1)).ravel()
+    _check_neighbours(cells, tree, cardinality, band)
+    log.info(
+        "Gi* over %d cells with a %.1f m band: %.1f neighbours per cell on average",
+        n,
+        band,
+        cardinality.mean() - 1,
+    )
+
+    mean = x.mean()
+    sd = x.std()
+    numerator = w @ x - mean * cardinality
+    denominator = sd * np.sqrt((n * cardinality - cardinality**2) / (n - 1))
+    z = numerator / denominator
+    p = 2.0 * ndtr(-np.abs(z))
+    p_adjusted = bh_adjust(p)
+
+    levels = np.zeros(n, dtype="int64")
+    for alpha in alphas:  # loosest first: each stricter level passed adds one
+        passed = p <= (_bh_threshold(p, alpha) if fdr else alpha)
+        levels += passed
+    levels *= np.sign(z).astype("int64")
+    labels = np.array(_labels(alphas), dtype=object)
+
+    out = cells.copy()
+    out["gistar_z"] = z
+    out["p_value"] = p
+    out["p_value_fdr"] = p_adjusted
+    out["hotspot_class"] = pd.Series(labels[levels + len(alphas)], index=cells.index, dtype=str)
+    out["hotspot_level"] = levels
+    out["gistar_band_m"] = band
+    log.info(
+        "Gi*: %d hot and %d cold cells at %.0f%% confidence%s",
+        int((levels > 0).sum()),
+        int((levels < 0).sum()),
+        100 * (1 - alphas[0]),
+        " after FDR correction" if fdr else "",
+    )
+    return out
+
+
+def bh_adjust(p: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values: min over k ≥ rank of p₍ₖ₎·n/k, at most 1."""
+    p = np.asarray(p, dtype="float64")
+    n = len(p)
+    order = np.argsort(p, kind="stable")
+    scaled = p[order] * n / np.arange(1, n + 1)
+    adjusted = np.minimum.accumulate(scaled[::-1])[::-1]
+    out = np.empty(n)
+    out[order] = np.minimum(adjusted, 1.0)
+    return out
+
+
+def _bh_threshold(p: np.ndarray, alpha: float) -> float:
+    """The largest p₍ₖ₎ with p₍ₖ₎ ≤ k·α/n (−1 when there is none: nothing is significant)."""
+    ranked = np.sort(p)
+    passing = np.nonzero(ranked <= alpha * np.arange(1, len(p) + 1) / len(p))[0]
+    return float(ranked[passing[-1]]) if len(passing) else -1.0
+
+
+def _labels(alphas: list[float]) -> list[str]:
+    """Labels from the strictest cold level to the strictest hot level, in level order."""
+    names = [f"{round(100 * (1 - a), 6):g}% confidence" for a in alphas]
+    cold = [f"Cold spot, {name}" for name in reversed(names)]
+    hot = [f"Hot spot, {name}" for name in names]
+    return [*cold, "Not significant", *hot]
+
+
+def _binary_weights(pairs: np.ndarray, n: int) -> sparse.csr_array:
+    """Symmetric 0/1 weights from i < j pairs, with ones on the diagonal."""
+    rows = np.concatenate([pairs[:, 0], pairs[:, 1], np.arange(n)])
+    cols = np.concatenate([pairs[:, 1], pairs[:, 0], np.arange(n)])
+    data = np.ones(len(rows))
+    return sparse.csr_array(sparse.coo_array((data, (rows, cols)), shape=(n, n)))
+
+
+def _default_band(tree: cKDTree) -> float:
+    """Median distance from a cell to its 8th nearest other cell."""
+    k = min(DEFAULT_NEIGHBOURS, tree.n - 1)
+    distances, _ = tree.query(tree.data, k=k + 1)  # the nearest is the cell itself
+    band = float(np.quantile(distances[:, k], 0.5, method="inverted_cdf"))
+    if band <= 0:
+        raise PsaGeoError(
+            "more than half the cells share their centroid with 8 others, so no distance "
+            "band can be derived; pass distance= in metres"
+        )
+    return band
+
+
+def _check_distance(distance: float) -> float:
+    if (
+        isinstance(distance, bool)
+        or not isinstance(distance, int | float | np.integer | np.floating)
+        or not math.isfinite(distance)
+        or distance <= 0
+    ):
+        raise PsaGeoError(f"distance should be a positive number of metres, got {distance!r}")
+    return float(distance)
+
+
+def _check_neighbours(
+    cells: gpd.GeoDataFrame, tree: cKDTree, cardinality: np.ndarray, band: float
+) -> None:
+    alone = np.nonzero(cardinality == 1)[0]
+    if len(alone):
+        nearest, _ = tree.query(tree.data[alone], k=2)
+        first = cells.index[alone[:1]].tolist()[0]
+        raise PsaGeoError(
+            f"{len(alone)} cell(s) (e.g. index {first!r}) have no other cell within the "
+            f"{band:.1f} m band; drop them or pass distance={nearest[:, 1].max():.1f} or more"
+        )
+    everything = np.nonzero(cardinality == tree.n)[0]
+    if len(everything):
+        raise PsaGeoError(
+            f"the {band:.1f} m band reaches every cell from {len(everything)} cell(s), which "
+            "leaves Gi* undefined; pass a smaller distance="
+        )
+
+
+def _validate(
+    cells: gpd.GeoDataFrame, column: str, alpha_levels: Sequence[float]
+) -> tuple[np.ndarray, np.ndarray, list[float]]:
+    """Check everything up front; return the values, the coordinates and the sorted levels."""
+    if not isinstance(cells, gpd.GeoDataFrame):
+        raise PsaGeoError(f"cells should be a GeoDataFrame, got {type(cells).__name__}")
+    if len(cells) == 0:
+        raise PsaGeoError("cells has no rows; Gi* needs a grid of cells with counts")
+    if cells.crs is None:
+        raise PsaGeoError("cells have no CRS; set EPSG:27700 (British National Grid) first")
+    if cells.crs.to_epsg() != 27700:
+        raise PsaGeoError(
+            f"cells are in {cells.crs.name}, not British National Grid (EPSG:27700); "
+            "use cells.to_crs(27700) first"
+        )
+    if column not in cells:
+        raise PsaGeoError(f"cells have no column {column!r}; pass column= naming the counts")
+    values = cells[column]
+    if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
+        raise PsaGeoError(f"column {column!r} should be numeric, got {values.dtype}")
+    x = values.to_numpy(dtype="float64", na_value=np.nan)
+    if np.isnan(x).any() or not np.isfinite(x).all():
+        bad = int((~np.isfinite(x)).sum())
+        raise PsaGeoError(f"column {column!r} has {bad} missing or infinite value(s); fill them")
+    if (x < 0).any():
+        raise PsaGeoError(f"column {column!r} has {(x < 0).sum()} negative value(s)")
+    if (x == x[0]).all():
+        raise PsaGeoError(f"every cell has {column!r} = {x[0]:g}, so there is no variation")
+    nonzero = int((x > 0).sum())
+    if nonzero < MIN_CELLS_WITH_EVENTS:
+        raise PsaGeoError(
+            f"only {nonzero} cells have events, too few for Gi* (it needs at least "
+            f"{MIN_CELLS_WITH_EVENTS}); use larger cells or a longer period"
+        )
+
+    alphas = sorted({float(a) for a in alpha_levels}, reverse=True)
+    if not alphas or not all(0 < a < 1 for a in alphas):
+        raise PsaGeoError(f"alpha_levels should be levels between 0 and 1, got {alpha_levels!r}")
+
+    if "x" in cells and "y" in cells:
+        try:
+            xy = np.column_stack(
+                [cells["x"].to_numpy(dtype="float64"), cells["y"].to_numpy(dtype="float64")]
+            )
+        except (TypeError, ValueError):
+            raise PsaGeoError(
+                "cells' x and y columns should be numeric eastings and northings"
+            ) from None
+        if not np.isfinite(xy).all():
+            raise PsaGeoError("cells' x and y columns have missing values; fill or drop them")
+    else:
+        geom = cells.geometry
+        empty = geom.isna() | geom.is_empty
+        if empty.any():
+            raise PsaGeoError(
+                f"{int(empty.sum())} cell(s) have no geometry; drop them or give x and y columns"
+            )
+        centroids = geom.centroid
+        xy = np.column_stack([centroids.x.to_numpy(), centroids.y.to_numpy()])
+    return x, xy, alphas

@@ -1,0 +1,177 @@
+"""Hotspot layers for partner maps: Gi* classes, KDE contours and repeat locations."""
+
+from __future__ import annotations
+
+import html
+import logging
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from .errors import PsaGeoError
+from .maps import ATTRIBUTION, TILE_ATTRIBUTION, AttributionControl, map_css
+
+log = logging.getLogger(__name__)
+
+# ColorBrewer RdBu, 7 classes (colour-blind safe); the grey middle class is not drawn.
+GI_COLOURS = {
+    3: ("#b2182b", "Hot spot, 99% confidence"),
+    2: ("#ef8a62", "Hot spot, 95% confidence"),
+    1: ("#fddbc7", "Hot spot, 90% confidence"),
+    -1: ("#d1e5f0", "Cold spot, 90% confidence"),
+    -2: ("#67a9cf", "Cold spot, 95% confidence"),
+    -3: ("#2166ac", "Cold spot, 99% confidence"),
+}
+# ColorBrewer YlOrRd, 4 classes, for density contours.
+KDE_COLOURS = ("#fed976", "#feb24c", "#f03b20", "#bd0026")
+
+
+def _dissolved_geojson(
+    frame: gpd.GeoDataFrame, by: str, simplify_m: float, labels: dict | None = None
+) -> dict:
+    """One feature per class (never one per cell), in EPSG:4326, with a ``label`` in words."""
+    merged = frame[[by, "geometry"]].dissolve(by=by, as_index=False)
+    merged["geometry"] = merged.geometry.simplify(simplify_m)
+    merged["label"] = merged[by].map(labels or {}).fillna("").map(html.escape)
+    return merged.to_crs("EPSG:4326").to_geo_dict(drop_id=True, show_bbox=False)
+
+
+def kde_classes(cells: gpd.GeoDataFrame, *, column: str = "kde", classes: int = 4) -> pd.Series:
+    """Class 1..``classes`` by quantiles of the non-zero densities' top half (0 = not drawn)."""
+    values = cells[column].to_numpy(dtype=float)
+    positive = values[values > 0]
+    if positive.size == 0:
+        return pd.Series(0, index=cells.index)
+    edges = np.quantile(positive, np.linspace(0.5, 1, classes + 1))
+    out = np.searchsorted(edges[1:-1], values, side="right") + 1
+    return pd.Series(np.where(values >= edges[0], out, 0), index=cells.index)
+
+
+def hotspot_map(
+    outline: gpd.GeoDataFrame,
+    *,
+    title: str,
+    gistar_cells: gpd.GeoDataFrame | None = None,
+    kde_cells: gpd.GeoDataFrame | None = None,
+    repeats: pd.DataFrame | None = None,
+    sensitive: bool = False,
+) -> folium.Map:
+    """A map of one study area with hotspot layers, each with a legend in words.
+
+    ``gistar_cells`` need ``hotspot_level`` (from :func:`gistar`); ``kde_cells`` need
+    ``kde``; ``repeats`` come from :func:`repeat_locations`. A ``sensitive`` source (rough
+    sleeping) is refused: its events must never be mapped at fine grain.
+    """
+    if sensitive and (gistar_cells is not None or kde_cells is not None or repeats is not None):
+        raise PsaGeoError("a sensitive source is never given fine-grained hotspot layers")
+    for name, frame in (
+        ("outline", outline),
+        ("gistar_cells", gistar_cells),
+        ("kde_cells", kde_cells),
+    ):
+        if frame is not None and frame.crs is None:
+            raise PsaGeoError(f"'{name}' has no CRS; set it with set_crs() first")
+    bounds = outline.to_crs("EPSG:4326").total_bounds
+    m = folium.Map(tiles=None, control_scale=True)
+    folium.TileLayer(
+        "OpenStreetMap", name="Base map (OpenStreetMap)", attr=TILE_ATTRIBUTION
+    ).add_to(m)
+    legend = []
+    if kde_cells is not None:
+        classes = kde_classes(kde_cells)
+        drawn = kde_cells.assign(kde_class=classes)[classes > 0]
+        if not drawn.empty:
+            folium.GeoJson(
+                _dissolved_geojson(drawn, "kde_class", 5),
+                name="Density of events (kernel density)",
+                show=gistar_cells is None,  # one red layer at a time; switch in the layer control
+                style_function=lambda f: {
+                    "fillColor": KDE_COLOURS[f["properties"]["kde_class"] - 1],
+                    "color": KDE_COLOURS[f["properties"]["kde_class"] - 1],
+                    "weight": 0.5,
+                    "fillOpacity": 0.55,
+                },
+            ).add_to(m)
+            words = ("lowest", "second", "third", "highest")
+            legend.append(
+                (
+                    "Density, top half of cells by quarter (layer off at first)",
+                    [
+                        (colour, f"{word} quarter")
+                        for colour, word in zip(KDE_COLOURS, words, strict=True)
+                    ],
+                )
+            )
+    if gistar_cells is not None:
+        significant = gistar_cells[gistar_cells["hotspot_level"] != 0]
+        if not significant.empty:
+            folium.GeoJson(
+                _dissolved_geojson(
+                    significant, "hotspot_level", 5, {k: v[1] for k, v in GI_COLOURS.items()}
+                ),
+                name="Hot and cold spots (Getis-Ord Gi*, FDR)",
+                style_function=lambda f: {
+                    "fillColor": GI_COLOURS[f["properties"]["hotspot_level"]][0],
+                    "color": "#333",
+                    "weight": 0.4,
+                    "fillOpacity": 0.7,
+                },
+                tooltip=folium.GeoJsonTooltip(
+                    fields=["hotspot_level"], aliases=["Gi* level (3 = hot, 99%)"]
+                ),
+            ).add_to(m)
+        legend.append(
+            (
+                "Getis-Ord Gi* (false discovery rate corrected)",
+                [(colour, label) for colour, label in GI_COLOURS.values()],
+            )
+        )
+    if repeats is not None and not repeats.empty:
+        layer = folium.FeatureGroup(name=f"Top {len(repeats)} repeat locations")
+        points = gpd.GeoSeries.from_xy(repeats["easting"], repeats["northing"], crs="EPSG:27700")
+        for row, point in zip(repeats.itertuples(), points.to_crs("EPSG:4326"), strict=True):
+            text = (
+                f"#{row.rank}: {row.location} ({row.count:,} events, {row.share_pct:.2f}% of all)"
+            )
+            folium.CircleMarker(
+                [point.y, point.x],
+                radius=6,
+                color="#000",
+                weight=2,
+                fill=True,
+                fill_color="#ffffff",
+                fill_opacity=0.9,
+                tooltip=html.escape(text),
+            ).add_to(layer)
+        layer.add_to(m)
+        legend.append(("Repeat locations", [("#ffffff", "white circle: a top location, ranked")]))
+    folium.GeoJson(
+        outline[["geometry"]].to_crs("EPSG:4326").to_geo_dict(drop_id=True, show_bbox=False),
+        name="Study area",
+        style_function=lambda f: {"fill": False, "color": "#000", "weight": 2},
+    ).add_to(m)
+    folium.LayerControl(collapsed=False).add_to(m)
+    m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
+    root = m.get_root()
+    root.header.add_child(folium.Element(map_css()))
+    root.html.add_child(
+        folium.Element(f'<div class="psa-title"><strong>{html.escape(title)}</strong></div>')
+    )
+    root.html.add_child(folium.Element(_legend(legend)))
+    m.add_child(AttributionControl(ATTRIBUTION))
+    return m
+
+
+def _legend(sections: list[tuple[str, list[tuple[str, str]]]]) -> str:
+    parts = ['<div id="psa-legend" class="psa-legend" role="region" aria-label="Map legend">']
+    for heading, rows in sections:
+        parts.append(f"<strong>{html.escape(heading)}</strong><table><tbody>")
+        parts += [
+            f'<tr><td><span class="swatch" style="background:{c}"></span></td>'
+            f"<td>{html.escape(label)}</td></tr>"
+            for c, label in rows
+        ]
+        parts.append("</tbody></table>")
+    return "".join(parts) + "</div>"

@@ -1,0 +1,117 @@
+"""Hotspot study of one area: density, Gi* hot and cold spots and repeat locations."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from scipy.spatial import cKDTree
+
+from .errors import PsaGeoError
+from .gistar import gistar
+from .groups import single_groups
+from .hotspot_maps import hotspot_map
+from .kde import kde
+from .periods import Period
+from .repeats import repeat_locations
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class HotspotResult:
+    """``cells``: the grid with ``n``, ``kde`` and the Gi* columns; ``repeats``: top locations."""
+
+    area_name: str
+    group: str
+    period: Period
+    outline: gpd.GeoDataFrame
+    cells: gpd.GeoDataFrame
+    repeats: pd.DataFrame
+
+
+def safe_name(text: str) -> str:
+    """A file-name part from user text: lower-case letters, digits and hyphens only."""
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug[:60] or "area"
+
+
+def hotspot_study(
+    events: gpd.GeoDataFrame,
+    areas: gpd.GeoDataFrame,
+    *,
+    area_name: str,
+    level: str = "csp",
+    group: str,
+    groups: dict[str, list[str]] | None = None,
+    period: Period,
+    cell_size: float | None = None,
+    sensitive: bool = False,
+) -> HotspotResult:
+    """Hotspots of ``group`` in one area of ``level`` (a CSP, LAD or ward by name) in ``period``.
+
+    Uses the located events assigned to the area (:func:`assign_areas`), one square grid for
+    the kernel density and Gi* (default cell size: :func:`default_cell_size`), and the
+    top 10 repeat locations.
+    """
+    if sensitive:
+        raise PsaGeoError("a sensitive source is never given fine-grained hotspot layers")
+    groups = groups or single_groups(events["category"])
+    if group not in groups:
+        raise PsaGeoError(f"no group {group!r}; choose one of: {', '.join(groups)}")
+    name_col = f"{level}_name"
+    if name_col not in areas:
+        raise PsaGeoError(f"'level' should be lsoa, ward, lad or csp, got {level!r}")
+    chosen = areas[areas[name_col] == area_name]
+    if chosen.empty:
+        known = ", ".join(sorted(areas[name_col].unique())[:12])
+        raise PsaGeoError(f"no {level.upper()} called {area_name!r}; for example: {known}")
+    outline = chosen[["geometry"]].dissolve()
+    selected = events[
+        (events["area_status"] == "inside")
+        & events[name_col].eq(area_name)
+        & events["category"].isin(groups[group])
+        & period.contains(events["date"])
+    ]
+    log.info("hotspots: %d events of %s in %s, %s", len(selected), group, area_name, period.label)
+    cells = kde(selected, area=outline, cell_size=cell_size)
+    cells = _gistar_with_isolated(cells)
+    return HotspotResult(area_name, group, period, outline, cells,
+                         repeat_locations(selected, top=10))  # fmt: skip
+
+
+def _gistar_with_isolated(cells: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Gi* on the grid; cells with no neighbouring cell (offshore rocks, islands cut off by
+    the clip) cannot be tested and are labelled so rather than stopping the study."""
+    xy = cells[["x", "y"]].to_numpy()
+    step = float(np.median(np.diff(np.unique(xy[:, 0])))) if len(xy) > 1 else 0.0
+    nearest = cKDTree(xy).query(xy, k=2)[0][:, 1] if len(xy) > 1 else np.array([np.inf])
+    alone = nearest > np.sqrt(2) * step * (1 + 1e-6)
+    if alone.any():
+        log.info("Gi*: %d cells with no neighbouring cell are not tested", int(alone.sum()))
+    tested = gistar(cells[~alone], column="n")
+    out = pd.concat([tested, cells[alone]]).loc[cells.index]
+    out.loc[alone, "hotspot_class"] = "Not tested (no neighbouring cell)"
+    out.loc[alone, "hotspot_level"] = 0
+    out["hotspot_level"] = out["hotspot_level"].astype(int)
+    return out
+
+
+def write_hotspots(result: HotspotResult, out_dir: str | Path) -> list[Path]:
+    """``hotspots_<area>.html`` (the map) and ``hotspots_<area>.gpkg`` (cells, for QGIS)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"hotspots_{safe_name(result.area_name)}_{safe_name(result.group)}"
+    title = f"{result.group}: hotspots in {result.area_name}, {result.period.label}"
+    page = out_dir / f"{stem}.html"
+    hotspot_map(result.outline, title=title, gistar_cells=result.cells,
+                kde_cells=result.cells, repeats=result.repeats).save(page)  # fmt: skip
+    gpkg = out_dir / f"{stem}.gpkg"
+    gpkg.unlink(missing_ok=True)
+    result.cells.to_file(gpkg, layer="cells", driver="GPKG")
+    return [page, gpkg]

@@ -1,0 +1,87 @@
+"""The hotspot study of one area, end to end, and its map in a browser."""
+
+import browser_support
+import pyogrio
+import pytest
+from conftest import make_events, run_cli
+
+import psa_geo
+from psa_geo.hotspots import safe_name
+
+
+def test_safe_name_from_user_text():
+    assert safe_name("../../etc/passwd") == "etc-passwd"
+    assert safe_name("<script>Plymouth</script>") == "script-plymouth-script"
+    assert safe_name("***") == "area"
+
+
+def test_sensitive_sources_get_no_hotspot_layers(tiny_areas):
+    events = psa_geo.assign_areas(make_events([(50, 50)]), tiny_areas)
+    with pytest.raises(psa_geo.PsaGeoError, match="sensitive"):
+        psa_geo.hotspot_study(
+            events,
+            tiny_areas,
+            area_name="Town CSP",
+            group="Burglary",
+            period=psa_geo.calendar_year(2019),
+            sensitive=True,
+        )
+
+
+def test_unknown_area_is_named(tiny_areas):
+    events = psa_geo.assign_areas(make_events([(50, 50)]), tiny_areas)
+    with pytest.raises(psa_geo.PsaGeoError, match="no CSP called 'Atlantis'"):
+        psa_geo.hotspot_study(
+            events,
+            tiny_areas,
+            area_name="Atlantis",
+            group="Burglary",
+            period=psa_geo.calendar_year(2019),
+        )
+
+
+@pytest.fixture(scope="module")
+def plymouth(mirror, tmp_path_factory):
+    out = tmp_path_factory.mktemp("hot")
+    result = run_cli(
+        "hotspots",
+        "--data-dir",
+        mirror,
+        "--out",
+        out,
+        "--area",
+        "Plymouth",
+        "--study",
+        "2019",
+        "--cell-size",
+        "200",
+    )
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+@pytest.mark.data
+def test_hotspots_command_writes_map_and_cells(plymouth):
+    cells = pyogrio.read_dataframe(plymouth / "hotspots_plymouth_all-crime-excl-asb.gpkg")
+    assert cells.crs.to_epsg() == 27700
+    assert {"n", "kde", "gistar_z", "hotspot_class"} <= set(cells.columns)
+    assert cells["n"].sum() > 20_000  # Plymouth's 2019 crimes, on 200 m cells
+    hot = cells[cells["hotspot_class"] == "Hot spot, 99% confidence"]
+    assert len(hot) > 0
+    # The city centre (about 247,700 E, 54,500 N) is a 99% hot spot.
+    centre = hot.geometry.centroid
+    assert ((centre.x - 247_700) ** 2 + (centre.y - 54_500) ** 2).min() ** 0.5 < 600
+
+
+@pytest.mark.data
+@pytest.mark.browser
+def test_hotspot_map_in_a_browser(plymouth):
+    browser_support.require_browser()
+    page_path = plymouth / "hotspots_plymouth_all-crime-excl-asb.html"
+    with browser_support.open_page(page_path) as session:
+        page = session.page
+        assert session.errors == [] and session.unexpected == []
+        # A few dissolved class polygons and ten repeat-location markers, never one per cell.
+        assert 10 <= page.locator("path.leaflet-interactive").count() < 40
+        legend = page.locator("#psa-legend").inner_text()
+        assert "Hot spot, 99% confidence" in legend and "Repeat locations" in legend
