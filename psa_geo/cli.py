@@ -180,18 +180,12 @@ def _run(args: argparse.Namespace) -> int:
     if args.command in ("build", "tables"):
         from .build import build_study
         from .groups import load_crime_groups
-        from .periods import parse_period
 
-        try:
-            study = parse_period(args.study) if args.study else None
-            comparison = parse_period(args.comparison) if args.comparison else None
-        except ValueError as exc:
-            raise PsaGeoError(str(exc)) from None
         result = build_study(
             args.data_dir,
             args.out,
-            study=study,
-            comparison=comparison,
+            study=_period(args.study),
+            comparison=_period(args.comparison),
             threshold=args.threshold,
             allow_partial=args.allow_partial,
             groups=load_crime_groups(args.groups) if args.groups else None,
@@ -204,25 +198,30 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "hotspots":
         from .build import hotspots_job
-        from .periods import parse_period
 
-        try:
-            study = parse_period(args.study) if args.study else None
-        except ValueError as exc:
-            raise PsaGeoError(str(exc)) from None
         written = hotspots_job(
             args.data_dir,
             args.out,
             area_name=args.area,
             level=args.level,
             group=args.group,
-            study=study,
+            study=_period(args.study),
             cell_size=args.cell_size,
         )
         if not args.quiet:
             print(f"Open {written[0]}")
         return 0
     raise AssertionError(args)
+
+
+def _period(text: str | None):
+    """A Period from the command line, or None; a bad one is a one-line error."""
+    from .periods import parse_period
+
+    try:
+        return parse_period(text) if text else None
+    except ValueError as exc:
+        raise PsaGeoError(str(exc)) from None
 
 
 def _print_status(rows, *, quiet: bool) -> None:
