@@ -10,6 +10,7 @@ from .assign import AssignReport, assign_areas, locate_lsoa
 from .build import BuildResult, build_study
 from .datadir import dataset_status, fetch_from_mirror, load_manifest
 from .download import fetch_online
+from .emerging import emerging_hotspots, mann_kendall
 from .errors import InputFileError, MissingDataError, PsaGeoError
 from .events import IngestReport, validate_events
 from .gistar import gistar
@@ -56,6 +57,7 @@ __all__ = [
     "dataset_status",
     "default_cell_size",
     "dissolve_areas",
+    "emerging_hotspots",
     "estimate_overdispersion",
     "fetch_from_mirror",
     "fetch_online",
@@ -74,6 +76,7 @@ __all__ = [
     "load_manifest",
     "locate_lsoa",
     "make_grid",
+    "mann_kendall",
     "monthly_series",
     "parse_period",
     "poisson_ci",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Sequence
 
 import geopandas as gpd
@@ -13,12 +12,10 @@ from scipy import sparse
 from scipy.spatial import cKDTree
 from scipy.special import ndtr
 
+from .checks import cell_centres, cell_values, gistar_problem, positive_metres
 from .errors import PsaGeoError
 
 log = logging.getLogger(__name__)
-
-MIN_CELLS_WITH_EVENTS = 30
-"""Fewer non-zero cells than this and Gi* says more about the few events than about places."""
 
 DEFAULT_NEIGHBOURS = 8
 """The default band gives the median cell this many neighbours (the queen ring of a grid)."""
@@ -76,7 +73,7 @@ def gistar(
     """
     x, xy, alphas = _validate(cells, column, alpha_levels)
     tree = cKDTree(xy)
-    band = _default_band(tree) if distance is None else _check_distance(distance)
+    band = default_band(tree) if distance is None else positive_metres(distance, "distance")
     n = len(x)
     pairs = tree.query_pairs(band * (1 + BAND_TOLERANCE), output_type="ndarray")
     w = _binary_weights(pairs, n)
@@ -156,7 +153,7 @@ def _binary_weights(pairs: np.ndarray, n: int) -> sparse.csr_array:
     return sparse.csr_array(sparse.coo_array((data, (rows, cols)), shape=(n, n)))
 
 
-def _default_band(tree: cKDTree) -> float:
+def default_band(tree: cKDTree) -> float:
     """Median distance from a cell to its 8th nearest other cell."""
     k = min(DEFAULT_NEIGHBOURS, tree.n - 1)
     distances, _ = tree.query(tree.data, k=k + 1)  # the nearest is the cell itself
@@ -167,17 +164,6 @@ def _default_band(tree: cKDTree) -> float:
             "band can be derived; pass distance= in metres"
         )
     return band
-
-
-def _check_distance(distance: float) -> float:
-    if (
-        isinstance(distance, bool)
-        or not isinstance(distance, int | float | np.integer | np.floating)
-        or not math.isfinite(distance)
-        or distance <= 0
-    ):
-        raise PsaGeoError(f"distance should be a positive number of metres, got {distance!r}")
-    return float(distance)
 
 
 def _check_neighbours(
@@ -203,59 +189,11 @@ def _validate(
     cells: gpd.GeoDataFrame, column: str, alpha_levels: Sequence[float]
 ) -> tuple[np.ndarray, np.ndarray, list[float]]:
     """Check everything up front; return the values, the coordinates and the sorted levels."""
-    if not isinstance(cells, gpd.GeoDataFrame):
-        raise PsaGeoError(f"cells should be a GeoDataFrame, got {type(cells).__name__}")
-    if len(cells) == 0:
-        raise PsaGeoError("cells has no rows; Gi* needs a grid of cells with counts")
-    if cells.crs is None:
-        raise PsaGeoError("cells have no CRS; set EPSG:27700 (British National Grid) first")
-    if cells.crs.to_epsg() != 27700:
-        raise PsaGeoError(
-            f"cells are in {cells.crs.name}, not British National Grid (EPSG:27700); "
-            "use cells.to_crs(27700) first"
-        )
-    if column not in cells:
-        raise PsaGeoError(f"cells have no column {column!r}; pass column= naming the counts")
-    values = cells[column]
-    if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
-        raise PsaGeoError(f"column {column!r} should be numeric, got {values.dtype}")
-    x = values.to_numpy(dtype="float64", na_value=np.nan)
-    if np.isnan(x).any() or not np.isfinite(x).all():
-        bad = int((~np.isfinite(x)).sum())
-        raise PsaGeoError(f"column {column!r} has {bad} missing or infinite value(s); fill them")
-    if (x < 0).any():
-        raise PsaGeoError(f"column {column!r} has {(x < 0).sum()} negative value(s)")
-    if (x == x[0]).all():
-        raise PsaGeoError(f"every cell has {column!r} = {x[0]:g}, so there is no variation")
-    nonzero = int((x > 0).sum())
-    if nonzero < MIN_CELLS_WITH_EVENTS:
-        raise PsaGeoError(
-            f"only {nonzero} cells have events, too few for Gi* (it needs at least "
-            f"{MIN_CELLS_WITH_EVENTS}); use larger cells or a longer period"
-        )
-
+    x = cell_values(cells, column)
+    problem = gistar_problem(x, column)
+    if problem:
+        raise PsaGeoError(problem)
     alphas = sorted({float(a) for a in alpha_levels}, reverse=True)
     if not alphas or not all(0 < a < 1 for a in alphas):
         raise PsaGeoError(f"alpha_levels should be levels between 0 and 1, got {alpha_levels!r}")
-
-    if "x" in cells and "y" in cells:
-        try:
-            xy = np.column_stack(
-                [cells["x"].to_numpy(dtype="float64"), cells["y"].to_numpy(dtype="float64")]
-            )
-        except (TypeError, ValueError):
-            raise PsaGeoError(
-                "cells' x and y columns should be numeric eastings and northings"
-            ) from None
-        if not np.isfinite(xy).all():
-            raise PsaGeoError("cells' x and y columns have missing values; fill or drop them")
-    else:
-        geom = cells.geometry
-        empty = geom.isna() | geom.is_empty
-        if empty.any():
-            raise PsaGeoError(
-                f"{int(empty.sum())} cell(s) have no geometry; drop them or give x and y columns"
-            )
-        centroids = geom.centroid
-        xy = np.column_stack([centroids.x.to_numpy(), centroids.y.to_numpy()])
-    return x, xy, alphas
+    return x, cell_centres(cells), alphas

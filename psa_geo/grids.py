@@ -23,11 +23,19 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from .checks import (
+    CRS,
+    area_union,
+    check_layer,
+    check_overlap,
+    layer_bounds,
+    located_points,
+    positive_metres,
+)
 from .errors import PsaGeoError
 
 log = logging.getLogger(__name__)
 
-CRS = "EPSG:27700"
 SHAPES = ("square", "hex")
 CELLS_ACROSS = 50
 """The default cell size puts about this many cells across the short side of the area."""
@@ -61,8 +69,8 @@ def default_cell_size(area: gpd.GeoDataFrame | gpd.GeoSeries) -> float:
     float
         The cell size in metres, a multiple of 10.
     """
-    _check_layer(area, "area")
-    xmin, ymin, xmax, ymax = _bounds(area, "area")
+    check_layer(area, "area")
+    xmin, ymin, xmax, ymax = layer_bounds(area, "area")
     short = min(xmax - xmin, ymax - ymin)
     size = math.floor(short / CELLS_ACROSS / 10 + 0.5) * 10
     return float(min(max(size, MIN_CELL_SIZE), MAX_CELL_SIZE))
@@ -102,8 +110,8 @@ def make_grid(
     """
     if shape not in SHAPES:
         raise PsaGeoError(f"'shape' should be 'square' or 'hex', got {shape!r}")
-    union = _area_union(area, "area")
-    size = _check_cell_size(default_cell_size(area) if cell_size is None else cell_size)
+    union = area_union(area, "area")
+    size = positive_metres(default_cell_size(area) if cell_size is None else cell_size, "cell_size")
     return _build_grid(union, _Lattice(shape, size))
 
 
@@ -138,13 +146,8 @@ def count_points(
         A copy of ``cells`` with ``n``: the summed weight (integers when the weights are),
         0 for empty cells. ``attrs["points_outside"]`` is the number of points in no cell.
     """
-    xy, w = _located_points(points, "points", weight)
-    _check_layer(cells, "cells")
-    lattice = _grid_lattice(cells)
-    if lattice is not None:
-        where = _lattice_lookup(cells, *lattice.locate(xy[:, 0], xy[:, 1]))
-    else:
-        where = _first_covering(cells, xy)
+    xy, w = located_points(points, "points", weight)
+    where = cell_index(xy, cells)
     inside = where >= 0
     outside = int((~inside).sum())
     if outside:
@@ -159,6 +162,19 @@ def count_points(
     out["n"] = _as_counts(counts, w)
     out.attrs["points_outside"] = outside
     return out
+
+
+def cell_index(xy: np.ndarray, cells: gpd.GeoDataFrame) -> np.ndarray:
+    """The position in ``cells`` of the cell holding each point (as :func:`count_points`
+    places them), -1 for none; raise when no point is in any cell."""
+    check_layer(cells, "cells")
+    lattice = _grid_lattice(cells)
+    if lattice is not None:
+        where = _lattice_lookup(cells, *lattice.locate(xy[:, 0], xy[:, 1]))
+    else:
+        where = _first_covering(cells, xy)
+    check_overlap(xy, where >= 0, cells)
+    return where
 
 
 @dataclass(frozen=True)
@@ -232,72 +248,6 @@ class _Lattice:
         dy = np.array([hy, hy / 2, -hy / 2, -hy, -hy / 2, hy / 2, hy])
         ring = np.stack([x[:, None] + dx, y[:, None] + dy], axis=-1)
         return shapely.polygons(ring)
-
-
-def _check_layer(layer: object, name: str) -> None:
-    """Raise unless ``layer`` is a GeoDataFrame or GeoSeries in EPSG:27700."""
-    if not isinstance(layer, gpd.GeoDataFrame | gpd.GeoSeries):
-        raise PsaGeoError(
-            f"'{name}' should be a GeoDataFrame or GeoSeries, got {type(layer).__name__}"
-        )
-    if layer.crs is None:
-        raise PsaGeoError(
-            f"'{name}' has no CRS; psa_geo never guesses, so set it with set_crs() "
-            f"(and use to_crs('{CRS}') if it is not British National Grid)"
-        )
-    if layer.crs != gpd.GeoSeries(crs=CRS).crs:
-        raise PsaGeoError(
-            f"'{name}' is in {layer.crs.name} ({layer.crs.to_string()}), not {CRS}; "
-            f"use {name}.to_crs('{CRS}') first"
-        )
-
-
-def _bounds(layer: gpd.GeoDataFrame | gpd.GeoSeries, name: str) -> tuple[float, ...]:
-    bounds = tuple(float(v) for v in layer.total_bounds)
-    if len(layer) == 0 or not all(map(math.isfinite, bounds)):
-        raise PsaGeoError(f"'{name}' has no geometry (no rows, or all geometries are empty)")
-    return bounds
-
-
-def _area_union(area: gpd.GeoDataFrame | gpd.GeoSeries, name: str) -> shapely.Geometry:
-    """The union of ``area``'s polygons, after checking the layer."""
-    _check_layer(area, name)
-    geoms = np.asarray(area.geometry.values)
-    geoms = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
-    if len(geoms) == 0:
-        raise PsaGeoError(f"'{name}' has no geometry (no rows, or all geometries are empty)")
-    kinds = shapely.get_type_id(geoms)
-    if not np.isin(kinds, [3, 6]).all():
-        bad = sorted(set(shapely.get_type_id(geoms[~np.isin(kinds, [3, 6])]).tolist()))
-        names = ", ".join(_TYPE_NAMES.get(k, str(k)) for k in bad)
-        raise PsaGeoError(f"'{name}' should hold polygons only, but it has {names} geometries")
-    union = shapely.union_all(geoms)
-    if union.area <= 0:
-        raise PsaGeoError(f"'{name}' has zero area")
-    return union
-
-
-_TYPE_NAMES = {
-    0: "Point",
-    1: "LineString",
-    2: "LinearRing",
-    3: "Polygon",
-    4: "MultiPoint",
-    5: "MultiLineString",
-    6: "MultiPolygon",
-    7: "GeometryCollection",
-}
-
-
-def _check_cell_size(cell_size: object, name: str = "cell_size") -> float:
-    if (
-        isinstance(cell_size, bool)
-        or not isinstance(cell_size, int | float | np.integer | np.floating)
-        or not math.isfinite(cell_size)
-        or cell_size <= 0
-    ):
-        raise PsaGeoError(f"'{name}' should be a positive number of metres, got {cell_size!r}")
-    return float(cell_size)
 
 
 def _build_grid(union: shapely.Geometry, lattice: _Lattice) -> gpd.GeoDataFrame:
@@ -407,53 +357,6 @@ def _polygonal(geoms: np.ndarray) -> np.ndarray:
         parts = parts[np.isin(shapely.get_type_id(parts), [3, 6])]
         out[i] = shapely.union_all(parts) if len(parts) else shapely.Polygon()
     return out
-
-
-def _located_points(
-    points: gpd.GeoDataFrame | gpd.GeoSeries, name: str, weight: str | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """(x, y) array and weights of the located points; raise on unusable input."""
-    _check_layer(points, name)
-    if len(points) == 0:
-        raise PsaGeoError(
-            f"'{name}' has no rows; has a previous step (a filter by area, group or period) "
-            "removed them all?"
-        )
-    geoms = np.asarray(points.geometry.values)
-    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
-    n_missing = int(missing.sum())
-    if n_missing == len(geoms):
-        raise PsaGeoError(
-            f"'{name}' has {len(geoms)} rows but none has a location (every geometry is "
-            "empty); has a previous step removed all located rows?"
-        )
-    if n_missing:
-        log.info("%s: %d of %d rows have no location and are skipped", name, n_missing, len(geoms))
-    located = geoms[~missing]
-    kinds = shapely.get_type_id(located)
-    if (kinds != 0).any():
-        bad = sorted({_TYPE_NAMES.get(k, str(k)) for k in kinds[kinds != 0].tolist()})
-        raise PsaGeoError(
-            f"'{name}' should hold Point geometries only, but {int((kinds != 0).sum())} are "
-            f"{', '.join(bad)}"
-        )
-    xy = shapely.get_coordinates(located)
-    if weight is None or isinstance(points, gpd.GeoSeries):
-        return xy, np.ones(len(xy), dtype="int64")
-    if weight not in points.columns:
-        raise PsaGeoError(
-            f"'{name}' has no column {weight!r} for 'weight'; pass weight=None to count each "
-            "point once"
-        )
-    values = points[weight].to_numpy()[~missing]
-    if not (np.issubdtype(values.dtype, np.number) and not np.issubdtype(values.dtype, np.bool_)):
-        raise PsaGeoError(f"'{name}' column {weight!r} should be numeric, got {values.dtype}")
-    if not np.isfinite(values).all() or (values < 0).any():
-        raise PsaGeoError(
-            f"'{name}' column {weight!r} should hold finite, non-negative weights, but some "
-            "are missing, infinite or negative"
-        )
-    return xy, values
 
 
 def _as_counts(counts: np.ndarray, weights: np.ndarray) -> np.ndarray:

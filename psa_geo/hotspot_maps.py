@@ -24,6 +24,18 @@ GI_COLOURS = {
     -2: ("#67a9cf", "Cold spot, 95% confidence"),
     -3: ("#2166ac", "Cold spot, 99% confidence"),
 }
+# Emerging hot-spot classes, strongest first: ColorBrewer Reds / Blues, 8 classes each; the
+# tooltip and legend name every class, so colour is never the only cue.
+_EMERGING_ORDER = (
+    "Intensifying", "Persistent", "Consecutive", "New",
+    "Diminishing", "Oscillating", "Sporadic", "Historical",
+)  # fmt: skip
+_REDS = ("#99000d", "#cb181d", "#ef3b2c", "#fb6a4a", "#fc9272", "#fcbba1", "#fee0d2", "#fff5f0")
+_BLUES = ("#084594", "#2171b5", "#4292c6", "#6baed6", "#9ecae1", "#c6dbef", "#deebf7", "#f7fbff")
+EMERGING_COLOURS = {
+    **{f"{name} hot spot": colour for name, colour in zip(_EMERGING_ORDER, _REDS, strict=True)},
+    **{f"{name} cold spot": colour for name, colour in zip(_EMERGING_ORDER, _BLUES, strict=True)},
+}
 # ColorBrewer YlOrRd, 4 classes, for density contours.
 KDE_COLOURS = ("#fed976", "#feb24c", "#f03b20", "#bd0026")
 
@@ -55,21 +67,25 @@ def hotspot_map(
     title: str,
     gistar_cells: gpd.GeoDataFrame | None = None,
     kde_cells: gpd.GeoDataFrame | None = None,
+    emerging_cells: gpd.GeoDataFrame | None = None,
     repeats: pd.DataFrame | None = None,
     sensitive: bool = False,
 ) -> folium.Map:
     """A map of one study area with hotspot layers, each with a legend in words.
 
     ``gistar_cells`` need ``hotspot_level`` (from :func:`gistar`); ``kde_cells`` need
-    ``kde``; ``repeats`` come from :func:`repeat_locations`. A ``sensitive`` source (rough
-    sleeping) is refused: its events must never be mapped at fine grain.
+    ``kde``; ``emerging_cells`` need ``emerging_class`` (from :func:`emerging_hotspots`;
+    a layer off at first); ``repeats`` come from :func:`repeat_locations`. A ``sensitive``
+    source (rough sleeping) is refused: its events must never be mapped at fine grain.
     """
-    if sensitive and (gistar_cells is not None or kde_cells is not None or repeats is not None):
+    layers = (gistar_cells, kde_cells, emerging_cells, repeats)
+    if sensitive and any(layer is not None for layer in layers):
         raise PsaGeoError("a sensitive source is never given fine-grained hotspot layers")
     for name, frame in (
         ("outline", outline),
         ("gistar_cells", gistar_cells),
         ("kde_cells", kde_cells),
+        ("emerging_cells", emerging_cells),
     ):
         if frame is not None and frame.crs is None:
             raise PsaGeoError(f"'{name}' has no CRS; set it with set_crs() first")
@@ -128,6 +144,8 @@ def hotspot_map(
                 [(colour, label) for colour, label in GI_COLOURS.values()],
             )
         )
+    if emerging_cells is not None:
+        legend.extend(_emerging_layer(emerging_cells, m))
     if repeats is not None and not repeats.empty:
         layer = folium.FeatureGroup(name=f"Top {len(repeats)} repeat locations")
         points = gpd.GeoSeries.from_xy(repeats["easting"], repeats["northing"], crs="EPSG:27700")
@@ -175,3 +193,29 @@ def _legend(sections: list[tuple[str, list[tuple[str, str]]]]) -> str:
         ]
         parts.append("</tbody></table>")
     return "".join(parts) + "</div>"
+
+
+def _emerging_layer(cells: gpd.GeoDataFrame, m: folium.Map) -> list:
+    """Add the emerging hot-spot classes to ``m`` (off at first); return the legend entry."""
+    patterned = cells[cells["emerging_class"].isin(list(EMERGING_COLOURS))]
+    if patterned.empty:
+        return []
+    present = [name for name in EMERGING_COLOURS if name in set(patterned["emerging_class"])]
+    folium.GeoJson(
+        _dissolved_geojson(patterned, "emerging_class", 5, {name: name for name in present}),
+        name="Emerging hot and cold spots (monthly Gi* trend)",
+        show=False,
+        style_function=lambda f: {
+            "fillColor": EMERGING_COLOURS[f["properties"]["emerging_class"]],
+            "color": "#333",
+            "weight": 0.4,
+            "fillOpacity": 0.75,
+        },
+        tooltip=folium.GeoJsonTooltip(fields=["label"], aliases=["Emerging pattern"]),
+    ).add_to(m)
+    return [
+        (
+            "Emerging hot and cold spots (layer off at first)",
+            [(EMERGING_COLOURS[name], name) for name in present],
+        )
+    ]

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
+from .emerging import MIN_SLICES, emerging_hotspots
 from .errors import PsaGeoError
 from .gistar import gistar
 from .groups import single_groups
@@ -22,10 +23,13 @@ from .repeats import repeat_locations
 
 log = logging.getLogger(__name__)
 
+NOT_TESTED = "Not tested (no neighbouring cell)"
+
 
 @dataclass
 class HotspotResult:
-    """``cells``: the grid with ``n``, ``kde`` and the Gi* columns; ``repeats``: top locations."""
+    """``cells``: the grid with ``n``, ``kde``, the Gi* columns and, for periods of 10 months
+    or more, the emerging hot-spot columns; ``repeats``: top locations."""
 
     area_name: str
     group: str
@@ -56,8 +60,9 @@ def hotspot_study(
     """Hotspots of ``group`` in one area of ``level`` (a CSP, LAD or ward by name) in ``period``.
 
     Uses the located events assigned to the area (:func:`assign_areas`), one square grid for
-    the kernel density and Gi* (default cell size: :func:`default_cell_size`), and the
-    top 10 repeat locations.
+    the kernel density, Gi* and, when the period has at least 10 months, the monthly
+    emerging hot spots (:func:`emerging_hotspots`); default cell size:
+    :func:`default_cell_size`. Adds the top 10 repeat locations.
     """
     if sensitive:
         raise PsaGeoError("a sensitive source is never given fine-grained hotspot layers")
@@ -80,25 +85,45 @@ def hotspot_study(
     ]
     log.info("hotspots: %d events of %s in %s, %s", len(selected), group, area_name, period.label)
     cells = kde(selected, area=outline, cell_size=cell_size)
-    cells = _gistar_with_isolated(cells)
+    alone = _isolated(cells)
+    cells = _gistar_with_isolated(cells, alone)
+    if period.months >= MIN_SLICES:
+        cells = _emerging_with_isolated(selected, cells, alone, period)
+    else:
+        log.info("emerging hot spots need %d months or more; %s is shorter", MIN_SLICES,
+                 period.label)  # fmt: skip
     return HotspotResult(area_name, group, period, outline, cells,
                          repeat_locations(selected, top=10))  # fmt: skip
 
 
-def _gistar_with_isolated(cells: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Gi* on the grid; cells with no neighbouring cell (offshore rocks, islands cut off by
-    the clip) cannot be tested and are labelled so rather than stopping the study."""
+def _isolated(cells: gpd.GeoDataFrame) -> np.ndarray:
+    """Cells with no neighbouring cell (offshore rocks, islands cut off by the clip): Gi*
+    cannot test them, so they are labelled rather than stopping the study."""
     xy = cells[["x", "y"]].to_numpy()
     step = float(np.median(np.diff(np.unique(xy[:, 0])))) if len(xy) > 1 else 0.0
     nearest = cKDTree(xy).query(xy, k=2)[0][:, 1] if len(xy) > 1 else np.array([np.inf])
     alone = nearest > np.sqrt(2) * step * (1 + 1e-6)
     if alone.any():
         log.info("Gi*: %d cells with no neighbouring cell are not tested", int(alone.sum()))
+    return alone
+
+
+def _gistar_with_isolated(cells: gpd.GeoDataFrame, alone: np.ndarray) -> gpd.GeoDataFrame:
     tested = gistar(cells[~alone], column="n")
     out = pd.concat([tested, cells[alone]]).loc[cells.index]
-    out.loc[alone, "hotspot_class"] = "Not tested (no neighbouring cell)"
+    out.loc[alone, "hotspot_class"] = NOT_TESTED
     out.loc[alone, "hotspot_level"] = 0
     out["hotspot_level"] = out["hotspot_level"].astype(int)
+    return out
+
+
+def _emerging_with_isolated(
+    events: gpd.GeoDataFrame, cells: gpd.GeoDataFrame, alone: np.ndarray, period: Period
+) -> gpd.GeoDataFrame:
+    """Monthly emerging hot spots over the period; isolated cells are not tested."""
+    tested = emerging_hotspots(events, cells[~alone], period=period)
+    out = pd.concat([tested, cells[alone]]).loc[cells.index]
+    out.loc[alone, "emerging_class"] = NOT_TESTED
     return out
 
 
@@ -109,8 +134,9 @@ def write_hotspots(result: HotspotResult, out_dir: str | Path) -> list[Path]:
     stem = f"hotspots_{safe_name(result.area_name)}_{safe_name(result.group)}"
     title = f"{result.group}: hotspots in {result.area_name}, {result.period.label}"
     page = out_dir / f"{stem}.html"
-    hotspot_map(result.outline, title=title, gistar_cells=result.cells,
-                kde_cells=result.cells, repeats=result.repeats).save(page)  # fmt: skip
+    emerging = result.cells if "emerging_class" in result.cells else None
+    hotspot_map(result.outline, title=title, gistar_cells=result.cells, kde_cells=result.cells,
+                emerging_cells=emerging, repeats=result.repeats).save(page)  # fmt: skip
     gpkg = out_dir / f"{stem}.gpkg"
     gpkg.unlink(missing_ok=True)
     result.cells.to_file(gpkg, layer="cells", driver="GPKG")

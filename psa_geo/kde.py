@@ -10,17 +10,9 @@ import numpy as np
 import shapely
 from scipy.signal import fftconvolve
 
+from .checks import CRS, area_union, located_points, positive_metres
 from .errors import PsaGeoError
-from .grids import (
-    CRS,
-    _area_union,
-    _as_counts,
-    _build_grid,
-    _check_cell_size,
-    _Lattice,
-    _located_points,
-    default_cell_size,
-)
+from .grids import _as_counts, _build_grid, _Lattice, default_cell_size
 
 log = logging.getLogger(__name__)
 
@@ -83,16 +75,16 @@ def kde(
         in each lattice cell) and ``kde`` (events per km² at the cell centre).
         ``attrs["kde"]`` holds ``bandwidth``, ``bandwidth_rule`` and ``cell_size``.
     """
-    xy, w = _located_points(points, "points", weight)
+    xy, w = located_points(points, "points", weight)
     total = float(w.sum())
     if total <= 0:
         raise PsaGeoError(f"'points' weights ({weight!r}) sum to 0, so there is no density")
     if cell_size is not None:
-        cell_size = _check_cell_size(cell_size)
+        cell_size = positive_metres(cell_size, "cell_size")
     if bandwidth is not None:
-        bandwidth = _check_cell_size(bandwidth, "bandwidth")
+        bandwidth = positive_metres(bandwidth, "bandwidth")
     if area is not None:
-        union = _area_union(area, "area")
+        union = area_union(area, "area")
         inside = _inside(xy, union)
         if bandwidth is None and w[inside].sum() <= 0:
             raise PsaGeoError(

@@ -328,3 +328,5 @@ def test_count_points_bad_input():
         count_points(points([(1, 1)]).set_crs(4326, allow_override=True), grid)
     with pytest.raises(PsaGeoError, match="'cells' has no CRS"):
         count_points(points([(1, 1)]), grid.set_crs(None, allow_override=True))
+    with pytest.raises(PsaGeoError, match=r"none of the 2 located points .* do not overlap"):
+        count_points(points([(5_000, 5_000), (6_000, 7_000)]), grid)

@@ -71,6 +71,16 @@ def test_hotspots_command_writes_map_and_cells(plymouth):
     # The city centre (about 247,700 E, 54,500 N) is a 99% hot spot.
     centre = hot.geometry.centroid
     assert ((centre.x - 247_700) ** 2 + (centre.y - 54_500) ** 2).min() ** 0.5 < 600
+    # Twelve monthly slices give every cell an emerging class; the steady city centre is a
+    # hot spot in (nearly) every month, and the classes are consistent with the counts.
+    assert cells["emerging_class"].notna().all()
+    assert {"slices_hot", "slices_cold", "trend_z", "final_hot"} <= set(cells.columns)
+    persistent = cells["emerging_class"].isin(
+        ["Persistent hot spot", "Intensifying hot spot", "Diminishing hot spot"]
+    )
+    assert persistent.any()
+    assert (cells.loc[persistent, "slices_hot"] >= 11).all()
+    assert (cells.loc[cells["emerging_class"] == "New hot spot", "slices_hot"] == 1).all()
 
 
 @pytest.mark.data
@@ -85,3 +95,5 @@ def test_hotspot_map_in_a_browser(plymouth):
         assert 10 <= page.locator("path.leaflet-interactive").count() < 40
         legend = page.locator("#psa-legend").inner_text()
         assert "Hot spot, 99% confidence" in legend and "Repeat locations" in legend
+        assert "Persistent hot spot" in legend
+        assert page.get_by_text("Emerging hot and cold spots (monthly Gi* trend)").count() == 1
