@@ -8,7 +8,7 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from .datadir import dataset_path, load_manifest, project_file
+from .datadir import dataset_path, load_manifest, project_file, resolve_data_dir
 from .errors import InputFileError
 from .events import CRS
 
@@ -23,7 +23,7 @@ ASSIGNED_COLUMNS = (
 )  # fmt: skip
 AREA_COLUMNS = (
     *ASSIGNED_COLUMNS, "msoa_code", "msoa_name", "population", "area_km2",
-    "imd_rank", "imd_decile", "geometry",
+    "imd_rank", "imd_decile", "rural_urban", "geometry",
 )  # fmt: skip
 
 
@@ -41,7 +41,8 @@ def load_areas(
     data_dir: str | Path | None = None, *, csp_membership: str | Path | None = None
 ) -> gpd.GeoDataFrame:
     """LSOA 2011 polygons in EPSG:27700 with ward, LAD and CSP codes and names,
-    mid-2018 population, land area and IMD 2019 rank and decile (1 = most deprived 10%).
+    mid-2018 population, land area, IMD 2019 rank and decile (1 = England's most deprived
+    10%) and the 2011 rural-urban class (missing when that optional dataset is absent).
 
     ``attrs["lsoa21_to_lsoa11"]`` maps 2021 LSOA codes to 2011 codes where one 2011 LSOA
     corresponds (unchanged or split), and to None for a 2021 LSOA merged from several 2011
@@ -129,6 +130,7 @@ def load_areas(
             path,
             f"{len(polygons)} LSOA polygons but {len(table)} LSOAs in the lookup; codes differ",
         )
+    areas["rural_urban"] = areas["lsoa_code"].map(_rural_urban(data_dir, manifest))
     areas = areas[list(AREA_COLUMNS)].sort_values("lsoa_code", ignore_index=True)
     areas.attrs["lsoa21_to_lsoa11"] = _lsoa21_to_lsoa11(data_dir, manifest)
     log.info("loaded %d LSOAs, population %d", len(areas), areas["population"].sum())
@@ -188,3 +190,13 @@ def _read_table(path: Path, columns: list[str]) -> pd.DataFrame:
     if missing:
         raise InputFileError(path, f"missing columns {', '.join(missing)}")
     return frame
+
+
+def _rural_urban(data_dir: str | Path | None, manifest) -> pd.Series:
+    """LSOA code → the 2011 rural-urban class in words (empty if the dataset is absent)."""
+    path = resolve_data_dir(data_dir) / manifest["rural_urban"].path
+    if not path.exists():
+        log.info("no rural-urban classification (%s); the column is left empty", path)
+        return pd.Series(dtype=object)
+    table = _read_table(path, ["LSOA11CD", "RUC11"])
+    return pd.Series(table["RUC11"].to_numpy(), index=table["LSOA11CD"].to_numpy())

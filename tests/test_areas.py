@@ -65,3 +65,10 @@ def test_lsoa21_codes_map_to_2011(areas, mirror):
     assert [mapping[code] for code in merged] == [None]  # the point decides
     unchanged = pairs[pairs["CHANGE_DERIVED"] == "U"]
     assert all(mapping[c] == c for c in unchanged["LSOA21CD"])
+
+
+def test_rural_urban_class_from_the_optional_dataset(areas):
+    classes = areas["rural_urban"].value_counts()
+    assert classes.sum() == len(areas)
+    assert classes.index[0] == "Urban city and town"
+    assert set(areas.loc[areas["csp_name"] == "Plymouth", "rural_urban"]) == {"Urban city and town"}
