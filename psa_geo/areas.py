@@ -161,10 +161,18 @@ def _lsoa21_to_lsoa11(data_dir, manifest) -> dict[str, str]:
     )
 
 
+def check_level(areas: pd.DataFrame, level: str) -> None:
+    """Raise unless ``level`` is a standard level or one the areas carry as ``<level>_code``
+    and ``<level>_name`` columns (such as ``town``; LSOAs in no such area have blanks)."""
+    if level in LEVELS or {f"{level}_code", f"{level}_name"} <= set(areas.columns):
+        return
+    raise ValueError(f"'level' should be one of {LEVELS}, got {level!r}")
+
+
 def dissolve_areas(areas: gpd.GeoDataFrame, *, level: str) -> gpd.GeoDataFrame:
-    """Union LSOAs into wards, LADs, CSPs or the Peninsula, with summed population."""
-    if level not in LEVELS:
-        raise ValueError(f"'level' should be one of {LEVELS}, got {level!r}")
+    """Union LSOAs into wards, LADs, CSPs, the Peninsula or a custom level (:func:`check_level`),
+    with summed population."""
+    check_level(areas, level)
     if level == "lsoa":
         out = areas[["lsoa_code", "lsoa_name", "population", "area_km2", "geometry"]]
         return out.rename(columns={"lsoa_code": "area_code", "lsoa_name": "area_name"})

@@ -36,6 +36,7 @@ EMERGING_COLOURS = {
     **{f"{name} hot spot": colour for name, colour in zip(_EMERGING_ORDER, _REDS, strict=True)},
     **{f"{name} cold spot": colour for name, colour in zip(_EMERGING_ORDER, _BLUES, strict=True)},
 }
+GISTAR_LAYER = "Hot and cold spots (Getis-Ord Gi*, FDR)"
 # ColorBrewer YlOrRd, 4 classes, for density contours.
 KDE_COLOURS = ("#fed976", "#feb24c", "#f03b20", "#bd0026")
 
@@ -69,16 +70,21 @@ def hotspot_map(
     kde_cells: gpd.GeoDataFrame | None = None,
     emerging_cells: gpd.GeoDataFrame | None = None,
     repeats: pd.DataFrame | None = None,
+    more_gistar: dict[str, gpd.GeoDataFrame] | None = None,
+    lsoas: gpd.GeoDataFrame | None = None,
     sensitive: bool = False,
 ) -> folium.Map:
     """A map of one study area with hotspot layers, each with a legend in words.
 
     ``gistar_cells`` need ``hotspot_level`` (from :func:`gistar`); ``kde_cells`` need
-    ``kde``; ``emerging_cells`` need ``emerging_class`` (from :func:`emerging_hotspots`;
-    a layer off at first); ``repeats`` come from :func:`repeat_locations`. A ``sensitive``
+    ``kde``; ``more_gistar`` maps layer names to further Gi* cells (e.g. another crime
+    group; off at first); ``lsoas`` (``area_name``, ``count``, ``rate_per_1000``) are drawn
+    as outlines whose tooltips give each LSOA's figures; ``emerging_cells`` need
+    ``emerging_class`` (from :func:`emerging_hotspots`; a layer off at first); ``repeats``
+    come from :func:`repeat_locations`. A ``sensitive``
     source (rough sleeping) is refused: its events must never be mapped at fine grain.
     """
-    layers = (gistar_cells, kde_cells, emerging_cells, repeats)
+    layers = (gistar_cells, kde_cells, emerging_cells, repeats, more_gistar)
     if sensitive and any(layer is not None for layer in layers):
         raise PsaGeoError("a sensitive source is never given fine-grained hotspot layers")
     for name, frame in (
@@ -121,29 +127,9 @@ def hotspot_map(
                 )
             )
     if gistar_cells is not None:
-        significant = gistar_cells[gistar_cells["hotspot_level"] != 0]
-        if not significant.empty:
-            folium.GeoJson(
-                _dissolved_geojson(
-                    significant, "hotspot_level", 5, {k: v[1] for k, v in GI_COLOURS.items()}
-                ),
-                name="Hot and cold spots (Getis-Ord Gi*, FDR)",
-                style_function=lambda f: {
-                    "fillColor": GI_COLOURS[f["properties"]["hotspot_level"]][0],
-                    "color": "#333",
-                    "weight": 0.4,
-                    "fillOpacity": 0.7,
-                },
-                tooltip=folium.GeoJsonTooltip(
-                    fields=["hotspot_level"], aliases=["Gi* level (3 = hot, 99%)"]
-                ),
-            ).add_to(m)
-        legend.append(
-            (
-                "Getis-Ord Gi* (false discovery rate corrected)",
-                [(colour, label) for colour, label in GI_COLOURS.values()],
-            )
-        )
+        legend.extend(_gistar_layer(gistar_cells, m, GISTAR_LAYER, show=True))
+    for name, cells in (more_gistar or {}).items():
+        legend.extend(_gistar_layer(cells, m, name, show=False))
     if emerging_cells is not None:
         legend.extend(_emerging_layer(emerging_cells, m))
     if repeats is not None and not repeats.empty:
@@ -165,6 +151,8 @@ def hotspot_map(
             ).add_to(layer)
         layer.add_to(m)
         legend.append(("Repeat locations", [("#ffffff", "white circle: a top location, ranked")]))
+    if lsoas is not None:
+        _lsoa_layer(lsoas, m)
     folium.GeoJson(
         outline[["geometry"]].to_crs("EPSG:4326").to_geo_dict(drop_id=True, show_bbox=False),
         name="Study area",
@@ -219,3 +207,46 @@ def _emerging_layer(cells: gpd.GeoDataFrame, m: folium.Map) -> list:
             [(EMERGING_COLOURS[name], name) for name in present],
         )
     ]
+
+
+def _gistar_layer(cells: gpd.GeoDataFrame, m: folium.Map, name: str, *, show: bool) -> list:
+    """Add the significant Gi* classes of ``cells`` to ``m``; return the legend entry."""
+    significant = cells[cells["hotspot_level"] != 0]
+    if not significant.empty:
+        folium.GeoJson(
+            _dissolved_geojson(
+                significant, "hotspot_level", 5, {k: v[1] for k, v in GI_COLOURS.items()}
+            ),
+            name=name,
+            show=show,
+            style_function=lambda f: {
+                "fillColor": GI_COLOURS[f["properties"]["hotspot_level"]][0],
+                "color": "#333",
+                "weight": 0.4,
+                "fillOpacity": 0.7,
+            },
+            tooltip=folium.GeoJsonTooltip(fields=["label"], aliases=[name]),
+        ).add_to(m)
+    if show:
+        heading = "Getis-Ord Gi* (false discovery rate corrected)"
+        return [(heading, [(colour, label) for colour, label in GI_COLOURS.values()])]
+    return []
+
+
+def _lsoa_layer(lsoas: gpd.GeoDataFrame, m: folium.Map) -> None:
+    """LSOA outlines with their name, count and rate in the tooltip."""
+    frame = lsoas[["area_name", "count", "rate_per_1000", "geometry"]].copy()
+    frame["area_name"] = frame["area_name"].map(html.escape)
+    frame["figures"] = [
+        f"{count:,} events, {rate:.1f} per 1,000 residents"
+        for count, rate in zip(frame["count"], frame["rate_per_1000"], strict=True)
+    ]
+    frame["geometry"] = frame.geometry.simplify(5)
+    folium.GeoJson(
+        frame.drop(columns=["count", "rate_per_1000"])
+        .to_crs("EPSG:4326")
+        .to_geo_dict(drop_id=True, show_bbox=False),
+        name="LSOAs (hover for figures)",
+        style_function=lambda f: {"fillOpacity": 0, "color": "#555", "weight": 1, "dashArray": "4"},
+        tooltip=folium.GeoJsonTooltip(fields=["area_name", "figures"], aliases=["LSOA", "Study"]),
+    ).add_to(m)

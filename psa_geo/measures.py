@@ -8,7 +8,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .areas import LEVELS, PENINSULA
+from .areas import LEVELS, PENINSULA, check_level
 from .errors import PsaGeoError
 from .groups import single_groups
 from .periods import Period
@@ -49,6 +49,7 @@ def change_pct(current: float, previous: float) -> float:
 
 
 PARENT_LEVEL = {"lsoa": "csp", "ward": "lad", "lad": "peninsula", "csp": "peninsula"}
+"""The parent each level is compared with; a custom level (a town) is compared with its CSP."""
 FORCE_NAME = "Devon & Cornwall Police"
 
 
@@ -79,8 +80,7 @@ def rate_table(
       location and the force's own events placed outside its area (``located_count``,
       ``without_location``, ``placed_outside``).
     """
-    if level not in LEVELS:
-        raise ValueError(f"'level' should be one of {LEVELS}, got {level!r}")
+    check_level(areas, level)
     if study.start < comparison.end and comparison.start < study.end:
         raise PsaGeoError(f"the study ({study.label}) and comparison ({comparison.label}) overlap")
     groups = groups or single_groups(events["category"])
@@ -127,8 +127,9 @@ def rate_table(
         out["trend"] = ""
         out["trend_word"] = out["change_significance"] = gap
     parent_columns = []
-    if level in PARENT_LEVEL:
-        parent = _located_counts(located, areas, PARENT_LEVEL[level], groups)
+    parent_level = PARENT_LEVEL.get(level, "csp" if level not in LEVELS else None)
+    if parent_level:
+        parent = _located_counts(located, areas, parent_level, groups)
         parent = parent.rename(columns={"area_code": "parent_code", "area_name": "parent_name"})
         parent["parent_rate_per_1000"] = 1000.0 * parent["study_count"] / parent["population"]
         out["parent_code"] = out["area_code"].map(_parent_codes(areas, level))
@@ -163,7 +164,7 @@ def rate_table(
 
 def _parent_codes(areas: gpd.GeoDataFrame, level: str) -> pd.Series:
     """Area code → the code of its parent area (a ward's LAD is that of most of its LSOAs)."""
-    parent = PARENT_LEVEL[level]
+    parent = PARENT_LEVEL.get(level, "csp")
     if parent == "peninsula":
         return pd.Series(PENINSULA[0], index=areas[f"{level}_code"].unique())
     sizes = areas.groupby([f"{level}_code", f"{parent}_code"]).size().rename("n").reset_index()

@@ -6,7 +6,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .areas import LEVELS, PENINSULA
+from .areas import PENINSULA, check_level
 from .groups import single_groups
 from .measures import FORCE_NAME
 from .periods import Period
@@ -41,8 +41,7 @@ def monthly_series(
     ``months`` (month starts) defaults to every month from the first to the last event;
     months with no events count 0. ``rolling_12m`` is blank until 12 months are available.
     """
-    if level not in LEVELS:
-        raise ValueError(f"'level' should be one of {LEVELS}, got {level!r}")
+    check_level(areas, level)
     groups = groups or single_groups(events["category"])
     frame = _with_area_code(events, areas, level)
     month = frame["date"].dt.to_period("M").dt.to_timestamp()
