@@ -23,6 +23,8 @@ from .maps import rate_map
 from .measures import change_pct, rate_table, trend_arrow
 from .periods import Period, calendar_year, financial_year, latest_complete_months, parse_period
 from .police_uk import read_police_uk
+from .profile_pages import render_profile, write_profiles
+from .profiles import TownProfile, town_profiles
 from .repeats import repeat_locations
 from .series import monthly_series, seasonality
 from .stats import (
@@ -36,6 +38,7 @@ from .stats import (
     poisson_ci,
     rate_ci,
 )
+from .towns import assign_towns, define_town, load_towns, town_areas, town_match_report
 
 __all__ = [
     "AssignReport",
@@ -46,7 +49,9 @@ __all__ = [
     "MissingDataError",
     "Period",
     "PsaGeoError",
+    "TownProfile",
     "assign_areas",
+    "assign_towns",
     "build_study",
     "calendar_year",
     "change_pct",
@@ -56,6 +61,7 @@ __all__ = [
     "count_points",
     "dataset_status",
     "default_cell_size",
+    "define_town",
     "dissolve_areas",
     "emerging_hotspots",
     "estimate_overdispersion",
@@ -74,6 +80,7 @@ __all__ = [
     "load_crime_groups",
     "load_csp_membership",
     "load_manifest",
+    "load_towns",
     "locate_lsoa",
     "make_grid",
     "mann_kendall",
@@ -84,10 +91,15 @@ __all__ = [
     "rate_map",
     "rate_table",
     "read_police_uk",
+    "render_profile",
     "repeat_locations",
     "seasonality",
+    "town_areas",
+    "town_match_report",
+    "town_profiles",
     "trend_arrow",
     "unmapped_categories",
     "validate_events",
     "write_hotspots",
+    "write_profiles",
 ]

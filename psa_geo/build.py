@@ -32,10 +32,15 @@ from .measures import (
 )
 from .periods import Period, latest_complete_months
 from .police_uk import read_police_uk
+from .profile_pages import write_profiles
+from .profiles import town_profiles
 from .series import monthly_series, seasonality
 from .stats import estimate_overdispersion, funnel_flags, funnel_plot_svg
+from .towns import load_towns
 
 log = logging.getLogger(__name__)
+
+TOWNS_FOLDER = "towns"
 
 
 @dataclass
@@ -85,6 +90,9 @@ def build_study(
     The default study period is the latest 12 complete months in the data, compared with the
     12 before. A study period the data do not fill is refused unless ``allow_partial``, and
     then labelled partial. ``groups`` defaults to :func:`load_crime_groups`.
+
+    With maps, it also writes the hotspot maps of each CSP (``hotspots/``) and the Safer
+    Towns profiles of ``boundaries/safer_towns.csv`` (``towns/``).
 
     Funnel plots (``funnels/*.svg``) and the ``funnel_*`` columns of the LSOA and CSP tables
     compare each area with the Peninsula's located rate; LSOA limits are widened for
@@ -159,6 +167,11 @@ def build_study(
                 written = write_hotspots(hot, out_dir / "hotspots")
                 hotspot_pages.append((csp, str(written[0].relative_to(out_dir))))
                 result.files += written
+        with _Step(timings, "town profiles"):
+            profiles = town_profiles(events, areas, load_towns(areas=areas), study=study,
+                                     comparison=comparison, groups=groups,
+                                     months_covered=covered, threshold=threshold)  # fmt: skip
+            result.files += write_profiles(profiles, out_dir / TOWNS_FOLDER)
     report = {
         "psa_geo_version": __version__,
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -182,6 +195,7 @@ def build_study(
                 n_lsoa=len(areas),
                 n_csp=areas["csp_code"].nunique(),
                 hotspot_pages=hotspot_pages,
+                towns_page=f"{TOWNS_FOLDER}/index.html",
             ),
             encoding="utf-8",
         )
@@ -240,6 +254,29 @@ def hotspots_job(
         cell_size=cell_size,
     )
     return write_hotspots(result, out_dir)
+
+
+def profiles_job(
+    data_dir: str | Path | None,
+    out_dir: str | Path,
+    *,
+    towns: list[str] | None = None,
+    towns_file: str | Path | None = None,
+    study: Period | None = None,
+    comparison: Period | None = None,
+    threshold: float = 0.05,
+    allow_partial: bool = False,
+    groups: dict[str, list[str]] | None = None,
+) -> list[Path]:
+    """``psa-geo profile``: town profiles (``towns``: names, None for all) in ``out/towns/``."""
+    areas, events, ingest, _ = load_study(resolve_data_dir(data_dir), {})
+    definitions = load_towns(towns_file, areas=areas)
+    covered = {pd.Timestamp(f"{month}-01") for month in ingest.months}
+    study, comparison = _choose_periods(events, covered, study, comparison, allow_partial)
+    profiles = town_profiles(events, areas, definitions, names=towns, study=study,
+                             comparison=comparison, groups=groups or load_crime_groups(),
+                             months_covered=covered, threshold=threshold)  # fmt: skip
+    return write_profiles(profiles, Path(out_dir) / TOWNS_FOLDER)
 
 
 def add_funnels(

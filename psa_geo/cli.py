@@ -73,32 +73,33 @@ def _parser() -> argparse.ArgumentParser:
         "status", parents=[common], help="show each dataset: present, rows, period, licence"
     )
 
-    study = argparse.ArgumentParser(add_help=False)
-    study.add_argument(
+    periods = argparse.ArgumentParser(add_help=False)
+    periods.add_argument(
         "--study",
         default=None,
         help="study period: 2018/19, 2019 or 2019-01:2019-12 (default: latest 12 months)",
     )
-    study.add_argument(
+    periods.add_argument(
         "--comparison", default=None, help="comparison period (default: the same length before)"
     )
-    study.add_argument(
+    periods.add_argument(
         "--threshold",
         type=_fraction,
         default=0.05,
         help="change within ± this fraction is stable ▶ (default 0.05)",
     )
-    study.add_argument(
+    periods.add_argument(
         "--groups",
         type=Path,
         default=None,
         help="CSV of category groups (columns group, crime_type); default: the assessment's",
     )
-    study.add_argument(
+    periods.add_argument(
         "--allow-partial",
         action="store_true",
         help="build a study period the data do not fill, labelled partial",
     )
+    study = argparse.ArgumentParser(add_help=False, parents=[periods])
     study.add_argument(
         "--overdispersion",
         choices=("multiplicative", "additive", "none"),
@@ -138,6 +139,22 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         help="grid cell size in metres (default: the area's short side / 50)",
+    )
+    profile = sub.add_parser(
+        "profile",
+        parents=[common, periods],
+        help="Safer Towns profiles (one HTML page per town and an index) in OUT/towns/",
+    )
+    which = profile.add_mutually_exclusive_group(required=True)
+    which.add_argument(
+        "--town", action="append", metavar="NAME", help="a town to profile (repeatable)"
+    )
+    which.add_argument("--all", action="store_true", help="every town in the definitions file")
+    profile.add_argument(
+        "--towns",
+        type=Path,
+        default=None,
+        help="town definitions CSV (town, lsoa_code); default: boundaries/safer_towns.csv",
     )
     return parser
 
@@ -210,6 +227,24 @@ def _run(args: argparse.Namespace) -> int:
         )
         if not args.quiet:
             print(f"Open {written[0]}")
+        return 0
+    if args.command == "profile":
+        from .build import profiles_job
+        from .groups import load_crime_groups
+
+        written = profiles_job(
+            args.data_dir,
+            args.out,
+            towns=None if args.all else args.town,
+            towns_file=args.towns,
+            study=_period(args.study),
+            comparison=_period(args.comparison),
+            threshold=args.threshold,
+            allow_partial=args.allow_partial,
+            groups=load_crime_groups(args.groups) if args.groups else None,
+        )
+        if not args.quiet:
+            print(f"Open {written[-1] if args.all else written[0]}")
         return 0
     raise AssertionError(args)
 

@@ -47,7 +47,8 @@ def _dissolved_geojson(
     """One feature per class (never one per cell), in EPSG:4326, with a ``label`` in words."""
     merged = frame[[by, "geometry"]].dissolve(by=by, as_index=False)
     merged["geometry"] = merged.geometry.simplify(simplify_m)
-    merged["label"] = merged[by].map(labels or {}).fillna("").map(html.escape)
+    labels = labels or {}
+    merged["label"] = [html.escape(str(labels.get(value, ""))) for value in merged[by]]
     return merged.to_crs("EPSG:4326").to_geo_dict(drop_id=True, show_bbox=False)
 
 

@@ -29,6 +29,7 @@ def index_html(
     n_lsoa: int,
     n_csp: int,
     hotspot_pages: list[tuple[str, str]] = (),
+    towns_page: str | None = None,
 ) -> str:
     """Render the landing page from the rate tables and the run report (all text escaped)."""
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
@@ -59,6 +60,7 @@ def index_html(
         gpkg_file=GPKG_FILE,
         table_levels=TABLE_LEVELS,
         hotspot_pages=list(hotspot_pages),
+        towns_page=towns_page,
         tables=blocks,
         ingest=report["sources"]["police_uk"]["ingest"],
         placed=report["sources"]["police_uk"]["assignment"],

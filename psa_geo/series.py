@@ -48,7 +48,9 @@ def monthly_series(
     if months is None:
         months = pd.date_range(month.min(), month.max(), freq="MS")
     base = frame.assign(month=month).groupby(["area_code", "category", "month"])["weight"].sum()
-    codes = [PENINSULA[0]] if level == "peninsula" else sorted(areas[f"{level}_code"].unique())
+    codes = (
+        [PENINSULA[0]] if level == "peninsula" else sorted(areas[f"{level}_code"].dropna().unique())
+    )
     parts = []
     for group, members in groups.items():
         sub = base[base.index.get_level_values("category").isin(members)]

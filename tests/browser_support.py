@@ -278,12 +278,15 @@ def _route_handler(session: BrowserSession) -> Callable[[Route, Request], None]:
 
 @contextmanager
 def open_page(
-    html_path: str | os.PathLike[str], *, viewport: tuple[int, int] = (1200, 800)
+    html_path: str | os.PathLike[str],
+    *,
+    viewport: tuple[int, int] = (1200, 800),
+    wait_for: str = ".leaflet-container",
 ) -> Iterator[BrowserSession]:
     """Open a saved HTML page in headless Chromium with every request answered offline.
 
-    Yields a :class:`BrowserSession` once the page has loaded and its Leaflet map container
-    exists. The browser is closed on exit.
+    Yields a :class:`BrowserSession` once the page has loaded and the ``wait_for`` element
+    (by default the Leaflet map container) exists. The browser is closed on exit.
     """
     from playwright.sync_api import sync_playwright
 
@@ -314,7 +317,7 @@ def open_page(
             page.on("dialog", on_dialog)
             page.route("**/*", _route_handler(session))
             page.goto(url, wait_until="load")
-            page.wait_for_selector(".leaflet-container", state="attached")
+            page.wait_for_selector(wait_for, state="attached")
             yield session
         finally:
             browser.close()

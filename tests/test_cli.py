@@ -37,6 +37,9 @@ def test_build_writes_every_output(built):
         "tables/rates_lad.csv",
         "tables/rates_ward.csv",
         "tables/rates_peninsula.csv",
+        "towns/index.html",
+        "towns/penzance.html",
+        "towns/penzance_map.html",
     ):
         assert (out / name).is_file(), name
     assert "read police.uk: done in" in result.stderr  # progress lines with timings
@@ -88,7 +91,7 @@ def test_index_links_resolve(built):
     import re
 
     links = re.findall(r'href="([^"]+)"', html)
-    assert "peninsula_map.html" in links
+    assert "peninsula_map.html" in links and "towns/index.html" in links
     for link in links:
         assert (out / link).exists(), link
     assert "▲" in html or "▼" in html or "▶" in html

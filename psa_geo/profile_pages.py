@@ -1,0 +1,233 @@
+"""Town profile pages: one print-friendly HTML page per town, its map, and an index page."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+from importlib import resources
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+
+from ._version import __version__
+from .assessment import RAG
+from .hotspot_maps import GI_COLOURS, hotspot_map
+from .maps import ATTRIBUTION
+from .measures import ALL_CRIME, ASB
+from .profiles import POINT_SOURCES, TownProfile
+
+LINE_STYLES = {ALL_CRIME: ("#0072B2", "-", "o"), ASB: ("#D55E00", "--", "s")}
+"""Okabe–Ito blue and vermilion, with different dashes and markers, so colour is not needed."""
+CAVEATS = (
+    "Counts are police.uk street-level crimes and ASB incidents placed in the town's LSOAs. "
+    "police.uk moves each location to the nearest of a fixed set of 'snap points' to protect "
+    "privacy, so a point on the map is near, not at, where the event happened.",
+    "Crimes without a location are in no town's figures (they count in the force total only).",
+    "police.uk is extracted once a month and not revised when crimes are later reclassified or "
+    "cancelled, so figures differ slightly from iQuanta and from the police's own systems.",
+    "Rates are per 1,000 residents (ONS mid-2018 estimates). Town centres draw visitors, "
+    "workers and night-time economy users who are not residents, so their resident rates run "
+    "high; compare towns with care.",
+    "'Higher', 'similar' or 'lower' compare the town's rate with Cornwall's (or the other "
+    "towns') at 95% confidence: 'similar' means the benchmark lies within the town's interval.",
+)
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    env.filters["num"] = lambda n: "–" if _missing(n) else f"{int(n):,}"
+    env.filters["one"] = lambda x: "–" if _missing(x) else f"{x:,.1f}"
+    env.filters["pct"] = lambda x: "–" if _missing(x) else f"{x:+.1f}%"
+    return env
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _template(name: str) -> jinja2.Template:
+    source = resources.files("psa_geo.templates").joinpath(name)
+    return _environment().from_string(source.read_text(encoding="utf-8"))
+
+
+def render_profile(profile: TownProfile, *, map_file: str | None = None) -> str:
+    """The profile page of one town as HTML (every value escaped).
+
+    ``map_file`` is the town's interactive map, embedded in a frame on screen; the printed
+    page carries a static image of the same content instead.
+    """
+    figures = profile.figures.to_dict("records")
+    season = [] if profile.seasonality is None else profile.seasonality.to_dict("records")
+    hotspot_rows = {
+        group: result.repeats.to_dict("records") for group, result in profile.hotspots.items()
+    }
+    return _template("profile.html.j2").render(
+        p=profile,
+        headline=profile.headline().to_dict("records"),
+        figures=figures,
+        season=season,
+        repeats=hotspot_rows,
+        chart_svg=monthly_chart_svg(profile),
+        map_png=static_map_png(profile),
+        map_file=map_file,
+        point_sources=POINT_SOURCES,
+        rag=RAG,
+        caveats=CAVEATS,
+        attribution=ATTRIBUTION,
+        version=__version__,
+    )
+
+
+def profile_map(profile: TownProfile):
+    """The town's interactive folium map: LSOAs with their figures, crime and ASB Gi*
+    classes, emerging hot spots, density and the top repeat locations."""
+    crime = profile.hotspots.get(ALL_CRIME)
+    asb = profile.hotspots.get(ASB)
+    cells = crime.cells if crime is not None else None
+    return hotspot_map(
+        profile.outline,
+        title=f"{profile.town}: crime hotspots, {profile.study.label}",
+        gistar_cells=cells,
+        kde_cells=cells,
+        emerging_cells=cells if cells is not None and "emerging_class" in cells else None,
+        repeats=crime.repeats if crime is not None else None,
+        more_gistar={"ASB hot and cold spots (Gi*)": asb.cells} if asb is not None else None,
+        lsoas=profile.lsoas,
+    )
+
+
+def monthly_chart_svg(profile: TownProfile) -> str:
+    """Monthly counts of crime and ASB over both periods as an inline SVG, with a title and
+    the study period shaded and labelled."""
+    from matplotlib import rc_context
+    from matplotlib.figure import Figure
+
+    with rc_context({"svg.fonttype": "none", "font.size": 9}):
+        fig = Figure(figsize=(7.2, 2.8))
+        ax = fig.add_subplot()
+        for group, rows in profile.monthly.groupby("category", sort=False):
+            colour, dash, marker = LINE_STYLES.get(group, ("#000000", ":", "^"))
+            ax.plot(
+                rows["month"],
+                rows["count"],
+                color=colour,
+                linestyle=dash,
+                marker=marker,
+                markersize=3,
+                label=group,
+            )
+        ax.axvspan(profile.study.start, profile.study.end, color="#000000", alpha=0.06, lw=0)
+        ax.text(
+            profile.study.start,
+            1.01,
+            f" study period {profile.study.label}",
+            transform=ax.get_xaxis_transform(),
+            fontsize=8,
+            va="bottom",
+        )
+        ax.set_ylabel("events per month")
+        ax.set_ylim(bottom=0)
+        ax.legend(loc="lower left", frameon=False, ncols=2)
+        ax.spines[["top", "right"]].set_visible(False)
+        fig.tight_layout()
+        buffer = io.StringIO()
+        fig.savefig(buffer, format="svg", metadata={"Date": None})
+    svg = buffer.getvalue()
+    svg = svg[svg.index("<svg") :]
+    title = f"Monthly crime and ASB in {html.escape(profile.town)}"
+    return svg.replace(">", f' role="img" aria-label="{title}"><title>{title}</title>', 1)
+
+
+def static_map_png(profile: TownProfile) -> str:
+    """A base64 PNG of the town for print: LSOAs shaded by all-crime rate (cividis, with
+    the rate written in each), 99%/95% crime hot spots outlined, the town outline."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7.2, 5.4), dpi=110)
+    ax = fig.add_subplot()
+    lsoas = profile.lsoas
+    lsoas.plot(
+        ax=ax,
+        column="rate_per_1000",
+        cmap="cividis_r",
+        edgecolor="#666",
+        linewidth=0.6,
+        legend=True,
+        legend_kwds={"label": "all crime per 1,000 residents", "shrink": 0.7},
+    )
+    for point, rate in zip(
+        lsoas.geometry.representative_point(), lsoas["rate_per_1000"], strict=True
+    ):
+        ax.annotate(
+            f"{rate:.0f}",
+            (point.x, point.y),
+            ha="center",
+            fontsize=7,
+            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "lw": 0, "alpha": 0.8},
+        )
+    crime = profile.hotspots.get(ALL_CRIME)
+    if crime is not None:
+        hot = crime.cells[crime.cells["hotspot_level"] >= 2]
+        if not hot.empty:
+            hot.dissolve().boundary.plot(ax=ax, color=GI_COLOURS[3][0], linewidth=1.4)
+            ax.plot([], [], color=GI_COLOURS[3][0], label="crime hot spot (Gi*, 95%+)")
+    profile.outline.boundary.plot(ax=ax, color="#000", linewidth=1.8)
+    ax.plot([], [], color="#000", label=f"{profile.town} (its LSOAs)")
+    ax.legend(loc="lower left", fontsize=7, framealpha=0.9)
+    ax.set_axis_off()
+    ax.set_title(
+        f"{profile.town}: all crime per 1,000 residents by LSOA, {profile.study.label}", fontsize=9
+    )
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", metadata={"Software": None})
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def towns_index_html(profiles: list[TownProfile], pages: dict[str, str]) -> str:
+    """The index page comparing the towns side by side (ranked by all-crime rate)."""
+    rows = []
+    for profile in profiles:
+        by_group = profile.figures.set_index("category")
+        crime = by_group.loc[ALL_CRIME].to_dict() if ALL_CRIME in by_group.index else None
+        asb = by_group.loc[ASB].to_dict() if ASB in by_group.index else None
+        rows.append({"p": profile, "crime": crime, "asb": asb, "page": pages[profile.town]})
+    rates = pd.Series(
+        [r["crime"]["rate_per_1000"] if r["crime"] is not None else math.nan for r in rows]
+    )
+    for row, rank in zip(rows, rates.rank(ascending=False, method="min"), strict=True):
+        row["rank"] = None if math.isnan(rank) else int(rank)
+    rows.sort(key=lambda r: (r["rank"] is None, r["rank"] or 0))
+    first = profiles[0]
+    return _template("towns_index.html.j2").render(
+        rows=rows,
+        study=first.study,
+        comparison=first.comparison,
+        rag=RAG,
+        caveats=CAVEATS,
+        attribution=ATTRIBUTION,
+        version=__version__,
+    )
+
+
+def write_profiles(profiles: list[TownProfile], out_dir: str | Path) -> list[Path]:
+    """Write ``<town>.html``, ``<town>_map.html`` and ``<town>_figures.csv`` per town and
+    ``index.html`` comparing them; file names are made safe from the town names."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written, pages = [], {}
+    for profile in profiles:
+        map_path = out_dir / f"{profile.slug}_map.html"
+        profile_map(profile).save(map_path)
+        page = out_dir / f"{profile.slug}.html"
+        page.write_text(render_profile(profile, map_file=map_path.name), encoding="utf-8")
+        figures = out_dir / f"{profile.slug}_figures.csv"
+        profile.figures.to_csv(figures, index=False, encoding="utf-8-sig")
+        pages[profile.town] = page.name
+        written += [page, map_path, figures]
+    index = out_dir / "index.html"
+    index.write_text(towns_index_html(profiles, pages), encoding="utf-8")
+    return [*written, index]
