@@ -19,5 +19,7 @@ def test_readme_python_example_runs(mirror, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
-    assert lines[-1] == "▲"
+    assert "▲" in lines
     assert any("Plymouth" in line for line in lines)
+    assert any("All crime (excl. ASB)" in line and "higher" in line for line in lines)
+    assert (tmp_path / "maps" / "towns" / "penzance.html").is_file()
