@@ -18,7 +18,7 @@ from .areas import LEVELS, dissolve_areas, load_areas
 from .assessment import league_table, quick_facts, write_assessment
 from .assign import assign_areas
 from .datadir import dataset_path, load_manifest, require_datasets, resolve_data_dir
-from .errors import PsaGeoError
+from .errors import InputFileError, MissingDataError, PsaGeoError
 from .groups import load_crime_groups, unmapped_categories
 from .hotspots import hotspot_study, write_hotspots
 from .index_page import GPKG_FILE, MAP_FILE, index_html
@@ -36,7 +36,13 @@ from .profile_pages import write_profiles
 from .profiles import town_profiles
 from .series import monthly_series, seasonality
 from .stats import estimate_overdispersion, funnel_flags, funnel_plot_svg
-from .towns import load_towns
+from .towns import (
+    load_bua_polygons,
+    load_parish_polygons,
+    load_towns,
+    town_areas,
+    town_match_report,
+)
 
 log = logging.getLogger(__name__)
 
@@ -168,10 +174,9 @@ def build_study(
                 hotspot_pages.append((csp, str(written[0].relative_to(out_dir))))
                 result.files += written
         with _Step(timings, "town profiles"):
-            profiles = town_profiles(events, areas, load_towns(areas=areas), study=study,
-                                     comparison=comparison, groups=groups,
-                                     months_covered=covered, threshold=threshold)  # fmt: skip
-            result.files += write_profiles(profiles, out_dir / TOWNS_FOLDER)
+            result.files += _write_towns(data_dir, out_dir, events, areas, load_towns(areas=areas),
+                                         study=study, comparison=comparison, groups=groups,
+                                         months_covered=covered, threshold=threshold)  # fmt: skip
     report = {
         "psa_geo_version": __version__,
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -269,14 +274,29 @@ def profiles_job(
     groups: dict[str, list[str]] | None = None,
 ) -> list[Path]:
     """``psa-geo profile``: town profiles (``towns``: names, None for all) in ``out/towns/``."""
-    areas, events, ingest, _ = load_study(resolve_data_dir(data_dir), {})
+    data_dir = resolve_data_dir(data_dir)
+    areas, events, ingest, _ = load_study(data_dir, {})
     definitions = load_towns(towns_file, areas=areas)
     covered = {pd.Timestamp(f"{month}-01") for month in ingest.months}
     study, comparison = _choose_periods(events, covered, study, comparison, allow_partial)
-    profiles = town_profiles(events, areas, definitions, names=towns, study=study,
-                             comparison=comparison, groups=groups or load_crime_groups(),
-                             months_covered=covered, threshold=threshold)  # fmt: skip
-    return write_profiles(profiles, Path(out_dir) / TOWNS_FOLDER)
+    return _write_towns(data_dir, Path(out_dir), events, areas, definitions, names=towns,
+                        study=study, comparison=comparison, groups=groups or load_crime_groups(),
+                        months_covered=covered, threshold=threshold)  # fmt: skip
+
+
+def _write_towns(data_dir, out_dir, events, areas, definitions, **options) -> list[Path]:
+    """Profiles of the towns in ``out_dir/towns/``, with how well each definition matches
+    its built-up area and parish when those polygons are in the data directory."""
+    profiles = town_profiles(events, areas, definitions, **options)
+    try:
+        outlines = town_areas(areas, definitions, names=[p.town for p in profiles])
+        match = town_match_report(
+            outlines, load_bua_polygons(data_dir), load_parish_polygons(data_dir)
+        )
+    except (MissingDataError, InputFileError) as exc:
+        log.info("no town definition report: %s", exc)
+        match = None
+    return write_profiles(profiles, out_dir / TOWNS_FOLDER, match=match)
 
 
 def add_funnels(

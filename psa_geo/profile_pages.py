@@ -187,8 +187,12 @@ def static_map_png(profile: TownProfile) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def towns_index_html(profiles: list[TownProfile], pages: dict[str, str]) -> str:
-    """The index page comparing the towns side by side (ranked by all-crime rate)."""
+def towns_index_html(
+    profiles: list[TownProfile], pages: dict[str, str], match: pd.DataFrame | None = None
+) -> str:
+    """The index page comparing the towns side by side (ranked by all-crime rate), with how
+    well each town's LSOAs match its built-up area and parish when ``match`` is given
+    (:func:`town_match_report`)."""
     rows = []
     for profile in profiles:
         by_group = profile.figures.set_index("category")
@@ -203,6 +207,7 @@ def towns_index_html(profiles: list[TownProfile], pages: dict[str, str]) -> str:
     rows.sort(key=lambda r: (r["rank"] is None, r["rank"] or 0))
     first = profiles[0]
     return _template("towns_index.html.j2").render(
+        match=[] if match is None else match.to_dict("records"),
         rows=rows,
         study=first.study,
         comparison=first.comparison,
@@ -213,9 +218,12 @@ def towns_index_html(profiles: list[TownProfile], pages: dict[str, str]) -> str:
     )
 
 
-def write_profiles(profiles: list[TownProfile], out_dir: str | Path) -> list[Path]:
+def write_profiles(
+    profiles: list[TownProfile], out_dir: str | Path, *, match: pd.DataFrame | None = None
+) -> list[Path]:
     """Write ``<town>.html``, ``<town>_map.html`` and ``<town>_figures.csv`` per town and
-    ``index.html`` comparing them; file names are made safe from the town names."""
+    ``index.html`` comparing them (plus ``town_definitions.csv`` from ``match``, the
+    :func:`town_match_report`); file names are made safe from the town names."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written, pages = [], {}
@@ -228,6 +236,10 @@ def write_profiles(profiles: list[TownProfile], out_dir: str | Path) -> list[Pat
         profile.figures.to_csv(figures, index=False, encoding="utf-8-sig")
         pages[profile.town] = page.name
         written += [page, map_path, figures]
+    if match is not None:
+        definitions = out_dir / "town_definitions.csv"
+        match.to_csv(definitions, index=False, encoding="utf-8-sig")
+        written.append(definitions)
     index = out_dir / "index.html"
-    index.write_text(towns_index_html(profiles, pages), encoding="utf-8")
+    index.write_text(towns_index_html(profiles, pages, match), encoding="utf-8")
     return [*written, index]

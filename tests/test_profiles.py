@@ -183,6 +183,11 @@ def test_profile_command(mirror, tmp_path):
                      "--out", tmp_path)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "towns" / "liskeard.html").is_file()
+    match = pd.read_csv(tmp_path / "towns" / "town_definitions.csv", encoding="utf-8-sig")
+    assert match["town"].tolist() == ["Liskeard"]
+    assert 0 < match["lsoa_in_bua_pct"].iloc[0] <= 100 and match["lsoa_count"].iloc[0] >= 3
+    index = (tmp_path / "towns" / "index.html").read_text(encoding="utf-8")
+    assert "How each town is defined" in index
     bad = run_cli("profile", "--town", "Atlantis", "--data-dir", mirror, "--out", tmp_path)
     assert bad.returncode == 2
     assert bad.stderr.strip().splitlines()[-1].startswith("psa-geo: error: unknown town")
