@@ -8,6 +8,14 @@ from ._version import __version__ as __version__
 from .areas import dissolve_areas, load_areas, load_csp_membership
 from .assign import AssignReport, assign_areas, locate_lsoa
 from .build import BuildResult, build_study
+from .casualties import (
+    CRASH_CAVEAT,
+    casualties_by_area,
+    casualty_table,
+    load_road_user_groups,
+    road_user,
+    severity_counts,
+)
 from .datadir import dataset_status, fetch_from_mirror, load_manifest
 from .download import fetch_online
 from .emerging import emerging_hotspots, mann_kendall
@@ -38,9 +46,11 @@ from .stats import (
     poisson_ci,
     rate_ci,
 )
+from .stats19 import Stats19Report, link_casualties, read_stats19
 from .towns import assign_towns, define_town, load_towns, town_areas, town_match_report
 
 __all__ = [
+    "CRASH_CAVEAT",
     "AssignReport",
     "BuildResult",
     "HotspotResult",
@@ -49,11 +59,14 @@ __all__ = [
     "MissingDataError",
     "Period",
     "PsaGeoError",
+    "Stats19Report",
     "TownProfile",
     "assign_areas",
     "assign_towns",
     "build_study",
     "calendar_year",
+    "casualties_by_area",
+    "casualty_table",
     "change_pct",
     "change_significance",
     "change_test",
@@ -76,10 +89,12 @@ __all__ = [
     "hotspot_study",
     "kde",
     "latest_complete_months",
+    "link_casualties",
     "load_areas",
     "load_crime_groups",
     "load_csp_membership",
     "load_manifest",
+    "load_road_user_groups",
     "load_towns",
     "locate_lsoa",
     "make_grid",
@@ -91,9 +106,12 @@ __all__ = [
     "rate_map",
     "rate_table",
     "read_police_uk",
+    "read_stats19",
     "render_profile",
     "repeat_locations",
+    "road_user",
     "seasonality",
+    "severity_counts",
     "town_areas",
     "town_match_report",
     "town_profiles",
