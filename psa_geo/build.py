@@ -34,6 +34,8 @@ from .periods import Period, latest_complete_months
 from .police_uk import read_police_uk
 from .profile_pages import write_profiles
 from .profiles import town_profiles
+from .road_safety import FOLDER as ROAD_SAFETY_FOLDER
+from .road_safety import load_road_safety, write_road_safety
 from .series import monthly_series, seasonality
 from .stats import estimate_overdispersion, funnel_flags, funnel_plot_svg
 from .towns import (
@@ -159,6 +161,7 @@ def build_study(
             headline_groups=[g for g in (ALL_CRIME, ASB) if g in groups],
         )
     hotspot_pages: list[tuple[str, str]] = []
+    extra_pages: list[tuple[str, str]] = []
     if maps:
         result.files += _write_maps(out_dir, areas, tables, study, timings)
         with _Step(timings, "hotspots"):
@@ -173,6 +176,13 @@ def build_study(
                 written = write_hotspots(hot, out_dir / "hotspots")
                 hotspot_pages.append((csp, str(written[0].relative_to(out_dir))))
                 result.files += written
+        with _Step(timings, "road safety"):
+            if _has_road_safety(data_dir):
+                study_rs = load_road_safety(data_dir, areas)
+                result.files += write_road_safety(study_rs, out_dir / ROAD_SAFETY_FOLDER)
+                extra_pages.append(("Road traffic casualties", f"{ROAD_SAFETY_FOLDER}/index.html"))
+            else:
+                notes.append("no road-safety section: the STATS19 files are not in the data")
         with _Step(timings, "town profiles"):
             result.files += _write_towns(data_dir, out_dir, events, areas, load_towns(areas=areas),
                                          study=study, comparison=comparison, groups=groups,
@@ -201,6 +211,7 @@ def build_study(
                 n_csp=areas["csp_code"].nunique(),
                 hotspot_pages=hotspot_pages,
                 towns_page=f"{TOWNS_FOLDER}/index.html",
+                extra_pages=extra_pages,
             ),
             encoding="utf-8",
         )
@@ -259,6 +270,21 @@ def hotspots_job(
         cell_size=cell_size,
     )
     return write_hotspots(result, out_dir)
+
+
+def collisions_job(data_dir: str | Path | None, out_dir: str | Path) -> list[Path]:
+    """``psa-geo collisions``: the road-safety tables, page and collision map."""
+    data_dir = resolve_data_dir(data_dir)
+    study = load_road_safety(data_dir, load_areas(data_dir))
+    return write_road_safety(study, Path(out_dir) / ROAD_SAFETY_FOLDER)
+
+
+def _has_road_safety(data_dir: Path) -> bool:
+    manifest = load_manifest()
+    return all(
+        (data_dir / manifest[name].path).exists()
+        for name in ("stats19_collisions", "stats19_casualties")
+    )
 
 
 def profiles_job(

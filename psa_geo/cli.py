@@ -140,6 +140,11 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="grid cell size in metres (default: the area's short side / 50)",
     )
+    sub.add_parser(
+        "collisions",
+        parents=[common],
+        help="road traffic casualties (STATS19): tables, page and collision map in OUT/collisions/",
+    )
     profile = sub.add_parser(
         "profile",
         parents=[common, periods],
@@ -227,6 +232,13 @@ def _run(args: argparse.Namespace) -> int:
         )
         if not args.quiet:
             print(f"Open {written[0]}")
+        return 0
+    if args.command == "collisions":
+        from .build import collisions_job
+
+        written = collisions_job(args.data_dir, args.out)
+        if not args.quiet:
+            print(f"Open {written[-1]}")
         return 0
     if args.command == "profile":
         from .build import profiles_job

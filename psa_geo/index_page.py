@@ -30,6 +30,7 @@ def index_html(
     n_csp: int,
     hotspot_pages: list[tuple[str, str]] = (),
     towns_page: str | None = None,
+    extra_pages: list[tuple[str, str]] = (),
 ) -> str:
     """Render the landing page from the rate tables and the run report (all text escaped)."""
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
@@ -61,6 +62,7 @@ def index_html(
         table_levels=TABLE_LEVELS,
         hotspot_pages=list(hotspot_pages),
         towns_page=towns_page,
+        extra_pages=list(extra_pages),
         tables=blocks,
         ingest=report["sources"]["police_uk"]["ingest"],
         placed=report["sources"]["police_uk"]["assignment"],

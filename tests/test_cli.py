@@ -40,6 +40,9 @@ def test_build_writes_every_output(built):
         "towns/index.html",
         "towns/penzance.html",
         "towns/penzance_map.html",
+        "collisions/index.html",
+        "collisions/collision_map.html",
+        "collisions/casualties_by_csp.csv",
     ):
         assert (out / name).is_file(), name
     assert "read police.uk: done in" in result.stderr  # progress lines with timings
@@ -92,6 +95,7 @@ def test_index_links_resolve(built):
 
     links = re.findall(r'href="([^"]+)"', html)
     assert "peninsula_map.html" in links and "towns/index.html" in links
+    assert "collisions/index.html" in links
     for link in links:
         assert (out / link).exists(), link
     assert "▲" in html or "▼" in html or "▶" in html

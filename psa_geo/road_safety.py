@@ -1,0 +1,239 @@
+"""The road-safety section: STATS19 casualty tables, the all-roads collision map and its page.
+
+Casualties give every count (KSI = fatal + serious casualties, never collision severity).
+Collision locations exist only for the years whose collision file is in the data, so tables by
+CSP cover those years and say so for the others.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import folium
+import geopandas as gpd
+import jinja2
+import pandas as pd
+from folium.plugins import FastMarkerCluster
+from folium.template import Template
+
+from ._version import __version__
+from .assign import assign_areas
+from .casualties import CRASH_CAVEAT, casualties_by_area, casualty_table
+from .datadir import dataset_path, load_manifest
+from .maps import ATTRIBUTION, TILE_ATTRIBUTION, AttributionControl, map_css
+from .stats19 import link_casualties, read_stats19
+
+log = logging.getLogger(__name__)
+
+FOLDER = "collisions"
+# Okabe–Ito black, vermilion and sky blue; the marker size differs too, so colour is not needed.
+SEVERITY_STYLE = {"Fatal": ("#000000", 8), "Serious": ("#D55E00", 6), "Slight": ("#56B4E9", 4)}
+BREAKDOWNS = {"road_user": "road user", "age_band": "age band"}
+CAVEATS = (
+    CRASH_CAVEAT,
+    "Counts are casualties from DfT's STATS19 data for Devon & Cornwall Police (force 50). "
+    "Published figures can differ by a few casualties: DfT revises severities after "
+    "publication.",
+    "Collision locations are only in the data for some years; casualties of the other years "
+    "count in the force totals but in no CSP.",
+)
+
+
+@dataclass
+class RoadSafety:
+    """Collisions (placed in areas), casualties, and what links them."""
+
+    collisions: gpd.GeoDataFrame
+    casualties: pd.DataFrame
+    linkage: pd.DataFrame
+
+    @property
+    def located_years(self) -> list[int]:
+        return sorted(int(y) for y in self.collisions["collision_year"].dropna().unique())
+
+
+def load_road_safety(data_dir: str | Path | None, areas: gpd.GeoDataFrame) -> RoadSafety:
+    """Read the STATS19 collisions and casualties of the data directory and place the
+    collisions in the areas (:func:`assign_areas`)."""
+    manifest = load_manifest()
+    collisions = read_stats19(
+        dataset_path("stats19_collisions", data_dir, manifest=manifest), table="collisions"
+    )
+    casualties = read_stats19(
+        dataset_path("stats19_casualties", data_dir, manifest=manifest), table="casualties"
+    )
+    placed = assign_areas(collisions, areas)
+    return RoadSafety(placed, casualties, link_casualties(casualties, collisions))
+
+
+def road_safety_tables(study: RoadSafety) -> dict[str, pd.DataFrame]:
+    """The section's tables: Peninsula casualties by severity and year, by road user and age
+    band, by CSP (located years only, the others marked), and the casualty linkage."""
+    tables = {"casualties_peninsula": casualty_table(study.casualties)}
+    for by in BREAKDOWNS:
+        tables[f"casualties_by_{by}"] = casualty_table(study.casualties, by=by)
+    tables["casualties_by_csp"] = casualties_by_area(
+        study.casualties, study.collisions, area="csp_name",
+        areas=sorted(study.collisions["csp_name"].dropna().unique()),
+    )  # fmt: skip
+    tables["casualty_linkage"] = study.linkage
+    return tables
+
+
+def collision_map(study: RoadSafety) -> folium.Map:
+    """All located collisions by severity, clustered, one layer per year, with popups (date,
+    severity, road, casualties) and a layer of the KSI collisions."""
+    located = study.collisions[~study.collisions.geometry.is_empty]
+    ksi = study.casualties[study.casualties["casualty_severity_label"].isin(["Fatal", "Serious"])]
+    ksi_counts = ksi.groupby("collision_index").size()
+    wgs = located.to_crs("EPSG:4326")
+    m = folium.Map(tiles=None, control_scale=True)
+    folium.TileLayer("OpenStreetMap", name="Base map (OpenStreetMap)",
+                     attr=TILE_ATTRIBUTION).add_to(m)  # fmt: skip
+    rows = [
+        [round(p.y, 5), round(p.x, 5), _popup(c), *SEVERITY_STYLE.get(c.category, ("#777", 4))]
+        for p, c in zip(wgs.geometry, located.itertuples(), strict=True)
+    ]
+    years = located["collision_year"].to_numpy()
+    has_ksi = located["collision_index"].map(ksi_counts).fillna(0).to_numpy() > 0
+    for year in study.located_years:
+        data = [r for r, y in zip(rows, years, strict=True) if y == year]
+        _Clusters(data, callback=_CALLBACK, name=f"Collisions {year} ({len(data):,})",
+                          show=year == study.located_years[-1]).add_to(m)  # fmt: skip
+    data = [r for r, k in zip(rows, has_ksi, strict=True) if k]
+    _Clusters(data, callback=_CALLBACK, show=False,
+                      name=f"Collisions with a killed or seriously injured casualty ({len(data):,})"
+                      ).add_to(m)  # fmt: skip
+    folium.LayerControl(collapsed=False).add_to(m)
+    bounds = wgs.total_bounds
+    m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
+    root = m.get_root()
+    root.header.add_child(folium.Element(map_css()))
+    years_text = " and ".join(str(y) for y in study.located_years)
+    title = f"Road traffic collisions, all roads, {years_text}"
+    root.html.add_child(folium.Element(f'<div class="psa-title"><strong>{html.escape(title)}'
+                                       "</strong></div>"))  # fmt: skip
+    root.html.add_child(folium.Element(_legend()))
+    m.add_child(AttributionControl(ATTRIBUTION + " Collisions: DfT STATS19 (OGL v3.0)."))
+    return m
+
+
+def _popup(row) -> str:
+    """The popup of one collision: every value escaped (it is shown as HTML)."""
+    when = row.date.strftime("%d %b %Y %H:%M") if pd.notna(row.date) else "date unknown"
+    road = row.first_road_class_label if pd.notna(row.first_road_class_label) else "road unknown"
+    if pd.notna(row.first_road_number) and row.first_road_number not in (0, "0"):
+        road = f"{road} {row.first_road_number}"
+    details = [when, road, f"{row.number_of_casualties} casualties, "
+               f"{row.number_of_vehicles} vehicles"]  # fmt: skip
+    heading = f"<b>{html.escape(str(row.category))}</b> collision"
+    return "<br>".join([heading, *(html.escape(str(d)) for d in details)])
+
+
+class _Clusters(FastMarkerCluster):
+    """FastMarkerCluster that honours ``show=False`` (folium 0.20 always adds it to the map)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            var {{ this.get_name() }} = (function(){
+                {{ this.callback }}
+                var data = {{ this.data|tojson }};
+                var cluster = L.markerClusterGroup({{ this.options|tojavascript }});
+                for (var i = 0; i < data.length; i++) {
+                    callback(data[i]).addTo(cluster);
+                }
+                {% if this.show %}cluster.addTo({{ this._parent.get_name() }});{% endif %}
+                return cluster;
+            })();
+        {% endmacro %}"""
+    )
+
+
+_CALLBACK = """
+function (row) {
+    var marker = L.circleMarker(new L.LatLng(row[0], row[1]),
+        {radius: row[4], color: '#333', weight: 1, fillColor: row[3], fillOpacity: 0.9});
+    marker.bindPopup(row[2]);
+    return marker;
+};
+"""
+
+
+def _legend() -> str:
+    rows = "".join(
+        f'<tr><td><svg width="18" height="18"><circle cx="9" cy="9" r="{radius}" '
+        f'fill="{colour}" stroke="#333"/></svg></td><td>{name}</td></tr>'
+        for name, (colour, radius) in SEVERITY_STYLE.items()
+    )
+    return (
+        '<div id="psa-legend" class="psa-legend" role="region" aria-label="Map legend">'
+        "<strong>Collision severity</strong><table><tbody>"
+        f"{rows}</tbody></table>Larger circles are more severe.<br>"
+        "Numbers on clusters count collisions.</div>"
+    )
+
+
+def write_road_safety(study: RoadSafety, out_dir: str | Path) -> list[Path]:
+    """``collisions/``: the tables as CSV, ``index.html`` with them and the caveats, and
+    ``collision_map.html``."""
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    tables = road_safety_tables(study)
+    written = []
+    for name, table in tables.items():
+        path = folder / f"{name}.csv"
+        table.to_csv(path, index=False, encoding="utf-8-sig")
+        written.append(path)
+    map_path = folder / "collision_map.html"
+    collision_map(study).save(map_path)
+    page = folder / "index.html"
+    page.write_text(road_safety_html(study, tables, map_file=map_path.name), encoding="utf-8")
+    return [*written, map_path, page]
+
+
+def road_safety_html(study: RoadSafety, tables: dict[str, pd.DataFrame], *, map_file: str) -> str:
+    """The section's page: casualty tables in the assessment's wide form, caveats under each."""
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    env.filters["num"] = lambda n: "–" if pd.isna(n) else f"{int(n):,}"
+    source = resources.files("psa_geo.templates").joinpath("road_safety.html.j2")
+    template = env.from_string(source.read_text(encoding="utf-8"))
+    years = sorted(tables["casualties_peninsula"]["year"].unique())
+    breakdowns = {
+        label: _wide(tables[f"casualties_by_{by}"], by) for by, label in BREAKDOWNS.items()
+    }
+    by_csp = tables["casualties_by_csp"]
+    return template.render(
+        years=years,
+        peninsula=_wide(tables["casualties_peninsula"], None),
+        breakdowns=breakdowns,
+        csp=by_csp[by_csp["area"].ne("(not placed in an area)")].to_dict("records"),
+        csp_notes=sorted(set(by_csp["note"]) - {""}),
+        located_years=study.located_years,
+        linkage=tables["casualty_linkage"].to_dict("records"),
+        map_file=map_file,
+        caveats=CAVEATS,
+        attribution=ATTRIBUTION,
+        version=__version__,
+    )
+
+
+def _wide(long: pd.DataFrame, by: str | None) -> list[dict]:
+    """One row per (group,) measure: counts by year, then the last year's change and trend."""
+    keys = ["measure"] if by is None else [by, "measure"]
+    rows = []
+    for key, sub in long.groupby(keys, sort=False):
+        last = sub.iloc[-1]
+        rows.append({
+            "group": key[0] if by is not None else "",
+            "measure": key[-1],
+            "counts": dict(zip(sub["year"], sub["casualties"], strict=True)),
+            "change_pct": last["change_pct"],
+            "trend": last["trend"],
+            "note": last["note"],
+        })  # fmt: skip
+    return rows
