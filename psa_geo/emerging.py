@@ -46,7 +46,7 @@ from scipy.special import ndtr
 
 from .checks import cell_centres, gistar_problem, located_points, positive_metres
 from .errors import PsaGeoError
-from .gistar import default_band, gistar
+from .gistar import BAND_TOLERANCE, NOT_TESTED, default_band, gistar
 from .grids import _as_counts, cell_index
 from .periods import Period
 
@@ -142,8 +142,10 @@ def emerging_hotspots(
 ) -> gpd.GeoDataFrame:
     """Emerging hot spot classes for grid cells, from dated events (see the module docstring).
 
-    A slice in which Gi* cannot run (fewer than 30 cells with events, or every cell with the
-    same count) is logged and counts as not significant everywhere, with z = 0.
+    Cells with no other cell within the band (offshore rocks) cannot be tested: their class
+    is "Not tested (no neighbouring cell)". A slice in which Gi* cannot run (fewer than 30
+    cells with events, or every cell with the same count) is logged and counts as not
+    significant everywhere, with z = 0.
 
     Parameters
     ----------
@@ -177,7 +179,7 @@ def emerging_hotspots(
         Gi* could not test).
     """
     events = _dated(events)
-    band = _band(cells) if distance is None else positive_metres(distance, "distance")
+    band, alone = _band(cells, distance)
     weight = "weight" if "weight" in events.columns else None
     xy, w = located_points(events, "events", weight)
     where = cell_index(xy, cells)
@@ -198,20 +200,21 @@ def emerging_hotspots(
         rows = rows[inside[rows]]
         x = np.bincount(where[rows], weights=w[rows], minlength=n_cells)
         counts[:, k] = x
-        problem = gistar_problem(x, "n")
+        problem = gistar_problem(x[~alone], "n")
         if problem:
             skipped.append(label)
             log.info("emerging hot spots: slice %s is not tested: %s", label, problem)
             continue
-        counted = cells.assign(n=_as_counts(x, w))
+        counted = cells[~alone].assign(n=_as_counts(x[~alone], w))
         result = gistar(counted, column="n", distance=band, fdr=fdr)
-        z[:, k] = result["gistar_z"].to_numpy()
-        levels[:, k] = result["hotspot_level"].to_numpy()
+        z[~alone, k] = result["gistar_z"].to_numpy()
+        levels[~alone, k] = result["hotspot_level"].to_numpy()
 
     hot, cold = levels > 0, levels < 0
     trend = mann_kendall(z)
     count_trend = mann_kendall(counts)
     classes = _classify(hot, cold, trend.z, trend.p)
+    classes[alone] = NOT_TESTED
 
     out = cells.copy()
     out["slices_hot"] = hot.sum(axis=1)
@@ -285,11 +288,19 @@ def _slices(
     return [(edges[k], np.flatnonzero(slot == k)) for k in range(len(edges) - 1)]
 
 
-def _band(cells: gpd.GeoDataFrame) -> float:
-    """The band :func:`gistar` chooses by default for the whole grid."""
+def _band(cells: gpd.GeoDataFrame, distance: float | None) -> tuple[float, np.ndarray]:
+    """The band (as :func:`gistar` chooses it by default for the whole grid, unless given)
+    and the cells with no other cell within it, which cannot be tested."""
     if not isinstance(cells, gpd.GeoDataFrame) or len(cells) < 2:
         raise PsaGeoError("'cells' should be a GeoDataFrame of at least two grid cells")
-    return default_band(cKDTree(cell_centres(cells)))
+    xy = cell_centres(cells)
+    tree = cKDTree(xy)
+    band = default_band(tree) if distance is None else positive_metres(distance, "distance")
+    alone = tree.query(xy, k=2)[0][:, 1] > band * (1 + BAND_TOLERANCE)
+    if alone.any():
+        log.info("emerging hot spots: %d cells with no other cell within %.1f m are not "
+                 "tested", int(alone.sum()), band)  # fmt: skip
+    return band, alone
 
 
 def _classify(

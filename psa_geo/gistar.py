@@ -17,6 +17,9 @@ from .errors import PsaGeoError
 
 log = logging.getLogger(__name__)
 
+NOT_TESTED = "Not tested (no neighbouring cell)"
+"""The class of a cell with no other cell within the band, where a caller skips it."""
+
 DEFAULT_NEIGHBOURS = 8
 """The default band gives the median cell this many neighbours (the queen ring of a grid)."""
 

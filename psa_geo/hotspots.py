@@ -14,7 +14,7 @@ from scipy.spatial import cKDTree
 
 from .emerging import MIN_SLICES, emerging_hotspots
 from .errors import PsaGeoError
-from .gistar import gistar
+from .gistar import NOT_TESTED, gistar
 from .groups import single_groups
 from .hotspot_maps import hotspot_map
 from .kde import kde
@@ -22,8 +22,6 @@ from .periods import Period
 from .repeats import repeat_locations
 
 log = logging.getLogger(__name__)
-
-NOT_TESTED = "Not tested (no neighbouring cell)"
 
 
 @dataclass
@@ -88,7 +86,7 @@ def hotspot_study(
     alone = _isolated(cells)
     cells = _gistar_with_isolated(cells, alone)
     if period.months >= MIN_SLICES:
-        cells = _emerging_with_isolated(selected, cells, alone, period)
+        cells = emerging_hotspots(selected, cells, period=period)
     else:
         log.info("emerging hot spots need %d months or more; %s is shorter", MIN_SLICES,
                  period.label)  # fmt: skip
@@ -114,16 +112,6 @@ def _gistar_with_isolated(cells: gpd.GeoDataFrame, alone: np.ndarray) -> gpd.Geo
     out.loc[alone, "hotspot_class"] = NOT_TESTED
     out.loc[alone, "hotspot_level"] = 0
     out["hotspot_level"] = out["hotspot_level"].astype(int)
-    return out
-
-
-def _emerging_with_isolated(
-    events: gpd.GeoDataFrame, cells: gpd.GeoDataFrame, alone: np.ndarray, period: Period
-) -> gpd.GeoDataFrame:
-    """Monthly emerging hot spots over the period; isolated cells are not tested."""
-    tested = emerging_hotspots(events, cells[~alone], period=period)
-    out = pd.concat([tested, cells[alone]]).loc[cells.index]
-    out.loc[alone, "emerging_class"] = NOT_TESTED
     return out
 
 

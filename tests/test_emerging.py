@@ -214,3 +214,15 @@ def test_cold_history_gives_cold_classes() -> None:
         "Oscillating cold spot",
         "No pattern",
     ]
+
+
+def test_isolated_cells_are_not_tested(grid: gpd.GeoDataFrame) -> None:
+    rock = make_grid(
+        gpd.GeoDataFrame(geometry=[shapely.box(5000, 5000, 5100, 5100)], crs="EPSG:27700"),
+        cell_size=100,
+    )
+    cells = pd.concat([grid, rock], ignore_index=True)
+    cells.attrs = grid.attrs
+    out = emerging_hotspots(synthetic_events(months=10), cells)
+    assert out["emerging_class"].iloc[-1] == "Not tested (no neighbouring cell)"
+    assert (out["emerging_class"].iloc[:-1] != "Not tested (no neighbouring cell)").all()
