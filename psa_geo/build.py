@@ -18,6 +18,8 @@ from .areas import LEVELS, dissolve_areas, load_areas
 from .assessment import league_table, quick_facts, write_assessment
 from .assign import assign_areas
 from .datadir import dataset_path, load_manifest, require_datasets, resolve_data_dir
+from .demo import FOLDER as DEMO_FOLDER
+from .demo import write_demo
 from .errors import InputFileError, MissingDataError, PsaGeoError
 from .groups import load_crime_groups, unmapped_categories
 from .hotspots import hotspot_study, write_hotspots
@@ -31,6 +33,13 @@ from .measures import (
     rate_table,
 )
 from .periods import Period, latest_complete_months
+from .point_sources import FOLDER as POINTS_FOLDER
+from .point_sources import (
+    load_point_sources,
+    town_point_figures,
+    with_towns,
+    write_point_sources,
+)
 from .police_uk import read_police_uk
 from .profile_pages import write_profiles
 from .profiles import town_profiles
@@ -89,6 +98,8 @@ def build_study(
     allow_partial: bool = False,
     maps: bool = True,
     overdispersion: str = "multiplicative",
+    points: list[tuple[str, Path]] | None = None,
+    demo: bool = False,
 ) -> BuildResult:
     """Build the Peninsula study from the data directory and write every output.
 
@@ -102,6 +113,11 @@ def build_study(
     With maps, it also writes the hotspot maps of each CSP (``hotspots/``) and the Safer
     Towns profiles of ``boundaries/safer_towns.csv`` (``towns/``).
 
+    ``points`` are ``(source, path)`` point files (``--points drug_litter=finds.csv``): their
+    tables, maps and page go to ``points/`` and their figures into the town profiles;
+    sensitive sources only ever as suppressed counts (:mod:`psa_geo.point_sources`). ``demo``
+    also writes ``demo/``, the same built from synthetic example data (:mod:`psa_geo.demo`).
+
     Funnel plots (``funnels/*.svg``) and the ``funnel_*`` columns of the LSOA and CSP tables
     compare each area with the Peninsula's located rate; LSOA limits are widened for
     overdispersion (``"multiplicative"``, ``"additive"`` or ``"none"``).
@@ -111,6 +127,9 @@ def build_study(
     timings: dict[str, float] = {}
     groups = groups or load_crime_groups()
     areas, events, ingest, placed = load_study(data_dir, timings)
+    towns = load_towns(areas=areas)
+    with _Step(timings, "read point files"):
+        sources = load_point_sources(points or [], with_towns(areas, towns), towns=towns)
     covered = {pd.Timestamp(f"{month}-01") for month in ingest.months}
     study, comparison = _choose_periods(events, covered, study, comparison, allow_partial)
     notes = [NOTE_WITHOUT_LOCATION]
@@ -147,7 +166,10 @@ def build_study(
         for level, table in tables.items():
             result.files.append(_write_csv(table, out_dir / "tables" / f"rates_{level}.csv"))
         result.files.append(_write_csv(monthly, out_dir / "tables" / "monthly_csp.csv"))
-        result.files.append(_write_csv(ingest.rejected_rows, out_dir / "rejected_rows.csv"))
+        rejected = [ingest.rejected_rows.assign(source="police_uk")]
+        rejected += [source.rejected_rows() for source in sources.values()]
+        result.files.append(_write_csv(pd.concat(rejected, ignore_index=True),
+                                       out_dir / "rejected_rows.csv"))  # fmt: skip
         if coverage_gap(covered, study) or study.months != 12:
             season = monthly.iloc[0:0].assign(summer_uplift_pct=None)
             notes.append(f"no seasonality: {study.label} is not 12 whole months of data")
@@ -162,6 +184,15 @@ def build_study(
         )
     hotspot_pages: list[tuple[str, str]] = []
     extra_pages: list[tuple[str, str]] = []
+    point_tables = {}
+    if sources:
+        with _Step(timings, "point files"):
+            written, point_tables = write_point_sources(
+                sources, with_towns(areas, towns), out_dir, study=study, comparison=comparison
+            )
+            result.files += written
+            extra_pages.append(("Drug-related litter and rough sleeping",
+                                f"{POINTS_FOLDER}/index.html"))  # fmt: skip
     if maps:
         result.files += _write_maps(out_dir, areas, tables, study, timings)
         with _Step(timings, "hotspots"):
@@ -183,10 +214,16 @@ def build_study(
                 extra_pages.append(("Road traffic casualties", f"{ROAD_SAFETY_FOLDER}/index.html"))
             else:
                 notes.append("no road-safety section: the STATS19 files are not in the data")
+        options = {"study": study, "comparison": comparison, "groups": groups,
+                   "months_covered": covered, "threshold": threshold}  # fmt: skip
         with _Step(timings, "town profiles"):
-            result.files += _write_towns(data_dir, out_dir, events, areas, load_towns(areas=areas),
-                                         study=study, comparison=comparison, groups=groups,
-                                         months_covered=covered, threshold=threshold)  # fmt: skip
+            result.files += _write_towns(data_dir, out_dir, events, areas, towns,
+                                         points=(sources, point_tables), **options)  # fmt: skip
+        if demo:
+            with _Step(timings, "demo"):
+                result.files += write_demo(out_dir, events, areas, towns, **options)
+                extra_pages.append(("Example with synthetic data (demo)",
+                                    f"{DEMO_FOLDER}/{POINTS_FOLDER}/index.html"))  # fmt: skip
     report = {
         "psa_geo_version": __version__,
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -194,7 +231,13 @@ def build_study(
         "study_period": _period_dict(study),
         "comparison_period": _period_dict(comparison),
         "trend_threshold": threshold,
-        "sources": {"police_uk": {"ingest": ingest.to_dict(), "assignment": placed.to_dict()}},
+        "sources": {
+            "police_uk": {"ingest": ingest.to_dict(), "assignment": placed.to_dict()},
+            **{
+                name: {"ingest": s.read.to_dict(), "assignment": s.placed.to_dict()}
+                for name, s in sources.items()
+            },
+        },
         "notes": notes,
         "timings_s": timings,
     }
@@ -310,10 +353,17 @@ def profiles_job(
                         months_covered=covered, threshold=threshold)  # fmt: skip
 
 
-def _write_towns(data_dir, out_dir, events, areas, definitions, **options) -> list[Path]:
+def _write_towns(
+    data_dir, out_dir, events, areas, definitions, *, points=None, **options
+) -> list[Path]:
     """Profiles of the towns in ``out_dir/towns/``, with how well each definition matches
-    its built-up area and parish when those polygons are in the data directory."""
+    its built-up area and parish when those polygons are in the data directory; ``points``
+    are ``(sources, tables)`` of :func:`write_point_sources` for their sections."""
     profiles = town_profiles(events, areas, definitions, **options)
+    if points and points[0]:
+        for profile in profiles:
+            profile.point_sources.update(town_point_figures(
+                *points, profile.town, page=f"../{POINTS_FOLDER}/index.html"))  # fmt: skip
     try:
         outlines = town_areas(areas, definitions, names=[p.town for p in profiles])
         match = town_match_report(
@@ -378,7 +428,9 @@ def add_funnels(
                     )
                 )
         if level == "csp":
-            table.drop(columns=["funnel_flag_adjusted", "funnel_phi", "funnel_tau2"], inplace=True)
+            tables[level] = table.drop(
+                columns=["funnel_flag_adjusted", "funnel_phi", "funnel_tau2"]
+            )
     return written
 
 

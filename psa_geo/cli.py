@@ -101,15 +101,29 @@ def _parser() -> argparse.ArgumentParser:
     )
     study = argparse.ArgumentParser(add_help=False, parents=[periods])
     study.add_argument(
+        "--points",
+        action="append",
+        metavar="SOURCE=FILE",
+        default=None,
+        help="a point file to read too (drug_litter=finds.csv, rough_sleeping=reports.csv, "
+        "needle_bins=bins.csv; a file or a folder); repeatable",
+    )
+    study.add_argument(
         "--overdispersion",
         choices=("multiplicative", "additive", "none"),
         default="multiplicative",
         help="widen LSOA funnel limits for overdispersion (default: multiplicative)",
     )
-    sub.add_parser(
+    build = sub.add_parser(
         "build",
         parents=[common, study],
         help="the main job: maps, tables, GeoPackage, assessment tables and run report",
+    )
+    build.add_argument(
+        "--demo",
+        action="store_true",
+        help="also write demo/: the drug-litter and rough-sleeping pages and a town profile "
+        "built from synthetic example data",
     )
     sub.add_parser(
         "tables",
@@ -161,6 +175,25 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="town definitions CSV (town, lsoa_code); default: boundaries/safer_towns.csv",
     )
+    synth = sub.add_parser(
+        "synth",
+        parents=[common],
+        help="write a synthetic example file (needle finds, rough-sleeping reports, needle bins) "
+        "for a town",
+    )
+    synth.add_argument(
+        "--source", required=True, choices=("drug_litter", "rough_sleeping", "needle_bins")
+    )
+    synth.add_argument("--town", required=True, help="a town of the definitions, e.g. Penzance")
+    synth.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
+    synth.add_argument(
+        "--start", default=None, help="first day, YYYY-MM-DD (default: latest 12 months of crime)"
+    )
+    synth.add_argument("--end", default=None, help="the day after the last, YYYY-MM-DD")
+    synth.add_argument("--n", type=int, default=None, help="number of rows (default: by town size)")
+    synth.add_argument(
+        "--towns", type=Path, default=None, help="town definitions CSV (town, lsoa_code)"
+    )
     return parser
 
 
@@ -202,6 +235,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command in ("build", "tables"):
         from .build import build_study
         from .groups import load_crime_groups
+        from .points import parse_points_option
 
         result = build_study(
             args.data_dir,
@@ -213,6 +247,8 @@ def _run(args: argparse.Namespace) -> int:
             groups=load_crime_groups(args.groups) if args.groups else None,
             maps=args.command == "build",
             overdispersion=args.overdispersion,
+            points=[parse_points_option(text) for text in args.points or []],
+            demo=getattr(args, "demo", False),
         )
         if not args.quiet:
             page = "index.html" if args.command == "build" else "assessment.html"
@@ -257,6 +293,23 @@ def _run(args: argparse.Namespace) -> int:
         )
         if not args.quiet:
             print(f"Open {written[-1] if args.all else written[0]}")
+        return 0
+    if args.command == "synth":
+        from .synth import synth_job
+
+        written = synth_job(
+            args.data_dir,
+            args.out,
+            source=args.source,
+            town=args.town,
+            seed=args.seed,
+            start=args.start,
+            end=args.end,
+            n=args.n,
+            towns_file=args.towns,
+        )
+        if not args.quiet:
+            print(f"Wrote {written[0]} (synthetic example data; how it was made: {written[1]})")
         return 0
     raise AssertionError(args)
 

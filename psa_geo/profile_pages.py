@@ -209,6 +209,7 @@ def towns_index_html(
     return _template("towns_index.html.j2").render(
         match=[] if match is None else match.to_dict("records"),
         rows=rows,
+        synthetic=any(p.synthetic for p in profiles),
         study=first.study,
         comparison=first.comparison,
         rag=RAG,

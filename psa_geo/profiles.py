@@ -41,7 +41,9 @@ class TownProfile:
     (``vs_parent_95``) and with the other towns profiled with it (``vs_other_towns_95``).
     ``lsoas`` carries each LSOA's all-crime count and rate; ``monthly`` the monthly counts
     of the headline groups over both periods; ``hotspots`` a hotspot study per headline
-    group (absent where there were too few events, with the reason in ``notes``).
+    group (absent where there were too few events, with the reason in ``notes``);
+    ``point_sources`` the town's figures from point files given to the run
+    (:func:`psa_geo.point_sources.town_point_figures`), None where none was given.
     """
 
     town: str
@@ -57,12 +59,17 @@ class TownProfile:
     deprivation: dict
     rural_urban: dict[str, int]
     hotspots: dict[str, HotspotResult] = field(default_factory=dict)
-    point_sources: dict[str, pd.DataFrame | None] = field(default_factory=dict)
+    point_sources: dict[str, dict | None] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     @property
     def slug(self) -> str:
         return safe_name(self.town)
+
+    @property
+    def synthetic(self) -> bool:
+        """True when a point-source section holds synthetic example data."""
+        return any(f and f.get("synthetic") for f in self.point_sources.values())
 
     def headline(self) -> pd.DataFrame:
         """The all-crime and ASB rows of ``figures``."""

@@ -1,0 +1,603 @@
+"""Point files given to a run (needle finds, rough-sleeping reports, needle bins): figures,
+maps and a page.
+
+A source that is not sensitive (drug litter) gets rates per 1,000 residents and per km² by
+LSOA, CSP and town with the change from the comparison period, hotspots where there are enough
+finds, its busiest locations and, with a bins file, the finds within reach of a bin.
+
+A sensitive source (rough sleeping, always) is only ever shown as counts over LSOAs, towns and
+CSPs with small counts suppressed (:mod:`psa_geo.suppression`): never at its location, never
+as a density or Gi* surface, never with free text (:func:`read_points` drops it), and its
+rejected rows lose their coordinates before they are written.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import folium
+import geopandas as gpd
+import jinja2
+import pandas as pd
+
+from ._version import __version__
+from .assign import AssignReport, assign_areas
+from .errors import InputFileError, PsaGeoError
+from .hotspot_maps import hotspot_map
+from .hotspots import hotspot_study, safe_name
+from .maps import (
+    ATTRIBUTION,
+    NO_DATA_COLOUR,
+    PALETTE,
+    TILE_ATTRIBUTION,
+    AttributionControl,
+    map_css,
+)
+from .measures import rate_table
+from .periods import Period
+from .point_counts import finds_near_bins, report_counts
+from .points import SYNTHETIC_STAMP, PointsReport, read_points
+
+log = logging.getLogger(__name__)
+
+SUPPRESSION_NOTE = (
+    "<{threshold}: a count from 1 to {threshold} minus 1, hidden; x: hidden so that a hidden count "
+    "cannot be worked out from a total"
+)
+
+
+def suppress_lines(values: dict, lines: list[list], *, threshold: int = 5) -> dict:
+    """TEMPORARY: moved to psa_geo.suppression. {cell: (shown, hidden)}."""
+    primary = {k: 1 <= v < threshold for k, v in values.items()}
+    hidden = dict(primary)
+    lines = [line for line in lines if len(line) > 1]
+    changed = True
+    while changed:
+        changed = False
+        for line in lines:
+            if sum(hidden[k] for k in line) != 1:
+                continue
+            open_ = [k for k in line if not hidden[k]]
+            if open_:
+                nonzero = [k for k in open_ if values[k] > 0] or open_
+                hidden[min(nonzero, key=lambda k: (values[k], str(k)))] = True
+                changed = True
+    return {
+        k: (f"<{threshold}" if primary[k] else "x" if hidden[k] else str(v), hidden[k])
+        for k, v in values.items()
+    }
+
+
+FOLDER = "points"
+TITLES = {
+    "drug_litter": "Drug-related litter (needle finds)",
+    "rough_sleeping": "Rough sleeping (street reports)",
+    "needle_bins": "Needle bins",
+}
+#: Location columns blanked in a sensitive source's rejected rows before they are written.
+LOCATION_COLUMNS = (
+    "longitude",
+    "latitude",
+    "easting",
+    "northing",
+    "lon",
+    "lat",
+    "long",
+    "lng",
+    "eastings",
+    "northings",
+    "os_easting",
+    "os_northing",
+)
+BIN_DISTANCE_M = 200.0
+BIN_ICON = (
+    '<div class="psa-bin" style="width:12px;height:12px;background:#E69F00;'
+    'border:2px solid #000"></div>'
+)
+SENSITIVE_RULE = (
+    "Rough-sleeping reports are sensitive: they are shown only as counts over LSOAs, towns and "
+    "CSPs, never at a location, never as a density or hotspot surface and never with free text. "
+    'Counts from 1 to {below} are shown as "<{threshold}", and further cells are hidden (x) '
+    "where a hidden count could otherwise be worked out from a total."
+)
+
+
+@dataclass
+class PointSource:
+    """One point file of a run, read and placed in LSOAs, CSPs and towns."""
+
+    name: str
+    events: gpd.GeoDataFrame
+    read: PointsReport
+    placed: AssignReport
+
+    @property
+    def sensitive(self) -> bool:
+        return self.read.sensitive
+
+    @property
+    def synthetic(self) -> bool:
+        return self.read.synthetic
+
+    @property
+    def title(self) -> str:
+        return TITLES.get(self.name, self.name.replace("_", " ").capitalize())
+
+    def rejected_rows(self) -> pd.DataFrame:
+        """The rejected rows with their source; a sensitive source's lose their location
+        (``source_file`` and ``source_row`` still find them in the original file)."""
+        rows = self.read.rejected_rows.copy()
+        if self.sensitive:
+            for column in rows.columns:
+                if column.lower().replace(" ", "_") in LOCATION_COLUMNS:
+                    rows[column] = "(withheld: sensitive source)"
+        return rows.assign(source=self.name)
+
+
+def load_point_sources(
+    points: list[tuple[str, str | Path]],
+    areas: gpd.GeoDataFrame,
+    *,
+    towns: pd.DataFrame | None = None,
+    synthetic: bool = False,
+) -> dict[str, PointSource]:
+    """Read ``(source, path)`` pairs (``--points SOURCE=FILE``) and place them in areas.
+
+    Real runs (``synthetic=False``) refuse files stamped "synthetic example data", and the demo
+    (``synthetic=True``) refuses real files, so the two never mix. With ``towns`` the events
+    carry ``town_code`` and ``town_name``.
+    """
+    out: dict[str, PointSource] = {}
+    for source, path in points:
+        if source in out:
+            raise PsaGeoError(f"--points gives {source} twice; put its files in one folder")
+        events, read = read_points(path, source=source, area=areas, return_report=True)
+        if read.synthetic != synthetic:
+            problem = (
+                "is synthetic example data: use 'psa-geo build --demo', which keeps it apart"
+                if read.synthetic
+                else "is not synthetic example data: the demo only reads files from psa-geo synth"
+            )
+            raise InputFileError(path, problem)
+        events, placed = assign_areas(events, areas, return_report=True)
+        if towns is not None:
+            events = with_towns(events, towns)
+        out[source] = PointSource(source, events, read, placed)
+    return out
+
+
+def with_towns(frame: pd.DataFrame, towns: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` (areas or placed events, with ``lsoa_code``) with ``town_code`` and
+    ``town_name`` (blank outside every town)."""
+    town = frame["lsoa_code"].map(dict(zip(towns["lsoa_code"], towns["town"], strict=True)))
+    town = town.astype(object).where(town.notna(), None)
+    return frame.assign(town_code=town.map(safe_name, na_action="ignore"), town_name=town)
+
+
+def point_tables(
+    source: PointSource,
+    areas: gpd.GeoDataFrame,
+    *,
+    study: Period,
+    comparison: Period,
+    threshold: int = 5,
+) -> dict[str, pd.DataFrame]:
+    """The tables of one source, named by level (``lsoa``, ``csp``, ``town`` when the areas
+    carry towns) and ``csp_quarter``.
+
+    Not sensitive: :func:`rate_table` rows of finds (``count``, rates per 1,000 with 95%
+    intervals, change, trend) with ``items`` and ``per_km2`` added. Sensitive: reports,
+    people and distinct people in the study period, suppressed (:func:`publishable_counts`).
+    Every table of synthetic data has a first column ``synthetic``.
+    """
+    levels = ["lsoa", "csp"] + (["town"] if "town_code" in areas else [])
+    if source.sensitive:
+        tables = publishable_counts(source.events, areas, levels, study=study, threshold=threshold)
+    else:
+        tables = {level: _rates(source, areas, level, study, comparison) for level in levels}
+        tables["csp_quarter"] = report_counts(source.events, areas, level="csp", period="quarter")
+    if source.synthetic:
+        for table in tables.values():
+            if "synthetic" not in table:
+                table.insert(0, "synthetic", SYNTHETIC_STAMP)
+    return tables
+
+
+def _rates(source, areas, level, study, comparison) -> pd.DataFrame:
+    """Finds (one per record) and items by area, with rates per 1,000 and per km²."""
+    events = source.events
+    covered = set(events["date"].dropna().dt.to_period("M").dt.to_timestamp())
+    common = {
+        "level": level,
+        "study": study,
+        "comparison": comparison,
+        "months_covered": covered,
+        "groups": {source.title: list(events["category"].unique())},
+    }
+    finds = rate_table(events.assign(weight=1), areas, **common)
+    items = rate_table(events, areas, **common)
+    finds.insert(finds.columns.get_loc("count") + 1, "items", items["count"].to_numpy())
+    km2 = _area_km2(areas, level)
+    finds["per_km2"] = finds["count"] / finds["area_code"].map(km2)
+    return finds
+
+
+def _area_km2(areas: pd.DataFrame, level: str) -> pd.Series:
+    if level == "lsoa":
+        return areas.set_index("lsoa_code")["area_km2"]
+    return areas.groupby(f"{level}_code")["area_km2"].sum()
+
+
+def publishable_counts(
+    events: gpd.GeoDataFrame,
+    areas: gpd.GeoDataFrame,
+    levels: list[str],
+    *,
+    study: Period,
+    threshold: int = 5,
+) -> dict[str, pd.DataFrame]:
+    """Counts of a sensitive source in ``study`` that are safe to publish: by each of
+    ``levels`` and by CSP and quarter (``csp_quarter``, long, with a ``measure`` column).
+
+    Each measure (reports, people and, with ids, distinct people) is suppressed on its own over
+    one set of lines (:func:`suppress_lines`): each CSP and each town with its LSOAs, the CSPs
+    with the Peninsula total, the towns with their sum, and the CSP-by-quarter grid with its
+    totals. Tables hold the shown text (``"<5"``, ``"x"`` or the count) and a
+    ``<measure>_hidden`` flag: no hidden number is in them.
+    """
+    within = events[study.contains(events["date"])]
+    placed = within[within["area_status"] == "inside"]
+    measures = ["reports", "people"] + (["distinct_people"] if "person_id" in events else [])
+    out = {level: _study_counts(placed, areas, level, measures) for level in levels}
+    grid = report_counts(placed, areas, level="csp", period="quarter", within=study)
+    grid = grid[grid["area_code"].notna()]
+    quarters = list(dict.fromkeys(grid["period"]))
+    long = []
+    for measure in measures:
+        values, lines, keys = _cells_and_lines(out, grid, quarters, areas, measure)
+        shown = suppress_lines(values, lines, threshold=threshold)
+        for level, table in out.items():
+            cells = [(level, code) for code in table["area_code"]]
+            table[f"{measure}_hidden"] = [shown[c][1] for c in cells]
+            table[measure] = [shown[c][0] for c in cells]
+        wide = pd.DataFrame(
+            {q: [shown[keys[(c, q)]][0] for c in keys["codes"]] for q in [*quarters, "Total"]}
+        )
+        names = dict(zip(grid["area_code"], grid["area_name"], strict=False))
+        wide.insert(0, "area_name", [names.get(c, "All CSPs") for c in keys["codes"]])
+        wide.insert(0, "area_code", [c if c in names else None for c in keys["codes"]])
+        long.append(wide.assign(measure=measure))
+    out["csp_quarter"] = pd.concat(long, ignore_index=True)
+    note = SUPPRESSION_NOTE.format(threshold=threshold)
+    for table in out.values():
+        table.attrs["suppression"] = note
+    return out
+
+
+def _study_counts(placed, areas, level, measures) -> pd.DataFrame:
+    """Reports, people and distinct people by area of ``level``, zeros included."""
+    code, name = f"{level}_code", f"{level}_name"
+    base = areas[[code, name]].dropna().drop_duplicates(code)
+    groups = placed.groupby(code)
+    table = pd.DataFrame({"reports": groups.size(), "people": groups["weight"].sum()})
+    if "distinct_people" in measures:
+        table["distinct_people"] = groups["person_id"].nunique()
+    table = base.merge(table, left_on=code, right_index=True, how="left").fillna(0)
+    table = table.rename(columns={code: "area_code", name: "area_name"})
+    table[measures] = table[measures].astype(int)
+    return table.sort_values("area_code", ignore_index=True)
+
+
+def _cells_and_lines(tables, grid, quarters, areas, measure):
+    """Every published count of one measure as a cell, and the lines of cells that add up.
+
+    Distinct people do not add up across areas or quarters (one person is seen in several),
+    yet their lines are kept: treating them as sums only hides more.
+    """
+    values: dict[tuple, int] = {}
+    for level, table in tables.items():
+        values.update(
+            {(level, c): int(v) for c, v in zip(table["area_code"], table[measure], strict=True)}
+        )
+    lines: list[list] = []
+    for level in ("csp", "town"):
+        if level in tables:
+            parent = areas.set_index("lsoa_code")[f"{level}_code"]
+            for code in tables[level]["area_code"]:
+                lines.append([(level, code), *[("lsoa", c) for c in parent.index[parent == code]]])
+            values[(level, "total")] = sum(tables[level][measure])
+            lines.append([(level, "total"), *[(level, c) for c in tables[level]["area_code"]]])
+    codes = list(tables["csp"]["area_code"])
+    cell = grid.set_index(["area_code", "period"])[measure]
+    keys: dict = {"codes": [*codes, "total"]}
+    for code in keys["codes"]:
+        for q in quarters:
+            keys[(code, q)] = ("quarter", code, q)
+            if code == "total":
+                values[keys[(code, q)]] = int(sum(cell.get((c, q), 0) for c in codes))
+            else:
+                values[keys[(code, q)]] = int(cell.get((code, q), 0))
+        keys[(code, "Total")] = ("csp", code)
+        lines.append([("csp", code), *[keys[(code, q)] for q in quarters]])
+    for q in quarters:
+        lines.append([keys[("total", q)], *[keys[(c, q)] for c in codes]])
+    return values, lines, keys
+
+
+def source_map(
+    source: PointSource,
+    areas: gpd.GeoDataFrame,
+    tables: dict[str, pd.DataFrame],
+    *,
+    study: Period,
+    area_name: str | None = None,
+    level: str = "csp",
+    bins: PointSource | None = None,
+) -> folium.Map:
+    """The map of one source over ``area_name`` (a CSP or town; default the busiest CSP).
+
+    Sensitive: LSOAs shaded by their suppressed count, in words. Otherwise the hotspot map of
+    the finds (Gi*, density and busiest places when there are enough; else LSOA figures only)
+    with the bins and the finds beyond their reach.
+    """
+    if area_name is None:
+        located = source.events[source.events["area_status"] == "inside"]
+        area_name = located[f"{level}_name"].mode().iloc[0] if len(located) else None
+    if area_name is None:
+        raise PsaGeoError(f"{source.name}: no located records to map")
+    chosen = areas[areas[f"{level}_name"] == area_name]
+    title = f"{source.title} in {area_name}, {study.label}"
+    if source.synthetic:
+        title = f"{title} ({SYNTHETIC_STAMP})"
+    if source.sensitive:
+        return _banded_map(chosen, tables["lsoa"], title)
+    lsoas = chosen[["lsoa_code", "geometry"]].merge(
+        tables["lsoa"].rename(columns={"area_code": "lsoa_code"}), on="lsoa_code"
+    )
+    layers = {}
+    try:
+        hot = hotspot_study(
+            source.events,
+            areas,
+            area_name=area_name,
+            level=level,
+            group=source.title,
+            period=study,
+            groups={source.title: list(source.events["category"].unique())},
+        )
+        layers = {"gistar_cells": hot.cells, "kde_cells": hot.cells, "repeats": hot.repeats}
+    except PsaGeoError as exc:
+        log.info("%s: no hotspot layers for %s: %s", source.name, area_name, exc)
+    outline = chosen[["geometry"]].dissolve()
+    m = hotspot_map(outline, title=title, lsoas=lsoas, **layers)
+    if bins is not None:
+        _bin_layers(m, source, bins)
+    return m
+
+
+def _bin_layers(m: folium.Map, finds: PointSource, bins: PointSource) -> None:
+    """The bins (with the finds within reach of each) and the finds beyond every bin; the
+    layer control is moved after them so that it lists them."""
+    control = next(k for k, c in m._children.items() if isinstance(c, folium.LayerControl))
+    control = m._children.pop(control)
+    cover = finds_near_bins(finds.events, bins.events, distance_m=BIN_DISTANCE_M)
+    group = folium.FeatureGroup(
+        name=f"Needle bins ({len(cover.bins)}), with finds within {BIN_DISTANCE_M:.0f} m"
+    ).add_to(m)
+    for row in cover.bins.to_crs("EPSG:4326").itertuples():
+        text = (
+            f"<b>Needle bin {html.escape(str(row.bin))}</b><br>{row.finds_within} finds "
+            f"within {BIN_DISTANCE_M:.0f} m ({row.share_pct:.0f}% of all)"
+        )
+        folium.Marker(
+            [row.geometry.y, row.geometry.x],
+            icon=folium.DivIcon(html=BIN_ICON, icon_size=(14, 14), icon_anchor=(7, 7)),
+            popup=folium.Popup(text, max_width=260),
+            tooltip="Needle bin",
+        ).add_to(group)
+    far = folium.FeatureGroup(
+        name=f"Finds more than {BIN_DISTANCE_M:.0f} m from a bin ({len(cover.uncovered)})",
+        show=False,
+    ).add_to(m)
+    for point in cover.uncovered.to_crs("EPSG:4326").geometry:
+        folium.CircleMarker(
+            [point.y, point.x],
+            radius=3,
+            color="#0072B2",
+            fill=True,
+            tooltip="Find beyond every bin",
+        ).add_to(far)
+    control.add_to(m)
+
+
+BANDS = (
+    ("0", "No reports"),
+    ("hidden", "Fewer than 5, or hidden"),
+    ("5", "5 to 9"),
+    ("10", "10 to 19"),
+    ("20", "20 or more"),
+)
+
+
+def _band(text: str) -> str:
+    if not str(text).isdigit():
+        return "hidden"
+    value = int(text)
+    return "0" if value == 0 else "5" if value < 10 else "10" if value < 20 else "20"
+
+
+def _banded_map(chosen: gpd.GeoDataFrame, lsoa_table: pd.DataFrame, title: str) -> folium.Map:
+    """LSOAs shaded by their shown count (a band, in words): the finest a sensitive source is
+    ever mapped. Only the standard LSOA boundaries carry coordinates."""
+    shown = lsoa_table.set_index("area_code")["reports"]
+    frame = chosen[["lsoa_code", "lsoa_name", "geometry"]].copy()
+    frame["reports"] = frame["lsoa_code"].map(shown).fillna("0").astype(str)
+    frame["band"] = frame["reports"].map(_band)
+    colours = dict(zip([b for b, _ in BANDS], [NO_DATA_COLOUR, *PALETTE[1:]], strict=False))
+    words = dict(BANDS)
+    frame["label"] = frame["band"].map(words)
+    frame["lsoa_name"] = frame["lsoa_name"].map(html.escape)
+    m = folium.Map(tiles=None, control_scale=True)
+    folium.TileLayer(
+        "OpenStreetMap", name="Base map (OpenStreetMap)", attr=TILE_ATTRIBUTION
+    ).add_to(m)
+    frame["geometry"] = frame.geometry.simplify(5)
+    folium.GeoJson(
+        frame.drop(columns="band").to_crs("EPSG:4326").to_geo_dict(drop_id=True, show_bbox=False),
+        name="Reports by LSOA (counts suppressed)",
+        style_function=lambda f: {
+            "fillColor": colours[_band(f["properties"]["reports"])],
+            "fillOpacity": 0.7,
+            "color": "#555",
+            "weight": 1,
+        },
+        tooltip=folium.GeoJsonTooltip(
+            fields=["lsoa_name", "reports", "label"], aliases=["LSOA", "Reports", "Band"]
+        ),
+    ).add_to(m)
+    folium.LayerControl(collapsed=False).add_to(m)
+    west, south, east, north = frame.to_crs("EPSG:4326").total_bounds
+    m.fit_bounds([[south, west], [north, east]])
+    root = m.get_root()
+    root.header.add_child(folium.Element(map_css()))
+    root.html.add_child(
+        folium.Element(f'<div class="psa-title"><strong>{html.escape(title)}</strong></div>')
+    )
+    counts = frame["band"].value_counts()
+    rows = "".join(
+        f'<tr><td><span class="swatch" style="background:{colours[b]}"></span></td>'
+        f"<td>{html.escape(w)}</td><td>{counts.get(b, 0):,} LSOAs</td></tr>"
+        for b, w in BANDS
+    )
+    root.html.add_child(
+        folium.Element(
+            '<div class="psa-legend" role="region" aria-label="Map legend">'
+            '<strong>Reports by LSOA</strong><table><thead><tr><th scope="col">Colour</th>'
+            '<th scope="col">Reports</th><th scope="col">Areas</th></tr></thead>'
+            f"<tbody>{rows}</tbody></table><small>Counts of 1 to 4 are not shown, nor any "
+            "that would let them be worked out. Never mapped at a finer grain.</small></div>"
+        )
+    )
+    m.add_child(AttributionControl(ATTRIBUTION))
+    return m
+
+
+def write_point_sources(
+    sources: dict[str, PointSource],
+    areas: gpd.GeoDataFrame,
+    out_dir: str | Path,
+    *,
+    study: Period,
+    comparison: Period,
+    threshold: int = 5,
+    map_area: tuple[str, str] | None = None,
+    links: list[tuple[str, str]] = (),
+) -> tuple[list[Path], dict[str, dict[str, pd.DataFrame]]]:
+    """Write ``out_dir/points/``: each source's tables (CSV), map and ``index.html``.
+
+    ``map_area`` is ``(level, name)`` of the maps (default: each source's busiest CSP);
+    ``links`` are ``(text, href)`` shown at the top of the page. Returns the files and the
+    tables by source.
+    """
+    folder = Path(out_dir) / FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    all_tables: dict[str, dict[str, pd.DataFrame]] = {}
+    sections = []
+    bins = sources.get("needle_bins")
+    for source in sources.values():
+        if source.name == "needle_bins":
+            continue
+        tables = point_tables(
+            source, areas, study=study, comparison=comparison, threshold=threshold
+        )
+        all_tables[source.name] = tables
+        for name, table in tables.items():
+            path = folder / f"{source.name}_{name}.csv"
+            table.to_csv(path, index=False, encoding="utf-8-sig", float_format="%.3f")
+            written.append(path)
+        level, name = map_area or ("csp", None)
+        map_path = folder / f"{source.name}_map.html"
+        source_map(
+            source,
+            areas,
+            tables,
+            study=study,
+            level=level,
+            area_name=name,
+            bins=bins if source.name == "drug_litter" else None,
+        ).save(map_path)
+        written.append(map_path)
+        sections.append(_section(source, tables, map_path.name, threshold))
+    page = folder / "index.html"
+    synthetic = any(s.synthetic for s in sources.values())
+    page.write_text(
+        _page(sections, study, comparison, synthetic=synthetic, links=list(links)), encoding="utf-8"
+    )
+    return [*written, page], all_tables
+
+
+def _section(source: PointSource, tables, map_file: str, threshold: int) -> dict:
+    levels = [("Town", "town"), ("CSP", "csp")]
+    return {
+        "key": source.name,
+        "title": source.title,
+        "sensitive": source.sensitive,
+        "tables": [
+            (label, tables[lvl].to_dict("records")) for label, lvl in levels if lvl in tables
+        ],
+        "map_file": map_file,
+        "read": source.read,
+        "placed": source.placed,
+        "rule": SENSITIVE_RULE.format(below=threshold - 1, threshold=threshold),
+        "suppression": SUPPRESSION_NOTE.format(threshold=threshold),
+    }
+
+
+def _page(sections, study: Period, comparison: Period, *, synthetic: bool, links) -> str:
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    env.filters["num"] = lambda n: "–" if pd.isna(n) else f"{int(n):,}"
+    env.filters["one"] = lambda x: "–" if pd.isna(x) else f"{x:,.1f}"
+    env.filters["two"] = lambda x: "–" if pd.isna(x) else f"{x:,.2f}"
+    source = resources.files("psa_geo.templates").joinpath("points.html.j2")
+    return env.from_string(source.read_text(encoding="utf-8")).render(
+        sections=sections,
+        study=study,
+        comparison=comparison,
+        synthetic=synthetic,
+        links=links,
+        stamp=SYNTHETIC_STAMP,
+        attribution=ATTRIBUTION,
+        version=__version__,
+    )
+
+
+def town_point_figures(
+    sources: dict[str, PointSource],
+    tables: dict[str, dict[str, pd.DataFrame]],
+    town: str,
+    *,
+    page: str,
+    threshold: int = 5,
+) -> dict[str, dict]:
+    """The town's figures from each source's town table, for its profile section
+    (:attr:`TownProfile.point_sources`); ``page`` is the link to the sources' page."""
+    out = {}
+    for name, source_tables in tables.items():
+        table = source_tables.get("town")
+        if table is None or not (table["area_name"] == town).any():
+            continue
+        row = table[table["area_name"] == town].iloc[0].to_dict()
+        out[name] = {
+            **row,
+            "sensitive": sources[name].sensitive,
+            "page": page,
+            "synthetic": sources[name].synthetic,
+            "rule": SENSITIVE_RULE.format(below=threshold - 1, threshold=threshold),
+            "suppression": SUPPRESSION_NOTE.format(threshold=threshold),
+        }
+    return out

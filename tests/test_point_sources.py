@@ -1,0 +1,228 @@
+"""Point files in a run: figures by LSOA, town and CSP, suppression of the sensitive source,
+profile sections, the demo apart from the real outputs, and the maps in a browser."""
+
+import csv
+
+import browser_support
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from conftest import run_cli
+from test_profiles import tables_of
+
+import psa_geo
+from psa_geo.build import build_study
+from psa_geo.errors import InputFileError
+from psa_geo.periods import calendar_year
+from psa_geo.point_sources import load_point_sources, with_towns
+from psa_geo.points import SYNTHETIC_STAMP
+
+pytestmark = pytest.mark.data
+
+STUDY = calendar_year(2019)  # the default: the latest 12 months of police.uk data
+FREE_TEXT = "doorway of the chapel"
+BAD_DATE_XY = (181_912.0, 44_871.0)  # a rejected rough-sleeping row's location (Truro)
+
+
+def random_points(areas, towns, names, n, rng) -> gpd.GeoDataFrame:
+    """``n`` points spread over the LSOAs of the towns ``names``, as a council would record."""
+    codes = towns.loc[towns["town"].isin(names), "lsoa_code"].to_numpy()
+    shapes = areas.set_index("lsoa_code").loc[codes, "geometry"]
+    points = []
+    while len(points) < n:
+        shape = shapes.iloc[rng.integers(len(shapes))]
+        x0, y0, x1, y1 = shape.bounds
+        p = shapely.Point(rng.uniform(x0, x1), rng.uniform(y0, y1))
+        if shape.contains(p):
+            points.append(p)
+    days = pd.Timestamp("2018-01-01") + pd.to_timedelta(rng.integers(0, 730, n), unit="D")
+    return gpd.GeoDataFrame({"date": days}, geometry=points, crs="EPSG:27700")
+
+
+@pytest.fixture(scope="module")
+def records(areas, tmp_path_factory):
+    """A needle-find file (grid references) and a rough-sleeping file (WGS84, person ids, free
+    text, two rows with impossible dates) in Truro, Falmouth and Penzance."""
+    folder = tmp_path_factory.mktemp("records")
+    towns = psa_geo.load_towns(areas=areas)
+    rng = np.random.default_rng(7)
+    finds = random_points(areas, towns, ["Truro", "Falmouth", "Penzance"], 240, rng)
+    finds["items"] = rng.integers(1, 6, len(finds))
+    with (folder / "finds.csv").open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["Date found", "Easting", "Northing", "Items", "Reported by", "Notes"])
+        for row in finds.itertuples():
+            w.writerow([row.date.strftime("%d/%m/%Y"), round(row.geometry.x), round(row.geometry.y),
+                        row.items, "Member of the public", "near the bus stop"])  # fmt: skip
+    reports = random_points(areas, towns, ["Truro", "Falmouth"], 90, rng)
+    reports["people"] = rng.choice([1, 1, 1, 2], len(reports))
+    reports["person_id"] = [f"P{k:03d}" for k in rng.integers(0, 25, len(reports))]
+    wgs = reports.to_crs("EPSG:4326")
+    with (folder / "reports.csv").open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["date", "latitude", "longitude", "people", "person_id", "notes"])
+        for row, p in zip(reports.itertuples(), wgs.geometry, strict=True):
+            w.writerow([row.date.date(), f"{p.y:.6f}", f"{p.x:.6f}", row.people, row.person_id,
+                        FREE_TEXT])  # fmt: skip
+        bad = gpd.GeoSeries([shapely.Point(BAD_DATE_XY)], crs="EPSG:27700").to_crs("EPSG:4326")
+        for day in ("2019-02-31", "2019-13-01"):
+            w.writerow([day, f"{bad[0].y:.6f}", f"{bad[0].x:.6f}", 1, "P900", FREE_TEXT])
+    return folder, finds, reports, towns
+
+
+@pytest.fixture(scope="module")
+def run(mirror, records, tmp_path_factory):
+    folder = records[0]
+    out = tmp_path_factory.mktemp("maps")
+    points = [("drug_litter", folder / "finds.csv"), ("rough_sleeping", folder / "reports.csv")]
+    result = build_study(mirror, out, points=points, demo=True)
+    return out, result
+
+
+def placed(frame, areas, towns):
+    """Independent placing by a spatial join: LSOA, CSP and town of each record."""
+    joined = gpd.sjoin(frame, areas[["lsoa_code", "csp_code", "geometry"]], predicate="within")
+    return joined.assign(town=joined["lsoa_code"].map(towns.set_index("lsoa_code")["town"]))
+
+
+def test_finds_by_town_and_csp_equal_a_direct_count(run, records, areas):
+    out, _ = run
+    _, finds, _, towns = records
+    mine = placed(finds[STUDY.contains(finds["date"])], areas, towns)
+    town = pd.read_csv(out / "points" / "drug_litter_town.csv").set_index("area_name")
+    for name in ("Truro", "Falmouth", "Penzance", "Bodmin"):
+        rows = mine[mine["town"] == name]
+        assert town.loc[name, "count"] == len(rows), name
+        assert town.loc[name, "items"] == rows["items"].sum(), name
+    pop = areas.loc[areas["lsoa_code"].isin(towns.loc[towns["town"] == "Truro", "lsoa_code"])]
+    rate = 1000 * (mine["town"] == "Truro").sum() / pop["population"].sum()
+    assert town.loc["Truro", "rate_per_1000"] == pytest.approx(rate, abs=1e-3)
+    assert town.loc["Truro", "per_km2"] == pytest.approx(
+        (mine["town"] == "Truro").sum() / pop["area_km2"].sum(), abs=1e-3
+    )
+    csp = pd.read_csv(out / "points" / "drug_litter_csp.csv").set_index("area_name")
+    assert csp.loc["Cornwall", "count"] == len(mine) and csp.loc["Plymouth", "count"] == 0
+    before = placed(finds[calendar_year(2018).contains(finds["date"])], areas, towns)
+    assert csp.loc["Cornwall", "comparison_count"] == len(before)
+
+
+def lines_of(tables: dict[str, pd.DataFrame], areas) -> list[list[str]]:
+    """The shown cells of each line that adds up: each CSP and town with its LSOAs."""
+    lines = []
+    lsoa = tables["lsoa"].set_index("area_code")["reports"]
+    for level in ("csp", "town"):
+        table = tables[level].set_index("area_name")
+        parent = with_towns(areas, psa_geo.load_towns(areas=areas)).set_index("lsoa_code")[
+            f"{level}_name"
+        ]
+        for name, value in table["reports"].items():
+            lines.append([value, *lsoa[parent.index[parent == name]].tolist()])
+    return lines
+
+
+def test_rough_sleeping_counts_are_suppressed(run, records, areas):
+    out, _ = run
+    _, _, reports, towns = records
+    mine = placed(reports[STUDY.contains(reports["date"])], areas, towns)
+    tables = {
+        level: pd.read_csv(out / "points" / f"rough_sleeping_{level}.csv", dtype=str)
+        for level in ("lsoa", "csp", "town")
+    }
+    truth = {"lsoa": mine.groupby("lsoa_code").size(), "town": mine.groupby("town").size(),
+             "csp": mine.groupby("csp_code").size()}  # fmt: skip
+    key = {"lsoa": "area_code", "town": "area_name", "csp": "area_code"}
+    for level, table in tables.items():
+        for k, shown in zip(table[key[level]], table["reports"], strict=True):
+            true = int(truth[level].get(k, 0))
+            if 1 <= true <= 4:
+                assert shown == "<5", (level, k)
+            elif shown != "x":  # x: hidden so that a "<5" cannot be worked out
+                assert shown == str(true), (level, k)
+    assert (tables["lsoa"]["reports"] == "<5").sum() >= 2  # the data do have small counts
+    for line in lines_of(tables, areas):
+        assert sum(v in ("<5", "x") for v in line) != 1, line
+    # The CSP-by-quarter grid: no row or column with a single hidden cell.
+    grid = pd.read_csv(out / "points" / "rough_sleeping_csp_quarter.csv", dtype=str)
+    grid = grid[grid["measure"] == "reports"].drop(columns=["measure", "area_code", "area_name"])
+    hidden = grid.isin(["<5", "x"]).to_numpy()
+    assert (hidden.sum(axis=0) != 1).all() and (hidden.sum(axis=1) != 1).all()
+
+
+def test_no_free_text_or_rejected_location_from_the_sensitive_source(run):
+    out, result = run
+    rejected = pd.read_csv(out / "rejected_rows.csv", dtype=str)
+    rough = rejected[rejected["source"] == "rough_sleeping"]
+    assert len(rough) == 2 and set(rough["reason"]) == {"bad_date"}
+    assert (rough["latitude"] == "(withheld: sensitive source)").all()
+    assert result.report["sources"]["rough_sleeping"]["ingest"]["rejected"] == {"bad_date": 2}
+    for path in out.rglob("*"):
+        if path.suffix in (".html", ".csv", ".json"):
+            assert FREE_TEXT not in path.read_text(encoding="utf-8-sig"), path
+
+
+def test_profiles_show_the_town_figures(run):
+    out, _ = run
+    town = pd.read_csv(out / "points" / "drug_litter_town.csv").set_index("area_name")
+    rough = pd.read_csv(out / "points" / "rough_sleeping_town.csv", dtype=str)
+    rough = rough.set_index("area_name")
+    truro = tables_of(out / "towns" / "truro.html")
+    assert truro["drug_litter"][1][0] == f"{town.loc['Truro', 'count']:,}"
+    assert truro["drug_litter"][1][1] == f"{town.loc['Truro', 'items']:,}"
+    cells = dict(truro["rough_sleeping"][1:])
+    assert cells["Reports"] == rough.loc["Truro", "reports"]
+    assert cells["Distinct people"] == rough.loc["Truro", "distinct_people"]
+    # A town with no records in the file shows zeros, and the index links the page.
+    bodmin = tables_of(out / "towns" / "bodmin.html")
+    assert bodmin["drug_litter"][1][0] == "0"
+    assert 'href="points/index.html"' in (out / "index.html").read_text(encoding="utf-8")
+
+
+def test_the_demo_is_stamped_and_apart_from_the_real_outputs(run):
+    out, _ = run
+    demo = out / "demo"
+    for path in [*(demo / "points").iterdir(), *(demo / "data").glob("*.csv")]:
+        assert SYNTHETIC_STAMP in path.read_text(encoding="utf-8-sig").lower(), path
+    for page in ("towns/penzance.html", "towns/index.html"):
+        assert "SYNTHETIC EXAMPLE DATA" in (demo / page).read_text(encoding="utf-8"), page
+    for path in out.rglob("*"):
+        if path.suffix in (".html", ".csv", ".json") and demo not in path.parents:
+            assert SYNTHETIC_STAMP not in path.read_text(encoding="utf-8-sig").lower(), path
+
+
+def test_synthetic_and_real_files_never_mix(run, records, areas):
+    out, _ = run
+    synthetic = out / "demo" / "data" / "synthetic_drug_litter.csv"
+    with pytest.raises(InputFileError, match=r"synthetic example data.*--demo") as err:
+        load_point_sources([("drug_litter", synthetic)], areas)
+    assert str(synthetic) in str(err.value) and "\n" not in str(err.value)
+    real = records[0] / "finds.csv"
+    with pytest.raises(InputFileError, match="not synthetic"):
+        load_point_sources([("drug_litter", real)], areas, synthetic=True)
+
+
+def test_cli_refuses_a_bad_points_option(mirror, tmp_path):
+    result = run_cli("build", "--data-dir", mirror, "--out", tmp_path, "--points", "finds.csv")
+    assert result.returncode != 0
+    assert "SOURCE=FILE" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.browser
+def test_point_maps_in_a_browser(run, areas):
+    browser_support.require_browser()
+    out, _ = run
+    rough = out / "points" / "rough_sleeping_map.html"
+    with browser_support.open_page(rough) as session:
+        page = session.page
+        n_cornwall = int((areas["csp_name"] == "Cornwall").sum())
+        assert page.locator("path.leaflet-interactive").count() == n_cornwall
+        assert page.locator(".leaflet-marker-icon").count() == 0
+        assert "Fewer than 5" in page.locator(".psa-legend").inner_text()
+        assert session.errors == [] and session.unexpected == []
+    demo = out / "demo" / "points" / "drug_litter_map.html"
+    bins = pd.read_csv(out / "demo" / "data" / "synthetic_needle_bins.csv")
+    with browser_support.open_page(demo) as session:
+        assert session.page.locator(".psa-bin").count() == len(bins)
+        assert "synthetic example data" in session.page.locator(".psa-title").inner_text()
+        assert session.errors == [] and session.unexpected == []
