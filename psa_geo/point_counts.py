@@ -77,7 +77,7 @@ def report_counts(
         log.info("report counts: %d events without a date left out", len(events) - len(frame))
     if within is not None:
         frame = frame[within.contains(frame["date"])]
-    sources = frame["source"].unique()
+    sources = events["source"].unique()
     weight_name = WEIGHT_NAMES.get(sources[0], "weight") if len(sources) == 1 else "weight"
     keys = pd.DataFrame(
         {

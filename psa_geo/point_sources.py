@@ -39,7 +39,7 @@ from .maps import (
 )
 from .measures import rate_table
 from .periods import Period
-from .point_counts import finds_near_bins, report_counts
+from .point_counts import WEIGHT_NAMES, finds_near_bins, report_counts
 from .points import SYNTHETIC_STAMP, PointsReport, read_points
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,7 @@ LOCATION_COLUMNS = (
     "os_northing",
 )
 BIN_DISTANCE_M = 200.0
+WEIGHT_LABELS = {"people": "People seen", "items": "Items"}
 BIN_ICON = (
     '<div class="psa-bin" style="width:12px;height:12px;background:#E69F00;'
     'border:2px solid #000"></div>'
@@ -243,18 +244,19 @@ def publishable_counts(
     """Counts of a sensitive source in ``study`` that are safe to publish: by each of
     ``levels`` and by CSP and quarter (``csp_quarter``, long, with a ``measure`` column).
 
-    Each measure (reports, people and, with ids, distinct people) is suppressed on its own over
-    one set of lines (:func:`suppress_lines`): each CSP and each town with its LSOAs, the CSPs
-    with the Peninsula total, the towns with their sum, and the CSP-by-quarter grid with its
-    totals. Tables hold the shown text (``"<5"``, ``"x"`` or the count) and a
-    ``<measure>_hidden`` flag: no hidden number is in them.
+    Each measure (reports, the summed weight: people or items, and with ids distinct people) is
+    suppressed on its own over one set of lines (:func:`suppress_lines`): each CSP and each
+    town with its LSOAs, the CSPs with the Peninsula total, the towns with their sum, and the
+    CSP-by-quarter grid with its totals. Tables hold the shown text (``"<5"``, ``"x"`` or the
+    count) and a ``<measure>_hidden`` flag: no hidden number is in them.
     """
     within = events[study.contains(events["date"])]
     placed = within[within["area_status"] == "inside"]
-    measures = ["reports", "people"] + (["distinct_people"] if "person_id" in events else [])
+    weight = WEIGHT_NAMES.get(events["source"].iloc[0], "weight") if len(events) else "weight"
+    measures = ["reports", weight] + (["distinct_people"] if "person_id" in events else [])
     out = {level: _study_counts(placed, areas, level, measures) for level in levels}
     grid = report_counts(placed, areas, level="csp", period="quarter", within=study)
-    grid = grid[grid["area_code"].notna()]
+    grid = grid[grid["area_code"].notna()].rename(columns={"weight": weight})
     quarters = list(dict.fromkeys(grid["period"]))
     long = []
     for measure in measures:
@@ -283,7 +285,7 @@ def _study_counts(placed, areas, level, measures) -> pd.DataFrame:
     code, name = f"{level}_code", f"{level}_name"
     base = areas[[code, name]].dropna().drop_duplicates(code)
     groups = placed.groupby(code)
-    table = pd.DataFrame({"reports": groups.size(), "people": groups["weight"].sum()})
+    table = pd.DataFrame({"reports": groups.size(), measures[1]: groups["weight"].sum()})
     if "distinct_people" in measures:
         table["distinct_people"] = groups["person_id"].nunique()
     table = base.merge(table, left_on=code, right_index=True, how="left").fillna(0)
@@ -547,6 +549,7 @@ def _section(source: PointSource, tables, map_file: str, threshold: int) -> dict
         "key": source.name,
         "title": source.title,
         "sensitive": source.sensitive,
+        **_weight(source.name),
         "tables": [
             (label, tables[lvl].to_dict("records")) for label, lvl in levels if lvl in tables
         ],
@@ -556,6 +559,12 @@ def _section(source: PointSource, tables, map_file: str, threshold: int) -> dict
         "rule": SENSITIVE_RULE.format(below=threshold - 1, threshold=threshold),
         "suppression": SUPPRESSION_NOTE.format(threshold=threshold),
     }
+
+
+def _weight(source: str) -> dict:
+    """The summed weight's column and heading (people seen, items) for the pages."""
+    key = WEIGHT_NAMES.get(source, "weight")
+    return {"weight_key": key, "weight_label": WEIGHT_LABELS.get(key, "Weight")}
 
 
 def _page(sections, study: Period, comparison: Period, *, synthetic: bool, links) -> str:
@@ -594,6 +603,7 @@ def town_point_figures(
         row = table[table["area_name"] == town].iloc[0].to_dict()
         out[name] = {
             **row,
+            **_weight(name),
             "sensitive": sources[name].sensitive,
             "page": page,
             "synthetic": sources[name].synthetic,
