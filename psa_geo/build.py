@@ -100,6 +100,7 @@ def build_study(
     overdispersion: str = "multiplicative",
     points: list[tuple[str, Path]] | None = None,
     demo: bool = False,
+    suppress_below: int = 5,
 ) -> BuildResult:
     """Build the Peninsula study from the data directory and write every output.
 
@@ -115,7 +116,8 @@ def build_study(
 
     ``points`` are ``(source, path)`` point files (``--points drug_litter=finds.csv``): their
     tables, maps and page go to ``points/`` and their figures into the town profiles;
-    sensitive sources only ever as suppressed counts (:mod:`psa_geo.point_sources`). ``demo``
+    sensitive sources only ever as suppressed counts, 1 to ``suppress_below`` - 1 shown as
+    ``<suppress_below`` (:mod:`psa_geo.point_sources`). ``demo``
     also writes ``demo/``, the same built from synthetic example data (:mod:`psa_geo.demo`).
 
     Funnel plots (``funnels/*.svg``) and the ``funnel_*`` columns of the LSOA and CSP tables
@@ -188,7 +190,12 @@ def build_study(
     if sources:
         with _Step(timings, "point files"):
             written, point_tables = write_point_sources(
-                sources, with_towns(areas, towns), out_dir, study=study, comparison=comparison
+                sources,
+                with_towns(areas, towns),
+                out_dir,
+                study=study,
+                comparison=comparison,
+                threshold=suppress_below,
             )
             result.files += written
             extra_pages.append(("Drug-related litter and rough sleeping",
@@ -218,7 +225,8 @@ def build_study(
                    "months_covered": covered, "threshold": threshold}  # fmt: skip
         with _Step(timings, "town profiles"):
             result.files += _write_towns(data_dir, out_dir, events, areas, towns,
-                                         points=(sources, point_tables), **options)  # fmt: skip
+                                         points=(sources, point_tables),
+                                         suppress_below=suppress_below, **options)  # fmt: skip
         if demo:
             with _Step(timings, "demo"):
                 result.files += write_demo(out_dir, events, areas, towns, **options)
@@ -354,7 +362,7 @@ def profiles_job(
 
 
 def _write_towns(
-    data_dir, out_dir, events, areas, definitions, *, points=None, **options
+    data_dir, out_dir, events, areas, definitions, *, points=None, suppress_below=5, **options
 ) -> list[Path]:
     """Profiles of the towns in ``out_dir/towns/``, with how well each definition matches
     its built-up area and parish when those polygons are in the data directory; ``points``
@@ -363,7 +371,8 @@ def _write_towns(
     if points and points[0]:
         for profile in profiles:
             profile.point_sources.update(town_point_figures(
-                *points, profile.town, page=f"../{POINTS_FOLDER}/index.html"))  # fmt: skip
+                *points, profile.town, page=f"../{POINTS_FOLDER}/index.html",
+                threshold=suppress_below))  # fmt: skip
     try:
         outlines = town_areas(areas, definitions, names=[p.town for p in profiles])
         match = town_match_report(

@@ -109,6 +109,13 @@ def _parser() -> argparse.ArgumentParser:
         "needle_bins=bins.csv; a file or a folder); repeatable",
     )
     study.add_argument(
+        "--suppress-below",
+        type=int,
+        default=5,
+        metavar="N",
+        help="counts of a sensitive source from 1 to N-1 are shown as <N (default: 5)",
+    )
+    study.add_argument(
         "--overdispersion",
         choices=("multiplicative", "additive", "none"),
         default="multiplicative",
@@ -249,6 +256,7 @@ def _run(args: argparse.Namespace) -> int:
             overdispersion=args.overdispersion,
             points=[parse_points_option(text) for text in args.points or []],
             demo=getattr(args, "demo", False),
+            suppress_below=args.suppress_below,
         )
         if not args.quiet:
             page = "index.html" if args.command == "build" else "assessment.html"

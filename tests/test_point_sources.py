@@ -16,7 +16,7 @@ import psa_geo
 from psa_geo.build import build_study
 from psa_geo.errors import InputFileError
 from psa_geo.periods import calendar_year
-from psa_geo.point_sources import load_point_sources, with_towns
+from psa_geo.point_sources import load_point_sources, point_tables, with_towns
 from psa_geo.points import SYNTHETIC_STAMP
 
 pytestmark = pytest.mark.data
@@ -226,3 +226,17 @@ def test_point_maps_in_a_browser(run, areas):
         assert session.page.locator(".psa-bin").count() == len(bins)
         assert "synthetic example data" in session.page.locator(".psa-title").inner_text()
         assert session.errors == [] and session.unexpected == []
+
+
+@pytest.mark.parametrize("threshold", [3, 10])
+def test_the_suppression_threshold_is_configurable(records, areas, threshold):
+    folder, _, _, towns = records
+    placed_areas = with_towns(areas, towns)
+    source = load_point_sources([("rough_sleeping", folder / "reports.csv")], placed_areas,
+                                towns=towns)["rough_sleeping"]  # fmt: skip
+    tables = point_tables(source, placed_areas, study=STUDY, comparison=calendar_year(2018),
+                          threshold=threshold)  # fmt: skip
+    shown = pd.concat([tables[level]["reports"] for level in ("lsoa", "town", "csp")])
+    numbers = pd.to_numeric(shown, errors="coerce").dropna()
+    assert not numbers.between(1, threshold - 1).any()
+    assert (shown == f"<{threshold}").any()
