@@ -30,6 +30,9 @@ from .kde import kde
 from .maps import rate_map
 from .measures import change_pct, rate_table, trend_arrow
 from .periods import Period, calendar_year, financial_year, latest_complete_months, parse_period
+from .point_counts import BinCoverage, finds_near_bins, report_counts
+from .point_sources import PointSource, load_point_sources, point_tables, write_point_sources
+from .points import PointsReport, read_points
 from .police_uk import read_police_uk
 from .profile_pages import render_profile, write_profiles
 from .profiles import TownProfile, town_profiles
@@ -47,17 +50,21 @@ from .stats import (
     rate_ci,
 )
 from .stats19 import Stats19Report, link_casualties, read_stats19
+from .synth import synth_points, write_synth
 from .towns import assign_towns, define_town, load_towns, town_areas, town_match_report
 
 __all__ = [
     "CRASH_CAVEAT",
     "AssignReport",
+    "BinCoverage",
     "BuildResult",
     "HotspotResult",
     "IngestReport",
     "InputFileError",
     "MissingDataError",
     "Period",
+    "PointSource",
+    "PointsReport",
     "PsaGeoError",
     "Stats19Report",
     "TownProfile",
@@ -81,6 +88,7 @@ __all__ = [
     "fetch_from_mirror",
     "fetch_online",
     "financial_year",
+    "finds_near_bins",
     "funnel_flags",
     "funnel_limits",
     "funnel_plot_svg",
@@ -94,6 +102,7 @@ __all__ = [
     "load_crime_groups",
     "load_csp_membership",
     "load_manifest",
+    "load_point_sources",
     "load_road_user_groups",
     "load_towns",
     "locate_lsoa",
@@ -101,17 +110,21 @@ __all__ = [
     "mann_kendall",
     "monthly_series",
     "parse_period",
+    "point_tables",
     "poisson_ci",
     "rate_ci",
     "rate_map",
     "rate_table",
+    "read_points",
     "read_police_uk",
     "read_stats19",
     "render_profile",
     "repeat_locations",
+    "report_counts",
     "road_user",
     "seasonality",
     "severity_counts",
+    "synth_points",
     "town_areas",
     "town_match_report",
     "town_profiles",
@@ -119,5 +132,7 @@ __all__ = [
     "unmapped_categories",
     "validate_events",
     "write_hotspots",
+    "write_point_sources",
     "write_profiles",
+    "write_synth",
 ]
