@@ -78,21 +78,6 @@ TITLES = {
     "rough_sleeping": "Rough sleeping (street reports)",
     "needle_bins": "Needle bins",
 }
-#: Location columns blanked in a sensitive source's rejected rows before they are written.
-LOCATION_COLUMNS = (
-    "longitude",
-    "latitude",
-    "easting",
-    "northing",
-    "lon",
-    "lat",
-    "long",
-    "lng",
-    "eastings",
-    "northings",
-    "os_easting",
-    "os_northing",
-)
 BIN_DISTANCE_M = 200.0
 WEIGHT_LABELS = {"people": "People seen", "items": "Items"}
 BIN_ICON = (
@@ -133,9 +118,10 @@ class PointSource:
         (``source_file`` and ``source_row`` still find them in the original file)."""
         rows = self.read.rejected_rows.copy()
         if self.sensitive:
-            for column in rows.columns:
-                if column.lower().replace(" ", "_") in LOCATION_COLUMNS:
-                    rows[column] = "(withheld: sensitive source)"
+            located = ("longitude", "latitude", "easting", "northing")
+            for name, header in self.read.columns.items():
+                if name in located and header in rows:
+                    rows[header] = "(withheld: sensitive source)"
         return rows.assign(source=self.name)
 
 
