@@ -17,6 +17,7 @@ from ._version import __version__
 from .areas import LEVELS, dissolve_areas, load_areas
 from .assessment import league_table, quick_facts, write_assessment
 from .assign import assign_areas
+from .corridor_pages import corridor_job
 from .datadir import dataset_path, load_manifest, require_datasets, resolve_data_dir
 from .demo import FOLDER as DEMO_FOLDER
 from .demo import write_demo
@@ -221,6 +222,13 @@ def build_study(
                 extra_pages.append(("Road traffic casualties", f"{ROAD_SAFETY_FOLDER}/index.html"))
             else:
                 notes.append("no road-safety section: the STATS19 files are not in the data")
+        with _Step(timings, "corridor"):
+            if _has_corridor(data_dir):
+                written = corridor_job(data_dir, out_dir)
+                result.files += written
+                extra_pages.append(("A38 corridor", str(written[-1].relative_to(out_dir))))
+            else:
+                notes.append("no A38 corridor: the road sections or STATS19 are not in the data")
         options = {"study": study, "comparison": comparison, "groups": groups,
                    "months_covered": covered, "threshold": threshold}  # fmt: skip
         with _Step(timings, "town profiles"):
@@ -328,6 +336,12 @@ def collisions_job(data_dir: str | Path | None, out_dir: str | Path) -> list[Pat
     data_dir = resolve_data_dir(data_dir)
     study = load_road_safety(data_dir, load_areas(data_dir))
     return write_road_safety(study, Path(out_dir) / ROAD_SAFETY_FOLDER)
+
+
+def _has_corridor(data_dir: Path) -> bool:
+    manifest = load_manifest()
+    names = ("a38_sections", "stats19_collisions", "stats19_casualties", "stats19_vehicles")
+    return all((data_dir / manifest[name].path).exists() for name in names)
 
 
 def _has_road_safety(data_dir: Path) -> bool:

@@ -166,6 +166,23 @@ def _parser() -> argparse.ArgumentParser:
         parents=[common],
         help="road traffic casualties (STATS19): tables, page and collision map in OUT/collisions/",
     )
+    corridor = sub.add_parser(
+        "corridor",
+        parents=[common],
+        help="road corridor report (links, collision density, priority groups) in OUT/<road>/",
+    )
+    corridor.add_argument(
+        "--road", default=None, help="the road of boundaries/<road>_corridor.toml (default: A38)"
+    )
+    corridor.add_argument(
+        "--spec", type=Path, default=None, help="a corridor definition TOML of your own"
+    )
+    corridor.add_argument(
+        "--traffic",
+        type=Path,
+        default=None,
+        help="CSV of link_id, aadt: adds collisions per 100 million vehicle-km",
+    )
     profile = sub.add_parser(
         "profile",
         parents=[common, periods],
@@ -281,6 +298,19 @@ def _run(args: argparse.Namespace) -> int:
         from .build import collisions_job
 
         written = collisions_job(args.data_dir, args.out)
+        if not args.quiet:
+            print(f"Open {written[-1]}")
+        return 0
+    if args.command == "corridor":
+        from .corridor_pages import corridor_job
+
+        written = corridor_job(
+            args.data_dir,
+            args.out,
+            road=args.road,
+            spec_path=args.spec,
+            traffic_path=args.traffic,
+        )
         if not args.quiet:
             print(f"Open {written[-1]}")
         return 0

@@ -43,9 +43,13 @@ def test_build_writes_every_output(built):
         "collisions/index.html",
         "collisions/collision_map.html",
         "collisions/casualties_by_csp.csv",
+        "a38/index.html",
+        "a38/corridor_map.html",
+        "a38/links.gpkg",
     ):
         assert (out / name).is_file(), name
     assert "read police.uk: done in" in result.stderr  # progress lines with timings
+    assert 'href="a38/index.html"' in (out / "index.html").read_text(encoding="utf-8")
     assert (out / "peninsula_map.html").stat().st_size < 3_000_000
 
 
