@@ -16,6 +16,15 @@ from .casualties import (
     road_user,
     severity_counts,
 )
+from .corridor import (
+    CorridorSpec,
+    CorridorStudy,
+    chainage,
+    corridor_membership,
+    corridor_study,
+    load_corridor,
+)
+from .corridor_pages import corridor_map, write_corridor
 from .datadir import dataset_status, fetch_from_mirror, load_manifest
 from .download import fetch_online
 from .emerging import emerging_hotspots, mann_kendall
@@ -58,6 +67,8 @@ __all__ = [
     "AssignReport",
     "BinCoverage",
     "BuildResult",
+    "CorridorSpec",
+    "CorridorStudy",
     "HotspotResult",
     "IngestReport",
     "InputFileError",
@@ -74,10 +85,14 @@ __all__ = [
     "calendar_year",
     "casualties_by_area",
     "casualty_table",
+    "chainage",
     "change_pct",
     "change_significance",
     "change_test",
     "compare_with_benchmark",
+    "corridor_map",
+    "corridor_membership",
+    "corridor_study",
     "count_points",
     "dataset_status",
     "default_cell_size",
@@ -99,6 +114,7 @@ __all__ = [
     "latest_complete_months",
     "link_casualties",
     "load_areas",
+    "load_corridor",
     "load_crime_groups",
     "load_csp_membership",
     "load_manifest",
@@ -131,6 +147,7 @@ __all__ = [
     "trend_arrow",
     "unmapped_categories",
     "validate_events",
+    "write_corridor",
     "write_hotspots",
     "write_point_sources",
     "write_profiles",
