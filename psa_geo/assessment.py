@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
-import jinja2
 import pandas as pd
 
 from ._version import __version__
+from .templating import template as load_template
 
 # Okabe–Ito colours (colour-blind safe), always shown beside the word.
 RAG = {"higher": "#E69F00", "similar": "#D9D9D9", "lower": "#56B4E9"}
@@ -89,12 +88,7 @@ def assessment_html(
     quick: pd.DataFrame, league: pd.DataFrame, season: pd.DataFrame, *, headline_groups: list[str]
 ) -> str:
     """The three tables as one print-friendly page, every cell escaped."""
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-    env.filters["num"] = lambda n: "" if pd.isna(n) else f"{n:,.0f}"
-    env.filters["one"] = lambda n: "" if pd.isna(n) else f"{n:,.1f}"
-    env.filters["pct"] = lambda n: "" if pd.isna(n) else f"{n:+.1f}%"
-    source = resources.files("psa_geo.templates").joinpath("assessment.html.j2")
-    template = env.from_string(source.read_text(encoding="utf-8"))
+    template = load_template("assessment.html.j2", missing="")
     areas = list(dict.fromkeys(quick["area"]))
     return template.render(
         quick={a: quick[quick["area"] == a].to_dict("records") for a in areas},

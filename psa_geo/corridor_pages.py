@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import html
 import logging
-from importlib import resources
 from pathlib import Path
 
 import folium
-import jinja2
 import numpy as np
 import pandas as pd
 
@@ -36,6 +34,7 @@ from .errors import InputFileError
 from .maps import ATTRIBUTION, TILE_ATTRIBUTION, AttributionControl, map_css
 from .road_safety import SEVERITY_STYLE
 from .stats import poisson_ci
+from .templating import template as load_template
 
 log = logging.getLogger(__name__)
 
@@ -277,12 +276,7 @@ def write_corridor(study: CorridorStudy, out_dir: str | Path) -> list[Path]:
 def corridor_html(study: CorridorStudy, *, map_file: str) -> str:
     """The report page: definition, membership, flagged collisions, links with intervals and
     the density caveat, comparison, priority groups, and when and where collisions happen."""
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-    env.filters["num"] = lambda n: "–" if pd.isna(n) else f"{int(n):,}"
-    env.filters["one"] = lambda x: "–" if pd.isna(x) else f"{x:,.1f}"
-    env.filters["two"] = lambda x: "–" if pd.isna(x) else f"{x:,.2f}"
-    source = resources.files("psa_geo.templates").joinpath("corridor.html.j2")
-    template = env.from_string(source.read_text(encoding="utf-8"))
+    template = load_template("corridor.html.j2")
     tables = study.tables
     posts = tables["marker_posts"]
     links = tables["links"]

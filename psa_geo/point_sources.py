@@ -16,12 +16,10 @@ from __future__ import annotations
 import html
 import logging
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import folium
 import geopandas as gpd
-import jinja2
 import pandas as pd
 
 from ._version import __version__
@@ -41,6 +39,7 @@ from .measures import rate_table
 from .periods import Period
 from .point_counts import WEIGHT_NAMES, finds_near_bins, report_counts
 from .points import SYNTHETIC_STAMP, PointsReport, read_points
+from .templating import template as load_template
 
 log = logging.getLogger(__name__)
 
@@ -554,12 +553,7 @@ def _weight(source: str) -> dict:
 
 
 def _page(sections, study: Period, comparison: Period, *, synthetic: bool, links) -> str:
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-    env.filters["num"] = lambda n: "–" if pd.isna(n) else f"{int(n):,}"
-    env.filters["one"] = lambda x: "–" if pd.isna(x) else f"{x:,.1f}"
-    env.filters["two"] = lambda x: "–" if pd.isna(x) else f"{x:,.2f}"
-    source = resources.files("psa_geo.templates").joinpath("points.html.j2")
-    return env.from_string(source.read_text(encoding="utf-8")).render(
+    return load_template("points.html.j2").render(
         sections=sections,
         study=study,
         comparison=comparison,

@@ -6,10 +6,8 @@ import base64
 import html
 import io
 import math
-from importlib import resources
 from pathlib import Path
 
-import jinja2
 import pandas as pd
 
 from ._version import __version__
@@ -18,6 +16,7 @@ from .hotspot_maps import GI_COLOURS, hotspot_map
 from .maps import ATTRIBUTION
 from .measures import ALL_CRIME, ASB
 from .profiles import POINT_SOURCES, TownProfile
+from .templating import template as load_template
 
 LINE_STYLES = {ALL_CRIME: ("#0072B2", "-", "o"), ASB: ("#D55E00", "--", "s")}
 """Okabe–Ito blue and vermilion, with different dashes and markers, so colour is not needed."""
@@ -36,23 +35,6 @@ CAVEATS = (
 )
 
 
-def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-    env.filters["num"] = lambda n: "–" if _missing(n) else f"{int(n):,}"
-    env.filters["one"] = lambda x: "–" if _missing(x) else f"{x:,.1f}"
-    env.filters["pct"] = lambda x: "–" if _missing(x) else f"{x:+.1f}%"
-    return env
-
-
-def _missing(value) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
-def _template(name: str) -> jinja2.Template:
-    source = resources.files("psa_geo.templates").joinpath(name)
-    return _environment().from_string(source.read_text(encoding="utf-8"))
-
-
 def render_profile(profile: TownProfile, *, map_file: str | None = None) -> str:
     """The profile page of one town as HTML (every value escaped).
 
@@ -64,7 +46,7 @@ def render_profile(profile: TownProfile, *, map_file: str | None = None) -> str:
     hotspot_rows = {
         group: result.repeats.to_dict("records") for group, result in profile.hotspots.items()
     }
-    return _template("profile.html.j2").render(
+    return load_template("profile.html.j2").render(
         p=profile,
         headline=profile.headline().to_dict("records"),
         figures=figures,
@@ -206,7 +188,7 @@ def towns_index_html(
         row["rank"] = None if math.isnan(rank) else int(rank)
     rows.sort(key=lambda r: (r["rank"] is None, r["rank"] or 0))
     first = profiles[0]
-    return _template("towns_index.html.j2").render(
+    return load_template("towns_index.html.j2").render(
         match=[] if match is None else match.to_dict("records"),
         rows=rows,
         synthetic=any(p.synthetic for p in profiles),

@@ -10,12 +10,10 @@ from __future__ import annotations
 import html
 import logging
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import folium
 import geopandas as gpd
-import jinja2
 import pandas as pd
 from folium.plugins import FastMarkerCluster
 from folium.template import Template
@@ -26,6 +24,7 @@ from .casualties import CRASH_CAVEAT, casualties_by_area, casualty_table
 from .datadir import dataset_path, load_manifest
 from .maps import ATTRIBUTION, TILE_ATTRIBUTION, AttributionControl, map_css
 from .stats19 import link_casualties, read_stats19
+from .templating import template as load_template
 
 log = logging.getLogger(__name__)
 
@@ -198,10 +197,7 @@ def write_road_safety(study: RoadSafety, out_dir: str | Path) -> list[Path]:
 
 def road_safety_html(study: RoadSafety, tables: dict[str, pd.DataFrame], *, map_file: str) -> str:
     """The section's page: casualty tables in the assessment's wide form, caveats under each."""
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-    env.filters["num"] = lambda n: "–" if pd.isna(n) else f"{int(n):,}"
-    source = resources.files("psa_geo.templates").joinpath("road_safety.html.j2")
-    template = env.from_string(source.read_text(encoding="utf-8"))
+    template = load_template("road_safety.html.j2")
     years = sorted(tables["casualties_peninsula"]["year"].unique())
     breakdowns = {
         label: _wide(tables[f"casualties_by_{by}"], by) for by, label in BREAKDOWNS.items()

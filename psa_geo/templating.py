@@ -1,0 +1,24 @@
+"""The package's HTML templates (``psa_geo/templates``), rendered with every value escaped."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import jinja2
+import pandas as pd
+
+
+def _missing(value) -> bool:
+    return value is None or (pd.api.types.is_scalar(value) and pd.isna(value))
+
+
+def template(name: str, *, missing: str = "–") -> jinja2.Template:
+    """The template ``name`` with autoescape, strict undefined names and number filters:
+    ``num`` (whole, with thousands commas), ``one`` and ``two`` (decimals), ``pct`` (signed
+    per cent); a missing value (None or NaN) shows as ``missing``."""
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    formats = {"num": "{:,.0f}", "one": "{:,.1f}", "two": "{:,.2f}", "pct": "{:+.1f}%"}
+    for filter_name, fmt in formats.items():
+        env.filters[filter_name] = lambda x, fmt=fmt: missing if _missing(x) else fmt.format(x)
+    source = resources.files("psa_geo.templates").joinpath(name)
+    return env.from_string(source.read_text(encoding="utf-8"))
