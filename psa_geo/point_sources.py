@@ -39,37 +39,10 @@ from .measures import rate_table
 from .periods import Period
 from .point_counts import WEIGHT_NAMES, finds_near_bins, report_counts
 from .points import SYNTHETIC_STAMP, PointsReport, read_points
+from .suppression import suppress_lines, suppression_note
 from .templating import template as load_template
 
 log = logging.getLogger(__name__)
-
-SUPPRESSION_NOTE = (
-    "<{threshold}: a count from 1 to {threshold} minus 1, hidden; x: hidden so that a hidden count "
-    "cannot be worked out from a total"
-)
-
-
-def suppress_lines(values: dict, lines: list[list], *, threshold: int = 5) -> dict:
-    """TEMPORARY: moved to psa_geo.suppression. {cell: (shown, hidden)}."""
-    primary = {k: 1 <= v < threshold for k, v in values.items()}
-    hidden = dict(primary)
-    lines = [line for line in lines if len(line) > 1]
-    changed = True
-    while changed:
-        changed = False
-        for line in lines:
-            if sum(hidden[k] for k in line) != 1:
-                continue
-            open_ = [k for k in line if not hidden[k]]
-            if open_:
-                nonzero = [k for k in open_ if values[k] > 0] or open_
-                hidden[min(nonzero, key=lambda k: (values[k], str(k)))] = True
-                changed = True
-    return {
-        k: (f"<{threshold}" if primary[k] else "x" if hidden[k] else str(v), hidden[k])
-        for k, v in values.items()
-    }
-
 
 FOLDER = "points"
 TITLES = {
@@ -259,7 +232,7 @@ def publishable_counts(
         wide.insert(0, "area_code", [c if c in names else None for c in keys["codes"]])
         long.append(wide.assign(measure=measure))
     out["csp_quarter"] = pd.concat(long, ignore_index=True)
-    note = SUPPRESSION_NOTE.format(threshold=threshold)
+    note = suppression_note(threshold)
     for table in out.values():
         table.attrs["suppression"] = note
     return out
@@ -542,7 +515,7 @@ def _section(source: PointSource, tables, map_file: str, threshold: int) -> dict
         "read": source.read,
         "placed": source.placed,
         "rule": SENSITIVE_RULE.format(below=threshold - 1, threshold=threshold),
-        "suppression": SUPPRESSION_NOTE.format(threshold=threshold),
+        "suppression": suppression_note(threshold),
     }
 
 
@@ -588,6 +561,6 @@ def town_point_figures(
             "page": page,
             "synthetic": sources[name].synthetic,
             "rule": SENSITIVE_RULE.format(below=threshold - 1, threshold=threshold),
-            "suppression": SUPPRESSION_NOTE.format(threshold=threshold),
+            "suppression": suppression_note(threshold),
         }
     return out
