@@ -46,6 +46,8 @@ from .profile_pages import write_profiles
 from .profiles import town_profiles
 from .road_safety import FOLDER as ROAD_SAFETY_FOLDER
 from .road_safety import load_road_safety, write_road_safety
+from .rough_sleeping import FOLDER as ROUGH_SLEEPING_FOLDER
+from .rough_sleeping import write_snapshot
 from .series import monthly_series, seasonality
 from .stats import estimate_overdispersion, funnel_flags, funnel_plot_svg
 from .towns import (
@@ -216,14 +218,22 @@ def build_study(
                 hotspot_pages.append((csp, str(written[0].relative_to(out_dir))))
                 result.files += written
         with _Step(timings, "road safety"):
-            if _has_road_safety(data_dir):
+            if _has(data_dir, "stats19_collisions", "stats19_casualties"):
                 study_rs = load_road_safety(data_dir, areas)
                 result.files += write_road_safety(study_rs, out_dir / ROAD_SAFETY_FOLDER)
                 extra_pages.append(("Road traffic casualties", f"{ROAD_SAFETY_FOLDER}/index.html"))
             else:
                 notes.append("no road-safety section: the STATS19 files are not in the data")
+        with _Step(timings, "rough-sleeping snapshot"):
+            if _has(data_dir, "rough_sleeping_snapshot"):
+                result.files += write_snapshot(data_dir, out_dir, areas)
+                extra_pages.append(("Rough sleeping: the official snapshot",
+                                    f"{ROUGH_SLEEPING_FOLDER}/index.html"))  # fmt: skip
+            else:
+                notes.append("no rough-sleeping snapshot: its file is not in the data")
         with _Step(timings, "corridor"):
-            if _has_corridor(data_dir):
+            if _has(data_dir, "a38_sections", "stats19_collisions", "stats19_casualties",
+                    "stats19_vehicles"):  # fmt: skip
                 written = corridor_job(data_dir, out_dir)
                 result.files += written
                 extra_pages.append(("A38 corridor", str(written[-1].relative_to(out_dir))))
@@ -338,18 +348,10 @@ def collisions_job(data_dir: str | Path | None, out_dir: str | Path) -> list[Pat
     return write_road_safety(study, Path(out_dir) / ROAD_SAFETY_FOLDER)
 
 
-def _has_corridor(data_dir: Path) -> bool:
+def _has(data_dir: Path, *names: str) -> bool:
+    """True when the datasets ``names`` are all in the data directory."""
     manifest = load_manifest()
-    names = ("a38_sections", "stats19_collisions", "stats19_casualties", "stats19_vehicles")
     return all((data_dir / manifest[name].path).exists() for name in names)
-
-
-def _has_road_safety(data_dir: Path) -> bool:
-    manifest = load_manifest()
-    return all(
-        (data_dir / manifest[name].path).exists()
-        for name in ("stats19_collisions", "stats19_casualties")
-    )
 
 
 def profiles_job(

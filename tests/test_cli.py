@@ -44,6 +44,8 @@ def test_build_writes_every_output(built):
         "collisions/collision_map.html",
         "collisions/casualties_by_csp.csv",
         "a38/index.html",
+        "rough_sleeping/index.html",
+        "rough_sleeping/rough_sleeping_snapshot.csv",
         "a38/corridor_map.html",
         "a38/links.gpkg",
     ):
