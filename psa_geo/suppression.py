@@ -59,4 +59,3 @@ def suppress_lines(
         k: (marker if primary[k] else SECONDARY if hidden[k] else str(v), hidden[k])
         for k, v in values.items()
     }
-
