@@ -109,6 +109,13 @@ def _parser() -> argparse.ArgumentParser:
         "needle_bins=bins.csv; a file or a folder); repeatable",
     )
     study.add_argument(
+        "--points-config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help='TOML file with a [points] table (drug_litter = "finds.csv", ...), beside --points',
+    )
+    study.add_argument(
         "--suppress-below",
         type=int,
         default=5,
@@ -259,7 +266,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command in ("build", "tables"):
         from .build import build_study
         from .groups import load_crime_groups
-        from .points import parse_points_option
+        from .points import load_points_config, parse_points_option
 
         result = build_study(
             args.data_dir,
@@ -271,7 +278,8 @@ def _run(args: argparse.Namespace) -> int:
             groups=load_crime_groups(args.groups) if args.groups else None,
             maps=args.command == "build",
             overdispersion=args.overdispersion,
-            points=[parse_points_option(text) for text in args.points or []],
+            points=[parse_points_option(text) for text in args.points or []]
+            + (load_points_config(args.points_config) if args.points_config else []),
             demo=getattr(args, "demo", False),
             suppress_below=args.suppress_below,
         )

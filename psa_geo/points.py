@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import logging
 import re
+import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -282,6 +283,35 @@ def parse_points_option(text: str) -> tuple[str, Path]:
         )
     _spec(source.strip())
     return source.strip(), Path(path.strip())
+
+
+def load_points_config(path: str | Path) -> list[tuple[str, Path]]:
+    """The point files of a TOML config file, as ``--points`` pairs::
+
+        [points]
+        drug_litter = "finds.csv"          # a file or a folder, relative to this file
+        rough_sleeping = "outreach/"
+
+    A source named twice in the file is a TOML error; an unknown source or a value that is
+    not a path is a one-line error naming the file."""
+    path = Path(path)
+    try:
+        config = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise InputFileError(path, f"cannot read the config file ({exc})") from None
+    points = config.get("points")
+    if not isinstance(points, dict) or not points:
+        raise InputFileError(path, 'no [points] table (e.g. drug_litter = "finds.csv")')
+    out = []
+    for source, value in points.items():
+        if not isinstance(value, str) or not value.strip():
+            raise InputFileError(path, f"points.{source} should be a file or folder name")
+        try:
+            _spec(source)
+        except PsaGeoError as exc:
+            raise InputFileError(path, str(exc)) from None
+        out.append((source, path.parent / value))
+    return out
 
 
 def is_synthetic(frame: pd.DataFrame) -> bool:

@@ -17,7 +17,7 @@ from psa_geo.build import build_study
 from psa_geo.errors import InputFileError
 from psa_geo.periods import calendar_year
 from psa_geo.point_sources import load_point_sources, point_tables, with_towns
-from psa_geo.points import SYNTHETIC_STAMP
+from psa_geo.points import SYNTHETIC_STAMP, load_points_config
 
 pytestmark = pytest.mark.data
 
@@ -206,6 +206,10 @@ def test_cli_refuses_a_bad_points_option(mirror, tmp_path):
     result = run_cli("build", "--data-dir", mirror, "--out", tmp_path, "--points", "finds.csv")
     assert result.returncode != 0
     assert "SOURCE=FILE" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    missing = tmp_path / "points.toml"
+    result = run_cli("build", "--data-dir", mirror, "--out", tmp_path, "--points-config", missing)
+    assert result.returncode != 0 and str(missing) in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 @pytest.mark.browser
@@ -240,3 +244,24 @@ def test_the_suppression_threshold_is_configurable(records, areas, threshold):
     numbers = pd.to_numeric(shown, errors="coerce").dropna()
     assert not numbers.between(1, threshold - 1).any()
     assert (shown == f"<{threshold}").any()
+
+
+def test_points_config_file(records, tmp_path):
+    folder = records[0]
+    config = folder / "points.toml"
+    config.write_text('[points]\ndrug_litter = "finds.csv"\nrough_sleeping = "reports.csv"\n')
+    assert load_points_config(config) == [
+        ("drug_litter", folder / "finds.csv"),
+        ("rough_sleeping", folder / "reports.csv"),
+    ]
+    for text, message in (
+        ("[other]\n", "no \\[points\\] table"),
+        ('[points]\n"Bad Name" = "x.csv"\n', "snake_case"),
+        ("[points]\ndrug_litter = 3\n", "should be a file or folder"),
+        ("[points\n", "cannot read the config file"),
+    ):
+        bad = tmp_path / "bad.toml"
+        bad.write_text(text)
+        with pytest.raises(InputFileError, match=message) as err:
+            load_points_config(bad)
+        assert str(bad) in str(err.value) and "\n" not in str(err.value)
