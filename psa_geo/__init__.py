@@ -41,11 +41,12 @@ from .measures import change_pct, rate_table, trend_arrow
 from .periods import Period, calendar_year, financial_year, latest_complete_months, parse_period
 from .point_counts import BinCoverage, finds_near_bins, report_counts
 from .point_sources import PointSource, load_point_sources, point_tables, write_point_sources
-from .points import PointsReport, read_points
+from .points import PointsReport, load_points_config, read_points
 from .police_uk import read_police_uk
 from .profile_pages import render_profile, write_profiles
 from .profiles import TownProfile, town_profiles
 from .repeats import repeat_locations
+from .rough_sleeping import read_snapshot, snapshot_table
 from .series import monthly_series, seasonality
 from .stats import (
     change_significance,
@@ -59,6 +60,7 @@ from .stats import (
     rate_ci,
 )
 from .stats19 import Stats19Report, link_casualties, read_stats19
+from .suppression import suppress_lines
 from .synth import synth_points, write_synth
 from .towns import assign_towns, define_town, load_towns, town_areas, town_match_report
 
@@ -119,6 +121,7 @@ __all__ = [
     "load_csp_membership",
     "load_manifest",
     "load_point_sources",
+    "load_points_config",
     "load_road_user_groups",
     "load_towns",
     "locate_lsoa",
@@ -133,6 +136,7 @@ __all__ = [
     "rate_table",
     "read_points",
     "read_police_uk",
+    "read_snapshot",
     "read_stats19",
     "render_profile",
     "repeat_locations",
@@ -140,6 +144,8 @@ __all__ = [
     "road_user",
     "seasonality",
     "severity_counts",
+    "snapshot_table",
+    "suppress_lines",
     "synth_points",
     "town_areas",
     "town_match_report",
