@@ -38,7 +38,6 @@ from .point_sources import FOLDER as POINTS_FOLDER
 from .point_sources import (
     load_point_sources,
     town_point_figures,
-    with_towns,
     write_point_sources,
 )
 from .police_uk import read_police_uk
@@ -56,6 +55,7 @@ from .towns import (
     load_towns,
     town_areas,
     town_match_report,
+    with_towns,
 )
 
 log = logging.getLogger(__name__)
@@ -134,7 +134,8 @@ def build_study(
     areas, events, ingest, placed = load_study(data_dir, timings)
     towns = load_towns(areas=areas)
     with _Step(timings, "read point files"):
-        sources = load_point_sources(points or [], with_towns(areas, towns), towns=towns)
+        placed_areas = with_towns(areas, towns)
+        sources = load_point_sources(points or [], placed_areas, towns=towns)
     covered = {pd.Timestamp(f"{month}-01") for month in ingest.months}
     study, comparison = _choose_periods(events, covered, study, comparison, allow_partial)
     notes = [NOTE_WITHOUT_LOCATION]
@@ -194,7 +195,7 @@ def build_study(
         with _Step(timings, "point files"):
             written, point_tables = write_point_sources(
                 sources,
-                with_towns(areas, towns),
+                placed_areas,
                 out_dir,
                 study=study,
                 comparison=comparison,

@@ -11,10 +11,11 @@ import pandas as pd
 from .hotspots import safe_name
 from .periods import Period
 from .point_sources import FOLDER as POINTS_FOLDER
-from .point_sources import load_point_sources, town_point_figures, with_towns, write_point_sources
+from .point_sources import load_point_sources, town_point_figures, write_point_sources
 from .profile_pages import write_profiles
 from .profiles import town_profiles
 from .synth import SYNTH_SOURCES, synth_points, write_synth
+from .towns import with_towns
 
 FOLDER = "demo"
 DEMO_TOWN = "Penzance"

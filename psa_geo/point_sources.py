@@ -26,7 +26,7 @@ from ._version import __version__
 from .assign import AssignReport, assign_areas
 from .errors import InputFileError, PsaGeoError
 from .hotspot_maps import hotspot_map
-from .hotspots import hotspot_study, safe_name
+from .hotspots import hotspot_study
 from .maps import (
     ATTRIBUTION,
     NO_DATA_COLOUR,
@@ -41,6 +41,7 @@ from .point_counts import WEIGHT_NAMES, finds_near_bins, report_counts
 from .points import SYNTHETIC_STAMP, PointsReport, read_points
 from .suppression import suppress_lines, suppression_note
 from .templating import template as load_template
+from .towns import with_towns
 
 log = logging.getLogger(__name__)
 
@@ -127,14 +128,6 @@ def load_point_sources(
             events = with_towns(events, towns)
         out[source] = PointSource(source, events, read, placed)
     return out
-
-
-def with_towns(frame: pd.DataFrame, towns: pd.DataFrame) -> pd.DataFrame:
-    """A copy of ``frame`` (areas or placed events, with ``lsoa_code``) with ``town_code`` and
-    ``town_name`` (blank outside every town)."""
-    town = frame["lsoa_code"].map(dict(zip(towns["lsoa_code"], towns["town"], strict=True)))
-    town = town.astype(object).where(town.notna(), None)
-    return frame.assign(town_code=town.map(safe_name, na_action="ignore"), town_name=town)
 
 
 def point_tables(

@@ -21,6 +21,7 @@ from .measures import ALL_CRIME, ASB, rate_table
 from .periods import Period
 from .series import monthly_series, seasonality
 from .stats import compare_with_benchmark
+from .towns import with_towns
 
 log = logging.getLogger(__name__)
 
@@ -102,10 +103,7 @@ def town_profiles(
     if unknown:
         raise PsaGeoError(f"unknown town {unknown[0]!r}; known towns: {', '.join(known)}")
     groups = groups or single_groups(events["category"])
-    lsoa_town = pd.Series(towns["town"].to_numpy(), index=towns["lsoa_code"].to_numpy())
-    town_of = areas["lsoa_code"].map(lsoa_town)
-    areas_t = areas.assign(town_code=town_of.map(safe_name, na_action="ignore"), town_name=town_of)
-    events_t = events.assign(town_name=events["lsoa_code"].map(lsoa_town))
+    areas_t, events_t = with_towns(areas, towns), with_towns(events, towns)
     common = {"study": study, "comparison": comparison, "months_covered": months_covered,
               "threshold": threshold}  # fmt: skip
     table = _with_other_towns(rate_table(events_t, areas_t, level="town", groups=groups, **common))

@@ -537,3 +537,11 @@ def _read_polygons(path: Path, columns: list[str]) -> gpd.GeoDataFrame:
     out = frame.to_crs("EPSG:27700")
     log.info("%s reprojected to %s", path.name, out.crs.name)
     return out
+
+
+def with_towns(frame: pd.DataFrame, towns: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` (areas or placed events, with ``lsoa_code``) with ``town_code`` and
+    ``town_name`` (blank outside every town)."""
+    town = frame["lsoa_code"].map(dict(zip(towns["lsoa_code"], towns["town"], strict=True)))
+    town = town.astype(object).where(town.notna(), None)
+    return frame.assign(town_code=town.map(safe_name, na_action="ignore"), town_name=town)

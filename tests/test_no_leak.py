@@ -17,7 +17,8 @@ from scipy.spatial import cKDTree
 
 import psa_geo
 from psa_geo.periods import calendar_year
-from psa_geo.point_sources import load_point_sources, with_towns, write_point_sources
+from psa_geo.point_sources import load_point_sources, write_point_sources
+from psa_geo.towns import with_towns
 
 pytestmark = pytest.mark.data
 

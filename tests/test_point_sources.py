@@ -16,8 +16,9 @@ import psa_geo
 from psa_geo.build import build_study
 from psa_geo.errors import InputFileError
 from psa_geo.periods import calendar_year
-from psa_geo.point_sources import load_point_sources, point_tables, with_towns
+from psa_geo.point_sources import load_point_sources, point_tables
 from psa_geo.points import SYNTHETIC_STAMP, load_points_config
+from psa_geo.towns import with_towns
 
 pytestmark = pytest.mark.data
 
