@@ -61,7 +61,7 @@ SENSITIVE_RULE = (
     "Rough-sleeping reports are sensitive: they are shown only as counts over LSOAs, towns and "
     "CSPs, never at a location, never as a density or hotspot surface and never with free text. "
     'Counts from 1 to {below} are shown as "<{threshold}", and further cells are hidden (x) '
-    "where a hidden count could otherwise be worked out from a total."
+    "where a hidden count could otherwise be worked out from the totals."
 )
 
 

@@ -105,3 +105,14 @@ def test_bad_files_give_one_line_naming_the_file(path, tmp_path, change, message
     with pytest.raises(InputFileError, match=message) as err:
         read_snapshot(bad)
     assert str(bad) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_page_escapes_names(path, areas, tmp_path):
+    data = tmp_path / "data"
+    copy = data / path.relative_to(path.parents[1])
+    copy.parent.mkdir(parents=True)
+    frame = pd.read_csv(path)
+    frame.loc[frame["AREA_NAME"] == "Torbay", "AREA_NAME"] = "<b>Torbay & Co</b>"
+    frame.to_csv(copy, index=False)
+    page = write_snapshot(data, tmp_path / "out", areas)[-1].read_text(encoding="utf-8")
+    assert "&lt;b&gt;Torbay &amp; Co&lt;/b&gt;" in page and "<b>Torbay" not in page

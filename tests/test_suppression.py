@@ -1,5 +1,6 @@
 """Suppression: small counts hidden, and no hidden count recoverable from a total."""
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -22,6 +23,32 @@ def grid(table: list[list[int]]):
     for c in [*range(n_cols), "T"]:
         lines.append([("T", c), *[(r, c) for r in range(len(table))]])
     return values, lines
+
+
+def solvable(values, lines, out) -> list:
+    """Hidden cells whose value follows exactly from the lines and the shown cells: a unit
+    vector on the cell lies in the row space of the equations (an independent rank test)."""
+    hidden = [k for k in values if out[k][1]]
+    matrix = np.zeros((len(lines), len(hidden)))
+    for row, line in enumerate(lines):
+        for position, k in enumerate(line):
+            if k in hidden:
+                matrix[row, hidden.index(k)] += -1.0 if position == 0 else 1.0
+    rank = np.linalg.matrix_rank(matrix) if len(hidden) else 0
+    unit = np.eye(len(hidden))
+    return [
+        k
+        for i, k in enumerate(hidden)
+        if np.linalg.matrix_rank(np.vstack([matrix, unit[i]])) == rank
+    ]
+
+
+def test_a_count_worked_out_from_several_lines_together_is_hidden_too():
+    """With the per-line rule alone, rows 0 and 1 with column 0 gave the <5 at (2, 1) = 3."""
+    values, lines = grid([[11, 6, 20], [2, 16, 18], [19, 3, 7], [0, 0, 2]])
+    out = suppress_lines(values, lines)
+    assert out[(2, 1)] == ("<5", True)
+    assert solvable(values, lines, out) == []
 
 
 def test_a_lone_small_count_takes_its_neighbour_with_it():
@@ -77,6 +104,7 @@ def test_no_hidden_count_can_be_worked_out(table, threshold):
     out = suppress_lines(values, lines, threshold=threshold)
     for line in lines:
         assert sum(out[k][1] for k in line) != 1, line
+    assert solvable(values, lines, out) == []
     for key, value in values.items():
         text, hidden = out[key]
         if 1 <= value < threshold:
