@@ -41,6 +41,13 @@ class IngestReport:
     notes: list[str] = field(default_factory=list)
     rejected_rows: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
+    def summary(self) -> str:
+        """One line for the log: rows and files read, accepted, without location, rejected."""
+        return (
+            f"read {self.rows_read} rows from {len(self.files)} files: {self.accepted} accepted "
+            f"({self.without_location} without location), {sum(self.rejected.values())} rejected"
+        )
+
     def check(self) -> None:
         """Raise AssertionError if the counts do not add up."""
         assert self.rows_read == self.accepted + sum(self.rejected.values()), self

@@ -687,13 +687,5 @@ def _finish_report(report: PointsReport, events, rejected, with_area: bool) -> N
             f"sensitive source: columns not carried: {', '.join(report.dropped_columns)}"
         )
         log.info("%s: sensitive: dropped columns %s", name, ", ".join(report.dropped_columns))
-    log.info(
-        "%s: read %d rows from %d files: %d accepted (%d without location), %d rejected",
-        name,
-        report.rows_read,
-        len(report.files),
-        report.accepted,
-        report.without_location,
-        sum(report.rejected.values()),
-    )
+    log.info("%s: %s", name, report.summary())
     report.check()

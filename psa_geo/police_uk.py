@@ -135,14 +135,7 @@ def read_police_uk(
         report.notes.append(
             f"{report.without_location} crimes have no location: they count in force totals only"
         )
-    log.info(
-        "police.uk: read %d rows from %d files: %d accepted (%d without location), %d rejected",
-        report.rows_read,
-        len(report.files),
-        report.accepted,
-        report.without_location,
-        sum(report.rejected.values()),
-    )
+    log.info("police.uk: %s", report.summary())
     report.check()
     return (events, report) if return_report else events
 
