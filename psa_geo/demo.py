@@ -36,8 +36,9 @@ def write_demo(
 ) -> list[Path]:
     """Write ``out_dir/demo/``: synthetic needle finds, rough-sleeping reports and needle bins
     for ``town`` over both periods (``data/``, each with its README), their page and maps
-    (``points/``) and the town's profile with those sections filled (``towns/``). Every page
-    and file is stamped "synthetic example data"."""
+    (``points/``) and the town's profile with those sections filled (``towns/``). Every file
+    built from the synthetic records, the profile and its index are stamped "synthetic example
+    data"; the profile's crime map and figures are real police.uk data."""
     folder = Path(out_dir) / FOLDER
     start, end = min(study.start, comparison.start), max(study.end, comparison.end)
     written, points = [], []

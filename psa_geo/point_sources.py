@@ -507,6 +507,13 @@ def _section(source: PointSource, tables, map_file: str, threshold: int) -> dict
         "map_file": map_file,
         "read": source.read,
         "placed": source.placed,
+        **_rule_texts(threshold),
+    }
+
+
+def _rule_texts(threshold: int) -> dict:
+    """The sensitive-source rule and the suppression note, for the pages."""
+    return {
         "rule": SENSITIVE_RULE.format(below=threshold - 1, threshold=threshold),
         "suppression": suppression_note(threshold),
     }
@@ -553,7 +560,6 @@ def town_point_figures(
             "sensitive": sources[name].sensitive,
             "page": page,
             "synthetic": sources[name].synthetic,
-            "rule": SENSITIVE_RULE.format(below=threshold - 1, threshold=threshold),
-            "suppression": suppression_note(threshold),
+            **_rule_texts(threshold),
         }
     return out
