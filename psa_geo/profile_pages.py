@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import html
 import io
 import math
 from pathlib import Path
@@ -16,6 +15,7 @@ from .hotspot_maps import GI_COLOURS, hotspot_map
 from .maps import ATTRIBUTION
 from .measures import ALL_CRIME, ASB
 from .profiles import POINT_SOURCES, TownProfile
+from .templating import inline_svg
 from .templating import template as load_template
 
 LINE_STYLES = {ALL_CRIME: ("#0072B2", "-", "o"), ASB: ("#D55E00", "--", "s")}
@@ -87,7 +87,7 @@ def monthly_chart_svg(profile: TownProfile) -> str:
     from matplotlib import rc_context
     from matplotlib.figure import Figure
 
-    with rc_context({"svg.fonttype": "none", "font.size": 9}):
+    with rc_context({"font.size": 9}):
         fig = Figure(figsize=(7.2, 2.8))
         ax = fig.add_subplot()
         for group, rows in profile.monthly.groupby("category", sort=False):
@@ -115,12 +115,7 @@ def monthly_chart_svg(profile: TownProfile) -> str:
         ax.legend(loc="lower left", frameon=False, ncols=2)
         ax.spines[["top", "right"]].set_visible(False)
         fig.tight_layout()
-        buffer = io.StringIO()
-        fig.savefig(buffer, format="svg", metadata={"Date": None})
-    svg = buffer.getvalue()
-    svg = svg[svg.index("<svg") :]
-    title = f"Monthly crime and ASB in {html.escape(profile.town)}"
-    return svg.replace(">", f' role="img" aria-label="{title}"><title>{title}</title>', 1)
+    return inline_svg(fig, f"Monthly crime and ASB in {profile.town}")
 
 
 def static_map_png(profile: TownProfile) -> str:

@@ -8,7 +8,6 @@ population (the only population in the data), and labelled so.
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ from .datadir import dataset_path, resolve_data_dir
 from .errors import InputFileError
 from .maps import ATTRIBUTION
 from .measures import trend_arrow
+from .templating import inline_svg
 from .templating import template as load_template
 
 FOLDER = "rough_sleeping"
@@ -132,7 +132,6 @@ def snapshot_table(snapshot: pd.DataFrame, areas: pd.DataFrame) -> pd.DataFrame:
 def snapshot_chart_svg(table: pd.DataFrame) -> str:
     """Inline SVG: people sleeping rough on the snapshot night by CSP and the Peninsula, each
     line named at its end."""
-    from matplotlib import rc_context
     from matplotlib.figure import Figure
 
     lines = table[table["level"].isin(["csp", "peninsula"])]
@@ -164,19 +163,8 @@ def snapshot_chart_svg(table: pd.DataFrame) -> str:
     ax.set_xlabel("Year of the autumn snapshot")
     ax.set_ylabel("People sleeping rough on the night")
     ax.set_title("Rough sleeping snapshot by CSP, autumn 2010 to 2022", parse_math=False)
-    buffer = io.StringIO()
-    with rc_context({"svg.fonttype": "none", "svg.hashsalt": "psa_geo"}):
-        fig.savefig(buffer, format="svg", metadata={"Date": None})
-    svg = buffer.getvalue()
-    svg = svg[svg.index("<svg") :]
     desc = "; ".join(f"{name} {int(y)} in {last_year}" for y, name, _ in reversed(ends))
-    head_end = svg.index(">") + 1
-    return (f'{svg[:head_end]}<title>People sleeping rough on the snapshot night by CSP'
-            f"</title><desc>{_escape(desc)}</desc>{svg[head_end:]}")  # fmt: skip
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return inline_svg(fig, "People sleeping rough on the snapshot night by CSP", desc)
 
 
 def write_snapshot(data_dir: str | Path | None, out_dir: str | Path, areas) -> list[Path]:

@@ -1,7 +1,10 @@
-"""The package's HTML templates (``psa_geo/templates``), rendered with every value escaped."""
+"""The package's HTML templates (``psa_geo/templates``), rendered with every value escaped, and
+charts inlined in pages."""
 
 from __future__ import annotations
 
+import html
+import io
 from importlib import resources
 
 import jinja2
@@ -22,3 +25,18 @@ def template(name: str, *, missing: str = "–") -> jinja2.Template:
         env.filters[filter_name] = lambda x, fmt=fmt: missing if _missing(x) else fmt.format(x)
     source = resources.files("psa_geo.templates").joinpath(name)
     return env.from_string(source.read_text(encoding="utf-8"))
+
+
+def inline_svg(fig, title: str, desc: str | None = None) -> str:
+    """A matplotlib figure as SVG to inline in a page: text kept as text, no XML prolog, and a
+    title (and description) for screen readers, escaped."""
+    from matplotlib import rc_context
+
+    buffer = io.StringIO()
+    with rc_context({"svg.fonttype": "none", "svg.hashsalt": "psa_geo"}):
+        fig.savefig(buffer, format="svg", metadata={"Date": None})
+    svg = buffer.getvalue()
+    svg = svg[svg.index("<svg") :]
+    title = html.escape(title)
+    about = f"<title>{title}</title>" + (f"<desc>{html.escape(desc)}</desc>" if desc else "")
+    return svg.replace(">", f' role="img" aria-label="{title}">{about}', 1)
