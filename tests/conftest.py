@@ -52,6 +52,28 @@ def built(mirror, tmp_path_factory):
     return out, result
 
 
+def make_small_data(mirror: Path, dest: Path, *, every: int = 10) -> Path:
+    """A data directory like the mirror with every ``every``-th police.uk row only: each
+    dataset folder is linked, except ``crime/``, whose files are cut down under the same
+    names (so all 24 months and every CSP are still there, at a tenth of the volume)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for folder in mirror.iterdir():
+        if folder.is_dir() and folder.name != "crime":
+            (dest / folder.name).symlink_to(folder)
+    (dest / "crime").mkdir()
+    for path in sorted((mirror / "crime").glob("policeuk_street_*.csv.gz")):
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        frame.iloc[::every].to_csv(dest / "crime" / path.name, index=False)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def small_data(mirror, tmp_path_factory) -> Path:
+    """A cut-down data directory (:func:`make_small_data`) for builds that tests break or kill;
+    read-only by convention: copy it before changing a file."""
+    return make_small_data(mirror, tmp_path_factory.mktemp("small_data"))
+
+
 @pytest.fixture(scope="session")
 def areas(mirror) -> gpd.GeoDataFrame:
     return psa_geo.load_areas(mirror)
