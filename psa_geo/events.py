@@ -25,6 +25,9 @@ class IngestReport:
     """What a reader did with every row it read.
 
     ``rows_read == accepted + sum(rejected.values())``; ``accepted == located + without_location``.
+    Every physical line of the files is accounted for (readers that count lines):
+    ``lines_read == header_lines + row_lines + blank_lines``, where ``row_lines`` are the
+    lines the rows read span (a row with a line break inside a quoted field spans several).
     ``months`` lists the months (``YYYY-MM``) the accepted rows cover. ``rejected_rows``
     holds the unusable rows themselves, with ``source_file``, ``source_row`` and ``reason``.
     """
@@ -32,6 +35,10 @@ class IngestReport:
     source: str
     files: list[str] = field(default_factory=list)
     rows_read: int = 0
+    lines_read: int = 0
+    header_lines: int = 0
+    row_lines: int = 0
+    blank_lines: int = 0
     accepted: int = 0
     located: int = 0
     without_location: int = 0
@@ -48,16 +55,34 @@ class IngestReport:
             f"({self.without_location} without location), {sum(self.rejected.values())} rejected"
         )
 
+    def add_lines(self, lines) -> None:
+        """Add one file's line counts (a :class:`psa_geo._csvlines.Lines`)."""
+        self.lines_read += lines.lines_read
+        self.header_lines += lines.header_lines
+        self.blank_lines += lines.blank_lines
+        self.row_lines += int(lines.row_lines[~lines.blank].sum())
+
     def check(self) -> None:
         """Raise AssertionError if the counts do not add up."""
         assert self.rows_read == self.accepted + sum(self.rejected.values()), self
         assert self.accepted == self.located + self.without_location, self
+        self.check_lines()
+
+    def check_lines(self) -> None:
+        """Raise AssertionError if the physical lines do not add up (when counted)."""
+        if self.lines_read:
+            lines = self.header_lines + self.row_lines + self.blank_lines
+            assert self.lines_read == lines, self
 
     def to_dict(self) -> dict:
         return {
             "source": self.source,
             "files": self.files,
             "rows_read": self.rows_read,
+            "lines_read": self.lines_read,
+            "header_lines": self.header_lines,
+            "row_lines": self.row_lines,
+            "blank_lines": self.blank_lines,
             "accepted": self.accepted,
             "located": self.located,
             "without_location": self.without_location,

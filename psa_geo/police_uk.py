@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import io
+import datetime as dt
 import logging
 import zipfile
 import zlib
@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from . import _csvlines
 from .errors import InputFileError
 from .events import CRS, IngestReport
 
@@ -47,9 +48,17 @@ _RENAME = {
 # Great Britain and Northern Ireland, generously (police.uk covers both).
 _LON_RANGE = (-8.8, 2.0)
 _LAT_RANGE = (49.8, 61.0)
+#: The first month of police.uk street-level crime data (December 2010); earlier months and
+#: months after the current one are rejected.
+FIRST_MONTH = "2010-12"
 
 REJECT_REASONS = {
     "bad_month": "Month is not YYYY-MM",
+    "early_month": f"Month is before {FIRST_MONTH}, when police.uk street-level data begin",
+    "future_month": "Month is after the current month",
+    "line_break_in_field": "a field psa_geo uses holds a line break",
+    "unclosed_quote": "a quote left open: the field runs over lines that look like rows of "
+    "their own (those rows are inside this one)",
     "unknown_force": "'Falls within' is not a police.uk force",
     "non_numeric_coordinates": "Longitude or Latitude is not a number",
     "partial_coordinates": "only one of Longitude and Latitude is given",
@@ -73,6 +82,7 @@ def read_police_uk(
     paths: str | Path | Iterable[str | Path],
     *,
     return_report: bool = False,
+    today: dt.date | None = None,
 ) -> gpd.GeoDataFrame | tuple[gpd.GeoDataFrame, IngestReport]:
     """Read police.uk street-level files into canonical events (EPSG:27700).
 
@@ -84,6 +94,8 @@ def read_police_uk(
         serves them.
     return_report
         Also return the :class:`IngestReport` (counts, reasons, overlaps, rejected rows).
+    today
+        The date months may not pass (default: the real date); for tests.
 
     Notes
     -----
@@ -91,19 +103,32 @@ def read_police_uk(
     events with an empty geometry. Unusable rows are rejected with a reason code and kept in
     ``report.rejected_rows``. The same force and month in two files is read once and the
     overlap reported. Rows are never de-duplicated by content: identical ASB rows are
-    distinct incidents.
+    distinct incidents. Months before :data:`FIRST_MONTH` or after ``today``'s month are
+    rejected. ``source_row`` is the row's first physical line (header = line 1); every
+    physical line is counted (``report.lines_read``, ``blank_lines``). A line break inside
+    a column psa_geo carries rejects the row (``line_break_in_field``); a quote left open over
+    several rows rejects the row that swallowed them (``unclosed_quote``). Zip members are
+    streamed; one beyond ``psa_geo._csvlines.MAX_UNCOMPRESSED_BYTES`` (4 GiB) is refused.
     """
+    today = dt.date.today() if today is None else today
     report = IngestReport(source=SOURCE)
     seen: dict[tuple[str, str], tuple[int, str]] = {}
     frames, rejected = [], []
     known_forces = set(police_forces()["name"])
     for label, handle in _iter_csvs(paths):
-        raw = _read_csv(label, handle)
+        raw, lines = _read_csv(label, handle)
         report.files.append(label)
-        report.rows_read += len(raw)
+        report.add_lines(lines)
+        used = [c for c in raw.columns if c in REQUIRED_COLUMNS or c in _RENAME]
+        in_field, swallowed = _csvlines.line_break_rows(raw, lines, used)
         raw["source_file"] = label
-        raw["source_row"] = np.arange(2, len(raw) + 2)
-        reason = _reject_reasons(raw, known_forces)
+        raw["source_row"] = lines.source_row
+        keep = ~lines.blank
+        raw, in_field, swallowed = raw[keep], in_field[keep], swallowed[keep]
+        report.rows_read += len(raw)
+        reason = _reject_reasons(raw, known_forces, today=today)
+        reason[swallowed] = "unclosed_quote"
+        reason[in_field & reason.isna().to_numpy()] = "line_break_in_field"
         reason = _mark_overlaps(raw, reason, seen, (len(report.files), label), report)
         bad = reason.notna()
         if bad.any():
@@ -146,7 +171,7 @@ def _describe(paths) -> str:
     return ", ".join(str(p) for p in paths) or "(no paths)"
 
 
-def _iter_csvs(paths) -> Iterator[tuple[str, io.TextIOBase | Path]]:
+def _iter_csvs(paths) -> Iterator[tuple[str, _csvlines.CountingReader | Path]]:
     """Yield (label, path-or-text-handle) for every police.uk CSV in ``paths``, sorted."""
     if isinstance(paths, str | Path):
         paths = [paths]
@@ -168,7 +193,7 @@ def _iter_csvs(paths) -> Iterator[tuple[str, io.TextIOBase | Path]]:
             yield str(path), path
 
 
-def _iter_zip(path: Path) -> Iterator[tuple[str, io.TextIOBase]]:
+def _iter_zip(path: Path) -> Iterator[tuple[str, _csvlines.CountingReader]]:
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile:
@@ -178,41 +203,57 @@ def _iter_zip(path: Path) -> Iterator[tuple[str, io.TextIOBase]]:
         if not members:
             raise InputFileError(path, "the archive holds no *-street.csv files")
         for member in members:
-            with archive.open(member) as raw:
-                yield f"{path}!{member}", io.BytesIO(raw.read())
+            cap = _csvlines.MAX_UNCOMPRESSED_BYTES
+            size = archive.getinfo(member).file_size
+            if size > cap:
+                raise _csvlines.TooLargeError(
+                    path,
+                    f"member {member} is {size:,} bytes uncompressed, more than the cap of "
+                    f"{cap:,}: refused",
+                )
+            label = f"{path}!{member}"
+            with archive.open(member) as raw:  # streamed, counted and capped as it is read
+                yield label, _csvlines.CountingReader(raw, label=label, cap=cap)
 
 
-def _read_csv(label: str, source) -> pd.DataFrame:
+def _read_csv(label: str, source) -> tuple[pd.DataFrame, _csvlines.Lines]:
+    """The rows as text (blank lines kept, as empty rows) and where each lies."""
     try:
-        frame = pd.read_csv(
-            source,
-            dtype=str,
-            keep_default_na=False,
-            encoding="utf-8-sig",
-            compression="infer" if isinstance(source, Path) else None,
-        )
+        if isinstance(source, Path):
+            source = _csvlines.open_counted(source, label=label)
+        with source:
+            frame = pd.read_csv(
+                source,
+                dtype=str,
+                keep_default_na=False,
+                skip_blank_lines=False,
+                encoding="utf-8-sig",
+            )
     except UnicodeDecodeError:
         raise InputFileError(label, "not UTF-8 text (police.uk files are UTF-8)") from None
     except pd.errors.EmptyDataError:
         raise InputFileError(label, "the file is empty") from None
-    except (pd.errors.ParserError, OSError, EOFError, zlib.error) as exc:
+    except (pd.errors.ParserError, OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
         raise InputFileError(label, f"not a readable CSV ({str(exc).splitlines()[0]})") from None
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         raise InputFileError(
             label, f"not a police.uk street-level CSV: missing columns {', '.join(missing)}"
         )
-    return frame
+    return frame, _csvlines.place_rows(frame, source.lines, label=label)
 
 
-def _reject_reasons(raw: pd.DataFrame, known_forces: set[str]) -> pd.Series:
+def _reject_reasons(raw: pd.DataFrame, known_forces: set[str], *, today: dt.date) -> pd.Series:
     """A reason code per row (NaN for usable rows); the first failing check wins."""
     reason = pd.Series(np.nan, index=raw.index, dtype=object)
 
     def flag(mask, code):
         reason[mask & reason.isna()] = code
 
-    flag(~raw["Month"].str.fullmatch(r"\d{4}-(0[1-9]|1[0-2])"), "bad_month")
+    month = raw["Month"]
+    flag(~month.str.fullmatch(r"\d{4}-(0[1-9]|1[0-2])"), "bad_month")
+    flag(month < FIRST_MONTH, "early_month")  # YYYY-MM compares as text
+    flag(month > f"{today:%Y-%m}", "future_month")
     flag(~raw["Falls within"].isin(known_forces), "unknown_force")
     lon_blank = raw["Longitude"].str.strip() == ""
     lat_blank = raw["Latitude"].str.strip() == ""

@@ -1,4 +1,5 @@
 import csv
+import datetime
 import gzip
 import io
 import zipfile
@@ -195,3 +196,99 @@ def test_real_2019_file_every_row_accounted_for(crime_2019, events_2019):
     assert events["event_id"].is_unique
     repeated = len(rows) - asb - len({r["Crime ID"] for r in rows if r["Crime ID"]})
     assert (events["event_id"].str.contains("#")).sum() == repeated
+
+
+TODAY = datetime.date(2024, 6, 15)
+
+
+@pytest.mark.parametrize(
+    ("month", "reason"),
+    [("2999-01", "future_month"), ("2024-07", "future_month"), ("2009-01", "early_month"),
+     ("2010-11", "early_month")],
+    ids=["2999", "next-month", "2009", "before-first"],
+)  # fmt: skip
+def test_months_outside_police_uk_publication_are_rejected(tmp_path, month, reason):
+    path = write_csv(tmp_path / "a.csv", [row(), row(month="2010-12"), row(month="2024-06"),
+                                          row(month=month)])  # fmt: skip
+    events, report = psa_geo.read_police_uk(path, return_report=True, today=TODAY)
+    assert len(events) == 3
+    assert report.rejected == {reason: 1}
+    assert report.rejected_rows["source_row"].tolist() == [5]
+
+
+def _text_file(path, lines):
+    path.write_text("".join(lines), encoding="utf-8", newline="")
+    return path
+
+
+def _line(values):
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(values)
+    return buffer.getvalue()
+
+
+def test_source_row_is_the_physical_line_after_blank_lines(tmp_path):
+    path = _text_file(
+        tmp_path / "a.csv",
+        [_line(HEADER), _line(row(crime_id="a")), "\n", "\r\n", _line(row(crime_id="b")),
+         _line(row(crime_id="c", month="bad"))],
+    )  # fmt: skip
+    events, report = psa_geo.read_police_uk(path, return_report=True)
+    assert events["source_row"].tolist() == [2, 5]
+    assert report.rejected_rows["source_row"].tolist() == [6]
+    assert (report.lines_read, report.blank_lines, report.rows_read) == (6, 2, 3)
+    assert report.to_dict()["lines_read"] == 6
+
+
+def test_line_break_in_a_used_field_rejects_the_row_and_in_a_dropped_one_is_accepted(tmp_path):
+    header = [*HEADER, "Notes"]
+    path = _text_file(
+        tmp_path / "a.csv",
+        [_line(header), _line([*row(crime_id="a"), "one\ntwo\nthree"]),
+         _line([*row(crime_id="b", location="On or near\nPark"), ""]),
+         _line([*row(crime_id="c"), ""])],
+    )  # fmt: skip
+    events, report = psa_geo.read_police_uk(path, return_report=True)
+    assert events["event_id"].tolist() == ["a", "c"]
+    assert events["source_row"].tolist() == [2, 7]
+    assert report.rejected == {"line_break_in_field": 1}
+    assert report.rejected_rows["source_row"].tolist() == [5]
+    assert report.lines_read == 7 == report.header_lines + report.row_lines
+    report.check()
+
+
+def test_a_quote_left_open_over_rows_is_one_rejected_row_spanning_them(tmp_path):
+    opened = _line(row(crime_id="x")).replace("On or near Park", '"On or near Park', 1)
+    swallowed = [_line(row(crime_id=f"s{i}")) for i in range(5)]
+    closing = _line(row(crime_id="y")).replace("On or near Park", 'On or near Park"', 1)
+    lines = [_line(HEADER), _line(row(crime_id="a")), opened, *swallowed, closing,
+             _line(row(crime_id="b"))]  # fmt: skip
+    path = _text_file(tmp_path / "a.csv", lines)
+    events, report = psa_geo.read_police_uk(path, return_report=True)
+    assert events["event_id"].tolist() == ["a", "b"]
+    assert report.rejected == {"unclosed_quote": 1}
+    assert report.rejected_rows["source_row"].tolist() == [3]
+    assert report.lines_read == 10 == report.header_lines + report.row_lines
+    assert events["source_row"].tolist() == [2, 10]
+
+
+def test_zip_members_beyond_the_cap_are_refused_in_one_line(tmp_path, monkeypatch):
+    archive = tmp_path / "police.zip"
+    text = "".join([_line(HEADER), *[_line(row()) for _ in range(50)]])
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("2019-01/2019-01-devon-and-cornwall-street.csv", text)
+    assert len(psa_geo.read_police_uk(archive)) == 50
+    monkeypatch.setattr("psa_geo._csvlines.MAX_UNCOMPRESSED_BYTES", 1000)
+    with pytest.raises(psa_geo.InputFileError, match="cap") as info:
+        psa_geo.read_police_uk(archive)
+    message = str(info.value)
+    assert str(archive) in message and "2019-01-devon-and-cornwall-street.csv" in message
+    assert "\n" not in message
+
+
+def test_a_member_larger_than_it_declares_is_stopped_at_the_cap(tmp_path):
+    from psa_geo import _csvlines
+
+    reader = _csvlines.CountingReader(io.BytesIO(b"x" * 5000), label="a.zip!m.csv", cap=1000)
+    with pytest.raises(psa_geo.InputFileError, match=r"a\.zip!m\.csv: larger than 1,000"):
+        reader.read()
