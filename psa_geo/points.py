@@ -11,8 +11,8 @@ Headers are matched case-insensitively, with spaces and punctuation read as ``_`
 
 ``date`` (required; not for ``needle_bins``)
     ``YYYY-MM-DD`` or ``DD/MM/YYYY`` (day first, never month first), optionally followed by a
-    time ``HH:MM[:SS]``. A time of exactly ``00:00`` inside the date is read as "no time"
-    (Excel adds it to plain dates).
+    time ``HH:MM[:SS]``, from :data:`FIRST_DATE` (1 January 2000) to today. A time of
+    exactly ``00:00`` inside the date is read as "no time" (Excel adds it to plain dates).
 ``time`` (optional)
     ``HH:MM`` or ``HH:MM:SS``. With a time the date's precision is ``minute``, else ``day``.
 ``longitude`` and ``latitude`` (WGS84 degrees), or ``easting`` and ``northing`` (British
@@ -20,8 +20,8 @@ National Grid metres, EPSG:27700)
     A file needs at least one of the two pairs; a row may fill either (both: easting and
     northing are used). A row with no coordinate at all is kept without a location.
 ``items`` (``drug_litter``)
-    Needles or other items found, a whole number of 1 or more; blank means 1. It is the
-    event's ``weight``.
+    Needles or other items found, a whole number from 1 to :data:`MAX_ITEMS` (10,000); blank
+    means 1. It is the event's ``weight``.
 ``reported_by`` (``drug_litter``, optional)
     Read as ``public``, ``outreach``, ``council`` or ``police`` when the text names one of
     them (``Member of the public``, ``Council staff``, ``PCSO``); other text becomes
@@ -30,14 +30,15 @@ National Grid metres, EPSG:27700)
     ``yes``/``no`` (also ``y``/``n``, ``true``/``false``, ``1``/``0``); anything else is
     left missing and counted in the report's notes.
 ``people`` (``rough_sleeping``)
-    People seen, a whole number of 1 or more; blank means 1. It is the event's ``weight``.
+    People seen, a whole number from 1 to :data:`MAX_PEOPLE` (500); blank means 1. It is the
+    event's ``weight``.
 ``person_id`` (``rough_sleeping``, optional)
     An anonymous id (never a name) given to the same person at every contact, so that
     distinct people can be counted; blank when unknown.
 ``bin_id``, ``site`` (``needle_bins``, optional)
     The bin's reference and place name; ``date`` (installation) is optional for bins.
 ``category``, ``weight`` (a user's own source, optional)
-    The category (default: the source's name) and a weight above 0 (default 1).
+    The category (default: the source's name) and a finite weight above 0 (default 1).
 ``synthetic``
     Written by :func:`psa_geo.synth.write_synth`: "synthetic example data" on every row.
 
@@ -48,9 +49,11 @@ free text from a sensitive source is never carried into any output.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 import tomllib
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +64,7 @@ import pandas as pd
 import pyproj
 import shapely
 
+from . import _csvlines
 from .areas import ASSIGNED_COLUMNS
 from .errors import InputFileError, PsaGeoError
 from .events import CANONICAL_COLUMNS, CRS, IngestReport
@@ -68,6 +72,13 @@ from .events import CANONICAL_COLUMNS, CRS, IngestReport
 log = logging.getLogger(__name__)
 
 SYNTHETIC_STAMP = "synthetic example data"
+#: The most needles or other items one find may record, and people one street report may
+#: count; beyond them the row is rejected (``bad_items``, ``bad_people``).
+MAX_ITEMS = 10_000
+MAX_PEOPLE = 500
+#: The earliest date a point record may carry (psa_geo's floor: no council or outreach record
+#: it reads goes back further); earlier dates are rejected (``early_date``).
+FIRST_DATE = dt.date(2000, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -124,13 +135,17 @@ REJECT_REASONS = {
     "missing_date": "the date is blank",
     "bad_date": "the date is not YYYY-MM-DD or DD/MM/YYYY, or not a real day",
     "future_date": "the date is after today",
+    "early_date": f"the date is before {FIRST_DATE:%d %B %Y} (the earliest psa_geo reads)",
+    "line_break_in_field": "a field psa_geo uses holds a line break",
+    "unclosed_quote": "a quote left open: the field runs over lines that look like rows of "
+    "their own (those rows are inside this one)",
     "partial_coordinates": "only one coordinate of a pair is given",
     "non_numeric_coordinates": "a coordinate is not a number",
     "outside_great_britain": "the coordinates are nowhere in Great Britain, even read the "
     "other way round",
-    "bad_items": "items is not a whole number of 1 or more",
-    "bad_people": "people is not a whole number of 1 or more",
-    "bad_weight": "weight is not a number above 0",
+    "bad_items": f"items is not a whole number from 1 to {MAX_ITEMS:,}",
+    "bad_people": f"people is not a whole number from 1 to {MAX_PEOPLE:,}",
+    "bad_weight": "weight is not a finite number above 0",
 }
 #: Location mistakes that are corrected (and counted) rather than rejected.
 FIXES = {
@@ -190,6 +205,7 @@ def read_points(
     sensitive: bool | None = None,
     area: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
     return_report: bool = False,
+    today: dt.date | None = None,
 ) -> gpd.GeoDataFrame | tuple[gpd.GeoDataFrame, PointsReport]:
     """Read point CSVs (``.csv`` or ``.csv.gz``, UTF-8 or Windows-1252) into canonical events.
 
@@ -209,6 +225,8 @@ def read_points(
         ``outside_area`` column and counted (they are kept: :func:`assign_areas` places them).
     return_report
         Also return the :class:`PointsReport`.
+    today
+        The last date a record may carry (default: the real date); for tests.
 
     Returns
     -------
@@ -228,8 +246,13 @@ def read_points(
     when only one reading is a place in Great Britain (or, with ``area``, inside it):
     latitude/longitude swapped, easting/northing swapped, degrees in the grid columns or
     metres in the degree columns. Files stamped "synthetic example data" (:mod:`psa_geo.synth`)
-    cannot be read together with real files.
+    cannot be read together with real files. ``source_row`` is the row's first physical line
+    (header = line 1) and every line is counted (``report.lines_read``, ``blank_lines``). A
+    line break inside a column psa_geo reads rejects the row (``line_break_in_field``; one in
+    any other column is accepted); a quote left open over several rows rejects the row that
+    swallowed them (``unclosed_quote``).
     """
+    today = dt.date.today() if today is None else today
     spec = _spec(source)
     if sensitive is None:
         sensitive = spec.always_sensitive
@@ -240,8 +263,13 @@ def read_points(
     report = PointsReport(source=source, sensitive=bool(sensitive))
     frames, rejected, stamps = [], [], {}
     for path in files:
-        raw, columns, encoding = _read_file(path, spec, source)
+        raw, columns, encoding, lines = _read_file(path, spec, source)
         report.files.append(str(path))
+        report.add_lines(lines)
+        in_field, swallowed = _csvlines.line_break_rows(raw, lines, list(columns.values()))
+        raw = raw.assign(source_file=str(path), source_row=lines.source_row)
+        keep = ~lines.blank
+        raw, in_field, swallowed = raw[keep], in_field[keep], swallowed[keep]
         report.rows_read += len(raw)
         if encoding != "utf-8":
             report.notes.append(f"{path.name} is not UTF-8: read as Windows-1252")
@@ -249,14 +277,16 @@ def read_points(
         for name, header in columns.items():
             report.columns.setdefault(name, header)
         extra = [c for c in raw.columns if c not in columns.values()]
+        extra = [c for c in extra if c not in ("source_file", "source_row")]
         if sensitive and extra:
             report.dropped_columns += [c for c in extra if c not in report.dropped_columns]
             raw = raw.drop(columns=extra)
             extra = []
         if sensitive and "reported_by" in columns:  # not even rejected rows keep its text
             raw[columns["reported_by"]] = raw[columns["reported_by"]].map(_reporter)
-        raw = raw.assign(source_file=str(path), source_row=np.arange(2, len(raw) + 2))
-        frame, reason = _parse(raw, columns, spec, tree)
+        frame, reason = _parse(raw, columns, spec, tree, today=today)
+        reason[swallowed] = "unclosed_quote"
+        reason[in_field & reason.isna().to_numpy()] = "line_break_in_field"
         bad = reason.notna().to_numpy()
         if bad.any():
             rejected.append(raw[bad].assign(reason=reason[bad].to_numpy()))
@@ -367,18 +397,26 @@ def _snake(name: str) -> str:
     return re.sub(r"[^0-9a-z]+", "_", str(name).strip().lower()).strip("_")
 
 
-def _read_file(path: Path, spec: SourceSpec, source: str) -> tuple[pd.DataFrame, dict, str]:
-    """The rows as stripped strings, {column: header} of the known columns, the encoding."""
+def _read_file(
+    path: Path, spec: SourceSpec, source: str
+) -> tuple[pd.DataFrame, dict, str, _csvlines.Lines]:
+    """The rows as stripped strings (blank lines kept, as empty rows), {column: header} of
+    the known columns, the encoding and where each row lies."""
     for encoding in ("utf-8", "cp1252"):
         try:
             text = "utf-8-sig" if encoding == "utf-8" else encoding
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=text)
+            with _csvlines.open_counted(path) as stream:
+                frame = pd.read_csv(
+                    stream, dtype=str, keep_default_na=False, skip_blank_lines=False,
+                    encoding=text,
+                )  # fmt: skip
+            lines = _csvlines.place_rows(frame, stream.lines, label=str(path))
             break
         except UnicodeDecodeError:
             continue
         except pd.errors.EmptyDataError:
             raise InputFileError(path, "the file is empty") from None
-        except (pd.errors.ParserError, OSError, EOFError) as exc:
+        except (pd.errors.ParserError, OSError, EOFError, zlib.error) as exc:
             msg = str(exc).splitlines()[0]
             raise InputFileError(path, f"not a readable CSV ({msg})") from None
     else:  # pragma: no cover - cp1252 decodes almost any byte
@@ -399,7 +437,7 @@ def _read_file(path: Path, spec: SourceSpec, source: str) -> tuple[pd.DataFrame,
         missing.append("longitude/latitude or easting/northing")
     if missing:
         raise InputFileError(path, f"not a {source} file: missing columns {', '.join(missing)}")
-    return frame, columns, encoding
+    return frame, columns, encoding, lines
 
 
 def _synthetic_stamp(raw: pd.DataFrame, path: Path) -> bool:
@@ -425,7 +463,7 @@ def _check_stamps(stamps: dict[str, bool]) -> None:
 
 
 def _parse(
-    raw: pd.DataFrame, columns: dict, spec: SourceSpec, tree
+    raw: pd.DataFrame, columns: dict, spec: SourceSpec, tree, *, today: dt.date
 ) -> tuple[pd.DataFrame, pd.Series]:
     """The parsed columns and a reason code per row (NaN for usable rows)."""
     reason = pd.Series(np.nan, index=raw.index, dtype=object)
@@ -437,7 +475,7 @@ def _parse(
         mask = np.asarray(mask, dtype=bool) & reason.isna().to_numpy()
         reason[mask] = code[mask] if isinstance(code, pd.Series) else code
 
-    date, precision, date_reason = _dates(col("date"), col("time"), spec.date_required)
+    date, precision, date_reason = _dates(col("date"), col("time"), spec.date_required, today=today)
     flag(date_reason.notna(), date_reason)
     x, y, fix, outside, loc_reason = _locations(
         col("longitude"), col("latitude"), col("easting"), col("northing"), tree
@@ -451,7 +489,12 @@ def _parse(
     if tree is not None:
         out["outside_area"] = outside
     if spec.weight:
-        weight, bad = _counts(col(spec.weight), whole=spec.weight != "weight")
+        if spec.weight == "weight":
+            weight, bad = parse_counts(col("weight"), whole=False, minimum=0, maximum=np.inf,
+                                       exclusive_minimum=True)  # fmt: skip
+        else:
+            maximum = MAX_ITEMS if spec.weight == "items" else MAX_PEOPLE
+            weight, bad = parse_counts(col(spec.weight), minimum=1, maximum=maximum)
         flag(bad, f"bad_{spec.weight}")
         out["weight"] = weight
         if spec.weight != "weight":
@@ -475,7 +518,7 @@ def _parse(
     return out, reason
 
 
-def _dates(text: pd.Series, time: pd.Series, required: bool):
+def _dates(text: pd.Series, time: pd.Series, required: bool, *, today: dt.date):
     """Dates, their precision and a reject reason per row."""
     parts = text.str.fullmatch(_DATE.pattern)
     found = text.str.extract(_DATE.pattern + "$")
@@ -494,9 +537,8 @@ def _dates(text: pd.Series, time: pd.Series, required: bool):
     blank = text == ""
     reason[blank & required] = "missing_date"
     reason[~blank & (~parts | day.isna())] = "bad_date"
-    reason[reason.isna() & (date > pd.Timestamp.now().normalize() + pd.Timedelta(days=1))] = (
-        "future_date"
-    )
+    reason[reason.isna() & (date > pd.Timestamp(today) + pd.Timedelta(days=1))] = "future_date"
+    reason[reason.isna() & (date < pd.Timestamp(FIRST_DATE))] = "early_date"
     precision[day.isna()] = None
     return date, precision, reason
 
@@ -508,12 +550,29 @@ def _as_hms(clock: str) -> str:
     return ":".join([*parts, "00"][:3]) if len(parts) == 2 else clock
 
 
-def _counts(text: pd.Series, *, whole: bool) -> tuple[pd.Series, pd.Series]:
-    """Counts (blank = 1) and the rows whose count is unusable."""
-    value = pd.to_numeric(text.where(text != "", "1"), errors="coerce")
-    bad = value.isna() | (value <= 0)
-    if whole:
-        bad |= (value < 1) | (value != np.floor(value))
+def parse_counts(
+    text: pd.Series,
+    *,
+    minimum: float,
+    maximum: float,
+    whole: bool = True,
+    exclusive_minimum: bool = False,
+    blank: float | None = 1,
+) -> tuple[pd.Series, pd.Series]:
+    """Numbers read from text, and a mask of the rows whose number is unusable.
+
+    Usable: a finite number from ``minimum`` (above it with ``exclusive_minimum``) to
+    ``maximum``, whole when ``whole``. Blank text reads as ``blank`` (None: unusable).
+    Unusable rows read 1, so the column stays numeric. Used for items, people and weights;
+    counts of aggregated tables would use ``minimum=0``.
+    """
+    filled = text if blank is None else text.where(text != "", str(blank))
+    value = pd.to_numeric(filled, errors="coerce").astype(float)
+    with np.errstate(invalid="ignore"):
+        low = value <= minimum if exclusive_minimum else value < minimum
+        bad = value.isna() | ~np.isfinite(value) | low | (value > maximum)
+        if whole:
+            bad |= value != np.floor(value)
     return value.where(~bad, 1), bad
 
 

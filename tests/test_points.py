@@ -103,6 +103,11 @@ def test_canonical_events_from_a_drug_litter_file(tmp_path):
         (find(items="0"), "bad_items"),
         (find(items="1.5"), "bad_items"),
         (find(items="two"), "bad_items"),
+        (find(items="1e308"), "bad_items"),
+        (find(items="inf"), "bad_items"),
+        (find(items="-1"), "bad_items"),
+        (find(items="10001"), "bad_items"),
+        (find(date="1999-12-31"), "early_date"),
     ],
     ids=lambda v: v if isinstance(v, str) else None,
 )
@@ -424,3 +429,88 @@ def test_finds_near_bins_checks_its_inputs():
         finds_near_bins(finds, bins)
     with pytest.raises(PsaGeoError, match="distance_m"):
         finds_near_bins(finds, bins.set_crs("EPSG:27700", allow_override=True), distance_m=0)
+
+
+@pytest.mark.parametrize("people", ["1e308", "inf", "-inf", "nan", "0", "-1", "501", "2.5"])
+def test_people_beyond_reason_are_rejected(tmp_path, people):
+    header = ["date", "easting", "northing", "people"]
+    events, report = read(tmp_path, [["2019-06-01", E, N, "500"], ["2019-06-01", E, N, people]],
+                          header, source="rough_sleeping")  # fmt: skip
+    assert events["weight"].tolist() == [500]
+    assert report.rejected == {"bad_people": 1}
+
+
+def test_own_weights_must_be_finite_and_above_zero(tmp_path):
+    header = ["date", "easting", "northing", "weight"]
+    rows = [["2019-06-01", E, N, w] for w in ("0.5", "inf", "1e308", "0", "-2", "")]
+    events, report = read(tmp_path, rows, header, source="own")
+    assert events["weight"].tolist() == [0.5, 1e308, 1.0]
+    assert report.rejected == {"bad_weight": 3}
+
+
+def test_dates_are_checked_against_the_given_today(tmp_path):
+    rows = [find(date="2024-06-15"), find(date="2024-06-16"), find(date="2024-06-17"),
+            find(date="2000-01-01")]  # fmt: skip
+    events, report = read(tmp_path, rows, today=date(2024, 6, 15))
+    assert report.rejected == {"future_date": 1}  # a day's grace for clocks and time zones
+    assert report.rejected_rows["source_row"].tolist() == [4]
+    assert len(events) == 3
+
+
+def _lines(path, lines):
+    path.write_text("".join(lines), encoding="utf-8", newline="")
+    return path
+
+
+def _line(values):
+    import io
+
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(values)
+    return buffer.getvalue()
+
+
+def test_blank_lines_and_line_breaks_keep_source_row_the_physical_line(tmp_path):
+    path = _lines(
+        tmp_path / "finds.csv",
+        [_line(FINDS), _line(find(notes="a note\nover\nthree lines")), "\n",
+         _line(find(reported_by="Outreach\nteam")), "\r\n", _line(find(items="x")),
+         _line(find())],
+    )  # fmt: skip
+    events, report = read_points(path, source="drug_litter", return_report=True)
+    report.check()
+    assert events["source_row"].tolist() == [2, 10]
+    assert events["notes"].iloc[0] == "a note\nover\nthree lines"  # a column it only carries
+    assert report.rejected == {"line_break_in_field": 1, "bad_items": 1}
+    assert report.rejected_rows.set_index("reason")["source_row"].to_dict() == {
+        "line_break_in_field": 6, "bad_items": 9}  # fmt: skip
+    assert (report.lines_read, report.blank_lines, report.rows_read) == (10, 2, 4)
+    assert report.to_dict()["lines_read"] == 10
+
+
+@pytest.mark.parametrize("column", ["notes", "reported_by"])
+def test_a_quote_left_open_over_rows_rejects_the_row_that_swallowed_them(tmp_path, column):
+    at = FINDS.index(column)
+    opened = find()
+    opened[at] = "OPEN"
+    closing = find()
+    closing[at] = "CLOSE"
+    lines = [_line(FINDS), _line(find()), _line(opened).replace("OPEN", '"open', 1),
+             *[_line(find()) for _ in range(4)], _line(closing).replace("CLOSE", 'close"', 1),
+             _line(find())]  # fmt: skip
+    path = _lines(tmp_path / "finds.csv", lines)
+    events, report = read_points(path, source="drug_litter", return_report=True)
+    report.check()
+    assert events["source_row"].tolist() == [2, 9]
+    assert report.rejected == {"unclosed_quote": 1}
+    assert report.rejected_rows["source_row"].tolist() == [3]
+    assert report.lines_read == 9 == report.header_lines + report.row_lines
+
+
+def test_a_sensitive_source_drops_a_multi_line_column_and_still_counts_its_lines(tmp_path):
+    header = ["date", "easting", "northing", "people", "notes"]
+    path = _lines(tmp_path / "rs.csv", [_line(header), _line(["2019-06-01", E, N, "1", "a\nb"]),
+                                        _line(["2019-06-02", E, N, "1", ""])])  # fmt: skip
+    events, report = read_points(path, source="rough_sleeping", return_report=True)
+    assert events["source_row"].tolist() == [2, 4]
+    assert report.lines_read == 4 and "notes" in report.dropped_columns
