@@ -10,6 +10,7 @@ missing or out of range") becomes a missing value.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import logging
 import re
@@ -25,6 +26,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from . import _csvlines
 from .errors import InputFileError
 from .events import CRS, IngestReport
 
@@ -88,6 +90,20 @@ _TEXT = {
     "local_authority_highway", "local_authority_highway_current", "generic_make_model",
 }  # fmt: skip
 _COORDINATES = ("location_easting_osgr", "location_northing_osgr", "longitude", "latitude")
+#: Columns read as numbers whatever their values (besides those with codes in the data guide):
+#: a value that is not a number rejects its row instead of turning the column into text.
+_NUMERIC = {
+    "collision_year", "police_force", "collision_severity", "casualty_severity",
+    "vehicle_reference", "casualty_reference", "number_of_vehicles", "number_of_casualties",
+    "speed_limit", "first_road_number", "second_road_number", "age_of_casualty",
+    "age_of_driver", "age_of_vehicle", "engine_capacity_cc",
+}  # fmt: skip
+#: Codes and counts are numbers from -1 ("missing") to this; beyond (or inf, 1e308) the row is
+#: rejected (``bad_number``). The real files' largest is an engine of 16,353 cc.
+MAX_NUMBER = 1_000_000
+#: STATS19 open data begin with 1979: dates and collision years before it, or after today,
+#: are rejected.
+FIRST_YEAR = 1979
 _MISSING_TEXT = ("", "NULL", "-1")
 # British National Grid extent (metres); coordinates outside it are not a location.
 _EASTING, _NORTHING = (0, 700_000), (0, 1_300_000)
@@ -96,6 +112,14 @@ REJECT_REASONS = {
     "missing_index": "the collision index is blank",
     "bad_severity": "the severity is not 1 (fatal), 2 (serious) or 3 (slight)",
     "bad_date": "the date is unreadable and the collision year unknown",
+    "bad_year": f"the collision year (column or characters 1-4 of the index) is before "
+    f"{FIRST_YEAR} or after this year",
+    "date_out_of_range": f"the date is before {FIRST_YEAR} or after today",
+    "bad_number": f"a code or count is not a number from -1 to {MAX_NUMBER:,} (the notes "
+    "name the column)",
+    "line_break_in_field": "a field holds a line break",
+    "unclosed_quote": "a quote left open: the field runs over lines that look like rows of "
+    "their own (those rows are inside this one)",
     "duplicate": "the row repeats the key (index and references) of an earlier row",
 }
 
@@ -136,6 +160,7 @@ def read_stats19(
     *,
     table: str,
     return_report: bool = False,
+    today: dt.date | None = None,
 ) -> gpd.GeoDataFrame | pd.DataFrame | tuple[pd.DataFrame, Stats19Report]:
     """Read STATS19 CSV files (``.csv`` or ``.csv.gz``) of one table and one column layout.
 
@@ -149,6 +174,8 @@ def read_stats19(
         (DataFrames linked to the collisions by ``collision_index``).
     return_report
         Also return the :class:`Stats19Report`.
+    today
+        The last date a collision may carry (default: the real date); for tests.
 
     Notes
     -----
@@ -162,9 +189,15 @@ def read_stats19(
     report's notes), ``published_lsoa_code`` DfT's LSOA (used by :func:`assign_areas`).
     Collisions without usable easting/northing are kept with an empty geometry. Rows without
     an index, with an unknown severity, or repeating a row key are rejected with a reason
-    code (:data:`REJECT_REASONS`) and kept in ``report.rejected_rows``. Files mixing column
-    layouts or columns raise InputFileError.
+    code (:data:`REJECT_REASONS`) and kept in ``report.rejected_rows``, as are rows whose
+    collision year (column or index) or date lies before :data:`FIRST_YEAR` or after ``today``,
+    whose code or count is not a number from -1 to :data:`MAX_NUMBER`, or with a line break
+    in a field. ``source_row`` is the row's first physical line (header = line 1) and every
+    line is counted (``report.lines_read``). Files mixing column layouts or columns, and files
+    that give no usable row at all (a header only), raise InputFileError: so an optional
+    STATS19 table either reads or fails in one line, never later.
     """
+    today = dt.date.today() if today is None else today
     if table not in TABLES:
         raise ValueError(f"'table' should be one of {TABLES}, got {table!r}")
     files = [Path(paths)] if isinstance(paths, str | Path) else [Path(p) for p in paths]
@@ -173,18 +206,32 @@ def read_stats19(
     report = Stats19Report(source=SOURCE, table=table)
     frames = []
     first: tuple[str, str, list[str]] | None = None
+    line_reasons = []
     for path in files:
-        raw, schema = _read_csv(path, table)
+        raw, schema, lines = _read_csv(path, table)
         if first is None:
             first = (str(path), schema, list(raw.columns))
         _check_same_layout(str(path), schema, list(raw.columns), first)
         report.files.append(str(path))
+        report.add_lines(lines)
+        in_field, swallowed = _csvlines.line_break_rows(raw, lines, list(raw.columns))
+        keep = ~lines.blank
+        raw = raw.assign(source_file=str(path), source_row=lines.source_row)[keep]
         report.rows_read += len(raw)
-        frames.append(raw.assign(source_file=str(path), source_row=np.arange(2, len(raw) + 2)))
+        line_reasons.append(
+            np.where(swallowed, "unclosed_quote", np.where(in_field, "line_break_in_field", ""))[
+                keep
+            ]
+        )
+        frames.append(raw)
     report.schema = first[1]
     raw = pd.concat(frames, ignore_index=True)
-    frame, report.derived_columns = _typed(raw, table, report)
-    reason = _reject_reasons(frame, table)
+    if raw.empty:
+        raise InputFileError(_describe(files), "the file has a header but no rows")
+    frame, report.derived_columns, bad_numbers = _typed(raw, table, report)
+    reason = _reject_reasons(
+        frame, table, today=today, bad_numbers=bad_numbers, lines=np.concatenate(line_reasons)
+    )
     bad = reason.notna()
     if bad.any():
         rows = raw[bad.to_numpy()].assign(reason=reason[bad].to_numpy())
@@ -196,6 +243,9 @@ def read_stats19(
         report.rejected_rows = pd.DataFrame(columns=[*raw.columns, "reason"])
     frame = frame[~bad].reset_index(drop=True)
     report.accepted = len(frame)
+    if not report.accepted:
+        reasons = ", ".join(f"{n} {code}" for code, n in sorted(report.rejected.items()))
+        raise InputFileError(_describe(files), f"no usable STATS19 {table} rows ({reasons})")
     years = frame["collision_year"].value_counts().sort_index()
     report.rows_by_year = {int(k): int(v) for k, v in years.items()}
     no_year = report.accepted - int(years.sum())
@@ -220,6 +270,10 @@ def read_stats19(
     return (out, report) if return_report else out
 
 
+def _describe(files: list[Path]) -> str:
+    return str(files[0]) if len(files) == 1 else ", ".join(map(str, files))
+
+
 def canonical_name(name: str, table: str) -> str:
     """DfT's current name for a column name of any vintage (:data:`RENAMES`,
     :data:`TABLE_RENAMES`)."""
@@ -242,12 +296,18 @@ def _code_labels(table: str) -> dict[str, dict[str, str]]:
     return labels
 
 
-def _read_csv(path: Path, table: str) -> tuple[pd.DataFrame, str]:
-    """The file's rows as stripped strings, columns renamed, and its column-name vintage."""
+def _read_csv(path: Path, table: str) -> tuple[pd.DataFrame, str, _csvlines.Lines]:
+    """The file's rows as stripped strings (blank lines kept, as empty rows), columns
+    renamed, its column-name vintage and where each row lies."""
     if not path.is_file():
         raise InputFileError(path, "no such file" if not path.exists() else "not a file")
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        with _csvlines.open_counted(path) as stream:
+            frame = pd.read_csv(
+                stream, dtype=str, keep_default_na=False, skip_blank_lines=False,
+                encoding="utf-8-sig",
+            )  # fmt: skip
+        lines = _csvlines.place_rows(frame, stream.lines, label=str(path))
     except UnicodeDecodeError:
         raise InputFileError(path, "not UTF-8 text (DfT's STATS19 files are)") from None
     except pd.errors.EmptyDataError:
@@ -271,7 +331,7 @@ def _read_csv(path: Path, table: str) -> tuple[pd.DataFrame, str]:
         raise InputFileError(
             path, f"not a STATS19 {table} table: missing columns {', '.join(missing)}"
         )
-    return frame.apply(lambda col: col.str.strip()), schema
+    return frame.apply(lambda col: col.str.strip()), schema, lines
 
 
 def _check_same_layout(label: str, schema: str, columns: list[str], first) -> None:
@@ -292,14 +352,24 @@ def _check_same_layout(label: str, schema: str, columns: list[str], first) -> No
         )
 
 
-def _typed(raw: pd.DataFrame, table: str, report: Stats19Report) -> tuple[pd.DataFrame, list]:
-    """Typed columns with ``_label`` columns, year and force from the index where absent."""
+def _typed(
+    raw: pd.DataFrame, table: str, report: Stats19Report
+) -> tuple[pd.DataFrame, list, np.ndarray]:
+    """Typed columns with ``_label`` columns, year and force from the index where absent,
+    and a mask of the rows with a code or count that is not a number in range."""
     labels = _code_labels(table)
     columns: dict[str, pd.Series] = {}
+    bad_numbers = np.zeros(len(raw), dtype=bool)
     for name in raw.columns:
         if name in ("source_file", "source_row"):
             continue
-        columns[name] = _typed_column(name, raw[name])
+        columns[name], bad = _typed_column(name, raw[name], numeric=name in labels)
+        if bad.any():
+            bad_numbers |= bad
+            report.notes.append(
+                f"{int(bad.sum())} values of {name} are not a number from -1 to "
+                f"{MAX_NUMBER:,}: their rows rejected (bad_number)"
+            )
     frame = pd.DataFrame(columns)
     derived = []
     for name, chars, pattern in (("collision_year", slice(0, 4), r"\d{4}"),
@@ -323,36 +393,61 @@ def _typed(raw: pd.DataFrame, table: str, report: Stats19Report) -> tuple[pd.Dat
             frame[f"{name}_label"] = label
             order.append(f"{name}_label")
     frame[["source_file", "source_row"]] = raw[["source_file", "source_row"]]
-    return frame[[*order, "source_file", "source_row"]], derived
+    return frame[[*order, "source_file", "source_row"]], derived, bad_numbers
 
 
-def _typed_column(name: str, col: pd.Series) -> pd.Series:
-    """Coordinates as floats; codes and counts as nullable numbers (-1 missing); else text."""
+def _typed_column(name: str, col: pd.Series, *, numeric: bool) -> tuple[pd.Series, np.ndarray]:
+    """Coordinates as floats; codes and counts as nullable numbers (-1 missing); else text.
+    Also a mask of the values of a number column that are not a number from -1 to
+    :data:`MAX_NUMBER` (they become missing; their rows are rejected)."""
     missing = col.isin(_MISSING_TEXT)
+    none = np.zeros(len(col), dtype=bool)
     if name in _COORDINATES:
-        return pd.to_numeric(col.mask(missing), errors="coerce").astype("Float64")
+        values = pd.to_numeric(col.mask(missing), errors="coerce").astype(float)
+        return values.where(np.isfinite(values)).astype("Float64"), none
     if name in _TEXT or name.startswith("lsoa_"):
-        return col.mask(missing).astype("string")
+        return col.mask(missing).astype("string"), none
     blank = col.isin(("", "NULL"))
-    numbers = pd.to_numeric(col.mask(blank), errors="coerce")
-    if numbers.notna().sum() < (~blank).sum():
-        return col.mask(missing).astype("string")
+    numbers = pd.to_numeric(col.mask(blank), errors="coerce").astype(float)
+    unreadable = (numbers.isna() & ~blank).to_numpy()
+    if unreadable.any() and not (numeric or name in _NUMERIC):
+        return col.mask(missing).astype("string"), none
+    with np.errstate(invalid="ignore"):
+        bad = unreadable | (numbers.notna() & ~numbers.between(-1, MAX_NUMBER)).to_numpy()
+    numbers = numbers.mask(bad)
     whole = numbers.dropna().mod(1).eq(0).all()
-    return numbers.astype("Int64" if whole else "Float64").mask(lambda s: s == -1)
+    return numbers.astype("Int64" if whole else "Float64").mask(lambda s: s == -1), bad
 
 
-def _reject_reasons(frame: pd.DataFrame, table: str) -> pd.Series:
+def _reject_reasons(
+    frame: pd.DataFrame,
+    table: str,
+    *,
+    today: dt.date,
+    bad_numbers: np.ndarray,
+    lines: np.ndarray,
+) -> pd.Series:
     """A reason code per row (missing for usable rows); the first failing check wins."""
     reason = pd.Series(pd.NA, index=frame.index, dtype="string")
 
     def flag(mask, code):
         reason[np.asarray(mask, dtype=bool) & reason.isna().to_numpy()] = code
 
+    for code in ("unclosed_quote", "line_break_in_field"):
+        flag(lines == code, code)
     flag(frame["collision_index"].isna(), "missing_index")
+    flag(bad_numbers, "bad_number")
     if table in _SEVERITY:
         flag(~frame[_SEVERITY[table]].isin([1, 2, 3]).fillna(False), "bad_severity")
+    index_year = frame["collision_index"].str[:4]
+    index_year = pd.to_numeric(index_year.where(index_year.str.fullmatch(r"\d{4}")))
+    for year in (frame["collision_year"].astype("Float64"), index_year):
+        flag(year.notna() & ~year.between(FIRST_YEAR, today.year), "bad_year")
     if table == "collisions":
-        flag(_collision_dates(frame)[0].isna(), "bad_date")
+        date, precision = _collision_dates(frame)
+        flag(date.isna(), "bad_date")
+        first, last = pd.Timestamp(FIRST_YEAR, 1, 1), pd.Timestamp(today) + pd.Timedelta(days=1)
+        flag((precision != "year") & ((date < first) | (date >= last)), "date_out_of_range")
     usable = reason.isna()
     repeat = frame[usable].duplicated(_KEYS[table]).reindex(frame.index, fill_value=False)
     flag(repeat, "duplicate")

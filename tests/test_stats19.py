@@ -1,6 +1,7 @@
 """STATS19 reader (psa_geo.stats19) and casualty tables (psa_geo.casualties) on the real data."""
 
 import csv
+import datetime
 import gzip
 
 import numpy as np
@@ -17,6 +18,7 @@ from psa_geo.casualties import (
     road_user,
     severity_counts,
 )
+from psa_geo import stats19
 from psa_geo.stats19 import link_casualties, read_stats19
 
 pytestmark = pytest.mark.data
@@ -402,3 +404,74 @@ def test_casualties_by_csp_with_years_without_locations(casualties, collisions, 
             assert placed["casualties"].isna().all()
             assert (rows["note"] == f"no collision locations for {year}: counted in the "
                     "force total only").all()  # fmt: skip
+
+
+# --- values within reason, lines accounted for (issue 13) --------------------------------
+
+
+def test_years_and_dates_outside_stats19_are_rejected(tmp_path, raw):
+    rows = head(raw["collisions"], 6)
+    rows.loc[1, "Accident_Index"] = "2999" + rows.loc[1, "Accident_Index"][4:]
+    rows.loc[2, "Date"] = "01/01/2999"
+    rows.loc[3, "Date"] = "31/12/1978"
+    rows.loc[4, "Date"] = "16/06/2024"  # the day after "today"
+    path = to_file(tmp_path / "a.csv", rows)
+    events, report = read_stats19(
+        path, table="collisions", return_report=True, today=datetime.date(2024, 6, 15)
+    )
+    assert report.rejected == {"bad_year": 1, "date_out_of_range": 3}
+    assert report.rejected_rows["source_row"].tolist() == [3, 4, 5, 6]
+    assert len(events) == 2 and set(events["collision_year"]) <= {2015, 2016, 2017}
+
+
+def test_a_year_column_beyond_today_is_rejected(tmp_path, raw):
+    rows = head(raw["casualties"], 4)
+    rows.insert(1, "Accident_Year", rows["Accident_Index"].str[:4])
+    rows.loc[2, "Accident_Year"] = "2999"
+    path = to_file(tmp_path / "a.csv", rows)
+    cas, report = read_stats19(path, table="casualties", return_report=True)
+    assert report.rejected == {"bad_year": 1}
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("Speed_limit", "abc"), ("Number_of_Casualties", "1e308"), ("Number_of_Casualties", "inf"),
+     ("Number_of_Vehicles", "-7"), ("Speed_limit", "2000000")],
+    ids=["speed-abc", "casualties-1e308", "casualties-inf", "vehicles-negative", "speed-huge"],
+)  # fmt: skip
+def test_a_bad_code_or_count_rejects_its_row_not_the_file(tmp_path, raw, column, value):
+    rows = head(raw["collisions"], 5)
+    rows.loc[2, column] = value
+    path = to_file(tmp_path / "a.csv", rows)
+    events, report = read_stats19(path, table="collisions", return_report=True)
+    assert report.rejected == {"bad_number": 1}
+    assert report.rejected_rows["source_row"].tolist() == [4]
+    name = stats19.canonical_name(column, "collisions")
+    assert str(events[name].dtype) == "Int64"
+    assert any(name in note and "bad_number" in note for note in report.notes)
+
+
+def test_a_header_only_file_is_one_line(tmp_path, raw):
+    path = to_file(tmp_path / "cas.csv", head(raw["casualties"], 0))
+    with pytest.raises(psa_geo.InputFileError, match="header but no rows") as info:
+        read_stats19(path, table="casualties")
+    assert str(info.value).startswith(str(path)) and "\n" not in str(info.value)
+    rows = head(raw["casualties"], 2)
+    rows["Casualty_Severity"] = "9"
+    with pytest.raises(psa_geo.InputFileError, match=r"no usable STATS19 casualties rows \(2 bad"):
+        read_stats19(to_file(tmp_path / "bad.csv", rows), table="casualties")
+
+
+def test_blank_lines_and_line_breaks_in_stats19(tmp_path, raw):
+    rows = head(raw["collisions"], 4)
+    rows.loc[1, "Time"] = "10:\n45"
+    path = to_file(tmp_path / "a.csv", rows)
+    text = path.read_text(encoding="utf-8").replace("\r\n", "\n")
+    lines = text.splitlines(keepends=True)
+    path.write_text("".join([*lines[:2], "\n", *lines[2:]]), encoding="utf-8", newline="")
+    events, report = read_stats19(path, table="collisions", return_report=True)
+    assert events["source_row"].tolist() == [2, 6, 7]
+    assert report.rejected == {"line_break_in_field": 1}
+    assert report.rejected_rows["source_row"].tolist() == [4]
+    assert (report.lines_read, report.blank_lines) == (7, 1)
+    report.check()
