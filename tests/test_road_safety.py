@@ -10,6 +10,7 @@ import pytest
 from conftest import run_cli
 from test_profiles import tables_of
 
+import psa_geo
 from psa_geo.road_safety import _popup, load_road_safety, road_safety_tables, write_road_safety
 
 
@@ -114,3 +115,50 @@ def test_collisions_command(mirror, tmp_path):
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "collisions" / "collision_map.html").is_file()
     assert (tmp_path / "collisions" / "casualties_peninsula.csv").is_file()
+
+
+def _data_with(mirror, dest, changes):
+    """A data folder like the mirror whose STATS19 files are rewritten by ``changes``
+    ({file name: function(frame) -> frame})."""
+    import gzip
+
+    dest.mkdir()
+    for folder in mirror.iterdir():
+        if folder.is_dir() and folder.name != "collisions":
+            (dest / folder.name).symlink_to(folder)
+    (dest / "collisions").mkdir()
+    for path in (mirror / "collisions").iterdir():
+        change = next((f for name, f in changes.items() if name in path.name), None)
+        if change is None:
+            (dest / "collisions" / path.name).symlink_to(path)
+            continue
+        frame = change(pd.read_csv(path, dtype=str, keep_default_na=False))
+        with gzip.open(dest / "collisions" / path.name, "wt", encoding="utf-8") as f:
+            frame.to_csv(f, index=False)
+    return dest
+
+
+@pytest.mark.data
+def test_bad_values_in_stats19_reject_rows_not_the_section(mirror, areas, tmp_path):
+    def spoil(frame):
+        frame.loc[0, "Speed_limit"] = "abc"
+        frame.loc[1, "Number_of_Casualties"] = "1e308"
+        frame.loc[2, "Accident_Index"] = "2999" + frame.loc[2, "Accident_Index"][4:]
+        return frame
+
+    data = _data_with(mirror, tmp_path / "data", {"accidents": spoil})
+    study = load_road_safety(data, areas)
+    assert study.located_years == [2015, 2017]  # no 2999
+    assert str(study.collisions["speed_limit"].dtype) == "Int64"
+    assert study.collisions["number_of_casualties"].max() < 1000
+
+
+@pytest.mark.data
+def test_a_header_only_casualties_file_is_one_line(mirror, areas, tmp_path):
+    data = _data_with(mirror, tmp_path / "data", {"casualties": lambda frame: frame.head(0)})
+    with pytest.raises(psa_geo.InputFileError, match="header but no rows") as info:
+        load_road_safety(data, areas)
+    assert "\n" not in str(info.value) and "casualties" in str(info.value)
+    result = run_cli("collisions", "--data-dir", data, "--out", tmp_path / "out")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "header but no rows" in result.stderr
