@@ -45,12 +45,17 @@ LINE_COLOURS = ("#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7"
                 "#F0E442")  # fmt: skip
 
 
+#: The largest count one area and year may give (England's whole snapshot peaked under 5,000).
+MAX_SNAPSHOT_COUNT = 100_000
+
+
 def read_snapshot(path: str | Path) -> pd.DataFrame:
     """The snapshot file (one row per area and year) with columns ``area_code, area_name,
     year, count, rate_per_100k, level`` (``lad``, ``region`` or ``country``).
 
-    A missing column, a year outside 2010-2100, a count that is not a whole number of 0 or
-    more, or an area and year given twice is a one-line error naming the file.
+    A missing column, a year outside 2010-2100, a count that is not a whole number from 0 to
+    :data:`MAX_SNAPSHOT_COUNT`, a rate that is not a finite number of 0 or more, or an area
+    and year given twice is a one-line error naming the file.
     """
     path = Path(path)
     try:
@@ -66,8 +71,11 @@ def read_snapshot(path: str | Path) -> pd.DataFrame:
     rate = pd.to_numeric(frame["rate_per_100k"], errors="coerce")
     for bad, what in (
         (~year.between(2010, 2100) | (year % 1 != 0), "a year that is not 2010 to 2100"),
-        (count.isna() | (count < 0) | (count % 1 != 0), "a count that is not a whole number"),
-        (rate.isna() | (rate < 0), "a rate that is not a number of 0 or more"),
+        (
+            ~count.between(0, MAX_SNAPSHOT_COUNT) | (count % 1 != 0),
+            f"a count that is not a whole number from 0 to {MAX_SNAPSHOT_COUNT:,}",
+        ),
+        (~rate.between(0, np.finfo(float).max), "a rate that is not a finite number of 0 or more"),
         (~frame["level"].isin(list(LEVELS)), f"a level other than {', '.join(LEVELS)}"),
     ):
         if bad.any():

@@ -96,6 +96,9 @@ def test_chart_names_every_line_in_text(table):
         (lambda f: f.drop(columns="YEAR"), "missing columns YEAR"),
         (lambda f: f.assign(YEAR=f["YEAR"].where(f.index != 3, 1999)), "line 5 has a year"),
         (lambda f: f.assign(ROUGH_SLEEPERS_COUNT=-1), "line 2 has a count"),
+        (lambda f: f.assign(ROUGH_SLEEPERS_COUNT=1e308), "line 2 has a count"),
+        (lambda f: f.assign(ROUGH_SLEEPERS_COUNT=float("inf")), "line 2 has a count"),
+        (lambda f: f.assign(RATE_PER_100K_PEOPLE=float("inf")), "line 2 has a rate"),
         (lambda f: pd.concat([f, f.iloc[[0]]]), "given twice"),
     ],
 )
