@@ -24,6 +24,7 @@ import pandas as pd
 
 from ._version import __version__
 from .assign import AssignReport, assign_areas
+from .csvfile import write_csv
 from .errors import InputFileError, PsaGeoError
 from .hotspot_maps import hotspot_map
 from .hotspots import hotspot_study
@@ -471,7 +472,7 @@ def write_point_sources(
         all_tables[source.name] = tables
         for name, table in tables.items():
             path = folder / f"{source.name}_{name}.csv"
-            table.to_csv(path, index=False, encoding="utf-8-sig", float_format="%.3f")
+            write_csv(table, path, float_format="%.3f")
             written.append(path)
         level, name = map_area or ("csp", None)
         map_path = folder / f"{source.name}_map.html"

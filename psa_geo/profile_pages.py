@@ -11,6 +11,7 @@ import pandas as pd
 
 from ._version import __version__
 from .assessment import RAG
+from .csvfile import write_csv
 from .hotspot_maps import GI_COLOURS, hotspot_map
 from .maps import ATTRIBUTION
 from .measures import ALL_CRIME, ASB
@@ -211,12 +212,12 @@ def write_profiles(
         page = out_dir / f"{profile.slug}.html"
         page.write_text(render_profile(profile, map_file=map_path.name), encoding="utf-8")
         figures = out_dir / f"{profile.slug}_figures.csv"
-        profile.figures.to_csv(figures, index=False, encoding="utf-8-sig")
+        write_csv(profile.figures, figures)
         pages[profile.town] = page.name
         written += [page, map_path, figures]
     if match is not None:
         definitions = out_dir / "town_definitions.csv"
-        match.to_csv(definitions, index=False, encoding="utf-8-sig")
+        write_csv(match, definitions)
         written.append(definitions)
     index = out_dir / "index.html"
     index.write_text(towns_index_html(profiles, pages, match), encoding="utf-8")
