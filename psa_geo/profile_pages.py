@@ -12,6 +12,7 @@ import pandas as pd
 from ._version import __version__
 from .assessment import RAG
 from .csvfile import write_csv
+from .filenames import unique_names
 from .hotspot_maps import GI_COLOURS, hotspot_map
 from .maps import ATTRIBUTION
 from .measures import ALL_CRIME, ASB
@@ -202,8 +203,11 @@ def write_profiles(
 ) -> list[Path]:
     """Write ``<town>.html``, ``<town>_map.html`` and ``<town>_figures.csv`` per town and
     ``index.html`` comparing them (plus ``town_definitions.csv`` from ``match``, the
-    :func:`town_match_report`); file names are made safe from the town names."""
+    :func:`town_match_report`); file names are made safe from the town names
+    (:func:`psa_geo.filenames.safe_name`), and two towns whose names would share one
+    ("St Ives", "St. Ives") are an error before anything is written."""
     out_dir = Path(out_dir)
+    unique_names([profile.town for profile in profiles], what="town")  # one page per town
     out_dir.mkdir(parents=True, exist_ok=True)
     written, pages = [], {}
     for profile in profiles:
