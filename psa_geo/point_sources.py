@@ -39,7 +39,7 @@ from .maps import (
 from .measures import rate_table
 from .periods import Period
 from .point_counts import WEIGHT_NAMES, finds_near_bins, report_counts
-from .points import SYNTHETIC_STAMP, PointsReport, read_points
+from .points import SYNTHETIC_STAMP, PointsReport, check_source_name, read_points
 from .suppression import suppress_lines, suppression_note
 from .templating import template as load_template
 from .towns import with_towns
@@ -114,6 +114,7 @@ def load_point_sources(
     """
     out: dict[str, PointSource] = {}
     for source, path in points:
+        check_source_name(source)  # it names the output files
         if source in out:
             raise PsaGeoError(f"--points gives {source} twice; put its files in one folder")
         events, read = read_points(path, source=source, area=areas, return_report=True)
