@@ -452,3 +452,13 @@ def test_an_empty_or_missing_definition_is_one_line(tmp_path):
         load_corridor(path)
     with pytest.raises(InputFileError, match="no such file"):
         load_corridor(tmp_path / "nope.toml")
+
+
+@pytest.mark.data
+def test_membership_csv_defuses_a_formula_in_the_collision_index(study, tmp_path):
+    near = study.membership.index[study.membership["membership_set"] != "neither"][0]
+    membership = study.membership.copy()
+    membership.loc[near, "collision_index"] = '=HYPERLINK("http://x","y")'
+    write_corridor(dataclasses.replace(study, membership=membership), tmp_path)
+    read = pd.read_csv(tmp_path / "membership.csv", encoding="utf-8-sig", dtype=str)
+    assert '\'=HYPERLINK("http://x","y")' in set(read["collision_index"])
