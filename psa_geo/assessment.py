@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from ._version import __version__
+from .csvfile import write_csv
 from .templating import template as load_template
 
 # Okabe–Ito colours (colour-blind safe), always shown beside the word.
@@ -115,7 +116,7 @@ def write_assessment(
     written = []
     for name, frame in (("quick_facts", quick), ("league_table", league), ("seasonality", season)):
         path = out_dir / "tables" / f"{name}.csv"
-        frame.to_csv(path, index=False, encoding="utf-8-sig", float_format="%.3f")
+        write_csv(frame, path, float_format="%.3f")
         written.append(path)
     page = out_dir / "assessment.html"
     page.write_text(

@@ -18,6 +18,7 @@ from .areas import LEVELS, dissolve_areas, load_areas
 from .assessment import league_table, quick_facts, write_assessment
 from .assign import assign_areas
 from .corridor_pages import corridor_job
+from .csvfile import write_csv
 from .datadir import dataset_path, load_manifest, require_datasets, resolve_data_dir
 from .demo import FOLDER as DEMO_FOLDER
 from .demo import write_demo
@@ -491,8 +492,7 @@ def _period_dict(period: Period) -> dict:
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> Path:
-    frame.to_csv(path, index=False, encoding="utf-8-sig", float_format="%.3f")
-    return path
+    return write_csv(frame, path, float_format="%.3f")
 
 
 def _write_maps(out_dir: Path, areas, tables, study: Period, timings: dict) -> list[Path]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 from pathlib import Path
 
@@ -37,16 +38,52 @@ def _global_options(*, with_defaults: bool) -> argparse.ArgumentParser:
     return options
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (the usage is in ``--help``)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _number(kind: type, low: int, high: int, *, what: str = ""):
+    """An argparse ``type=`` for a finite ``kind`` (int or float) from ``low`` to ``high``:
+    nan, inf and values out of range are refused in one line that states the range."""
+    shown = "a whole number" if kind is int else "a number"
+    rule = f"{shown} from {low:,} to {high:,}{f' {what}' if what else ''}"
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except (ValueError, OverflowError):
+            raise argparse.ArgumentTypeError(f"should be {rule}, got {text!r}") from None
+        if not (math.isfinite(value) and low <= value <= high):
+            raise argparse.ArgumentTypeError(f"should be {rule}, got {text!r}")
+        return value
+
+    parse.__name__ = shown
+    return parse
+
+
 def _fraction(text: str) -> float:
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
     if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"should be a fraction from 0 to 1, got {text}")
+        raise argparse.ArgumentTypeError(f"should be a fraction from 0 to 1, got {text!r}")
     return value
+
+
+#: The ranges of the numeric options: --suppress-below N, --cell-size metres, --seed, --n rows.
+SUPPRESS_BELOW = (2, 1_000)
+CELL_SIZE_M = (1, 10_000)
+SEED = (0, 2**32 - 1)
+SYNTH_ROWS = (1, 1_000_000)
 
 
 def _parser() -> argparse.ArgumentParser:
     common = _global_options(with_defaults=False)
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="psa-geo",
         parents=[_global_options(with_defaults=True)],
         description="Geospatial analysis for the Peninsula Strategic Assessment.",
@@ -117,10 +154,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     study.add_argument(
         "--suppress-below",
-        type=int,
+        type=_number(int, *SUPPRESS_BELOW),
         default=5,
         metavar="N",
-        help="counts of a sensitive source from 1 to N-1 are shown as <N (default: 5)",
+        help="counts of a sensitive source from 1 to N-1 are shown as <N (default: 5; 2 to 1000)",
     )
     study.add_argument(
         "--overdispersion",
@@ -164,9 +201,9 @@ def _parser() -> argparse.ArgumentParser:
     hot.add_argument("--study", default=None, help="period (default: the latest 12 months)")
     hot.add_argument(
         "--cell-size",
-        type=float,
+        type=_number(float, *CELL_SIZE_M, what="metres"),
         default=None,
-        help="grid cell size in metres (default: the area's short side / 50)",
+        help="grid cell size in metres, 1 to 10,000 (default: the area's short side / 50)",
     )
     sub.add_parser(
         "collisions",
@@ -216,12 +253,19 @@ def _parser() -> argparse.ArgumentParser:
         "--source", required=True, choices=("drug_litter", "rough_sleeping", "needle_bins")
     )
     synth.add_argument("--town", required=True, help="a town of the definitions, e.g. Penzance")
-    synth.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
+    synth.add_argument(
+        "--seed", type=_number(int, *SEED), default=1, help="random seed (default: 1)"
+    )
     synth.add_argument(
         "--start", default=None, help="first day, YYYY-MM-DD (default: latest 12 months of crime)"
     )
     synth.add_argument("--end", default=None, help="the day after the last, YYYY-MM-DD")
-    synth.add_argument("--n", type=int, default=None, help="number of rows (default: by town size)")
+    synth.add_argument(
+        "--n",
+        type=_number(int, *SYNTH_ROWS),
+        default=None,
+        help="number of rows, 1 to 1,000,000 (default: by town size)",
+    )
     synth.add_argument(
         "--towns", type=Path, default=None, help="town definitions CSV (town, lsoa_code)"
     )

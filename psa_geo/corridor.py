@@ -36,6 +36,7 @@ from .errors import InputFileError, MissingDataError, PsaGeoError
 from .events import CRS
 from .stats import compare_with_benchmark, poisson_ci, rate_ci
 from .stats19 import read_stats19
+from .userfiles import read_user_text
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,16 @@ _SPEC_KEYS = {
     "min_link_m": (int, float), "min_rank_count": int, "marker_post_tolerance_m": (int, float),
     "comparison_road": str,
 }  # fmt: skip
+#: The largest value of each number of a corridor definition; every one must also be above 0
+#: and finite (``buffer_m = inf`` would make every collision a corridor collision).
+SPEC_MAX = {
+    "max_gap_m": 5_000,
+    "buffer_m": 1_000,
+    "min_link_m": 100_000,
+    "min_rank_count": 10_000,
+    "marker_post_tolerance_m": 10_000,
+}
+_LAD_CODE = re.compile(r"[EWSN]\d{8}")
 _MP = re.compile(r"\((?:MP\s*)?(\d+)/(\d+)(?:\s*-\s*(\d+)/(\d+))?\)?\s*$")
 _TAGS = re.compile(r"^\s*[AM]\d+\s*|\((?:A&B|A|B|MAIN)\)\s*|\[N\]\s*")
 
@@ -121,8 +132,10 @@ def road_code(road: str) -> tuple[int, int]:
 def load_corridor(path: str | Path | None = None, *, road: str = "A38") -> CorridorSpec:
     """The corridor definition in ``path`` (default ``boundaries/<road>_corridor.toml``).
 
-    Every problem (unknown, missing or mistyped keys, an unknown rule) is reported in one
-    InputFileError naming the file.
+    Every problem (unknown, missing or mistyped keys, an unknown rule, a number that is not
+    finite, not above 0 or above its :data:`SPEC_MAX`, a LAD code that is not one) is reported
+    in one InputFileError naming the file; so are a file that is not UTF-8 (with or without
+    a BOM) and an empty one.
     """
     if path is None:
         try:
@@ -133,13 +146,12 @@ def load_corridor(path: str | Path | None = None, *, road: str = "A38") -> Corri
                 "pass one with --spec FILE"
             ) from None
     path = Path(path)
+    text = read_user_text(path, kind="TOML")
+    if not text.strip():
+        raise InputFileError(path, "the file is empty; copy boundaries/a38_corridor.toml")
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputFileError(
-            path, f"cannot read the corridor definition ({exc.strerror})"
-        ) from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise InputFileError(path, f"not valid TOML ({exc})") from None
     problems = [f"unknown key {k!r}" for k in raw if k not in _SPEC_KEYS]
     problems += [f"missing key {k!r}" for k in _SPEC_KEYS if k not in raw]
@@ -150,12 +162,13 @@ def load_corridor(path: str | Path | None = None, *, road: str = "A38") -> Corri
     if not problems:
         if raw["rule"] not in RULES:
             problems.append(f"rule should be one of {', '.join(RULES)}, got {raw['rule']!r}")
-        for key in ("max_gap_m", "buffer_m", "min_link_m", "marker_post_tolerance_m"):
-            if not raw[key] > 0:
-                problems.append(f"{key} should be positive, got {raw[key]!r}")
-        if raw["min_rank_count"] < 1:
-            problems.append(f"min_rank_count should be 1 or more, got {raw['min_rank_count']}")
-        if not raw["lad_codes"] or not all(isinstance(c, str) for c in raw["lad_codes"]):
+        for key, high in SPEC_MAX.items():
+            value = raw[key]  # an int (any size) or a float (maybe inf or nan) from TOML
+            if not (isinstance(value, int) or math.isfinite(value)) or not 0 < value <= high:
+                problems.append(f"{key} should be above 0 and at most {high:,}, got {value!r}")
+        if not raw["lad_codes"] or not all(
+            isinstance(c, str) and _LAD_CODE.fullmatch(c) for c in raw["lad_codes"]
+        ):
             problems.append("lad_codes should be a list of LAD codes such as 'E06000052'")
         for key in ("road", "comparison_road"):
             try:

@@ -30,6 +30,7 @@ from .corridor import (
     load_traffic,
     road_name,
 )
+from .csvfile import write_csv
 from .errors import InputFileError
 from .maps import ATTRIBUTION, TILE_ATTRIBUTION, AttributionControl, map_css
 from .road_safety import SEVERITY_STYLE
@@ -246,7 +247,7 @@ def write_corridor(study: CorridorStudy, out_dir: str | Path) -> list[Path]:
     written = []
     links = study.tables["links"]
     path = folder / "links.csv"
-    links.to_csv(path, index=False, encoding="utf-8-sig")
+    write_csv(links, path)
     written.append(path)
     gpkg = folder / "links.gpkg"
     gpkg.unlink(missing_ok=True)
@@ -256,12 +257,11 @@ def write_corridor(study: CorridorStudy, out_dir: str | Path) -> list[Path]:
     written.append(gpkg)
     near = study.membership[study.membership["membership_set"] != NEITHER]
     path = folder / "membership.csv"
-    pd.DataFrame(near[[c for c in _MEMBERSHIP_COLUMNS if c in near]]).to_csv(
-        path, index=False, encoding="utf-8-sig")  # fmt: skip
+    write_csv(pd.DataFrame(near[[c for c in _MEMBERSHIP_COLUMNS if c in near]]), path)
     written.append(path)
     for name in ("flagged_collisions", *TABLE_FILES):
         path = folder / f"{name}.csv"
-        study.tables[name].to_csv(path, index=False, encoding="utf-8-sig")
+        write_csv(study.tables[name], path)
         written.append(path)
     map_path = folder / "corridor_map.html"
     corridor_map(study).save(map_path)

@@ -2,39 +2,41 @@
 
 from __future__ import annotations
 
-import io
 from importlib import resources
 from pathlib import Path
 
-import pandas as pd
-
-from .errors import InputFileError
+from .errors import InputFileError, PsaGeoError
+from .filenames import unique_names
+from .userfiles import read_user_csv
 
 DEFAULT_GROUPS = "crime_groups.csv"
 
 
-def load_crime_groups(path: str | Path | None = None) -> dict[str, list[str]]:
+def load_crime_groups(
+    path: str | Path | None = None, *, require_all_crime: bool = True
+) -> dict[str, list[str]]:
     """Group name → the categories (police.uk Crime types) it adds up, in file order.
 
     The default file (``psa_geo/resources/crime_groups.csv``) gives the Peninsula Strategic
     Assessment's rows. A user's own CSV with columns ``group`` and ``crime_type`` (one row per
     member; a category may be in several groups) replaces it.
+
+    The file must be UTF-8 (with or without a BOM) and hold at least one group; with
+    ``require_all_crime`` (the default; the build's headline needs it) it must have the group
+    ``"All crime (excl. ASB)"``. Two group names that would share a file name ("Theft" and
+    "theft") are an error. Every problem is one :class:`InputFileError` naming the file.
     """
     source = (
         Path(path) if path is not None else resources.files("psa_geo.resources") / DEFAULT_GROUPS
     )
     label = str(path) if path is not None else DEFAULT_GROUPS
-    try:
-        text = source.read_text(encoding="utf-8-sig")
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise InputFileError(
-            label, f"cannot read the category groups ({type(exc).__name__})"
-        ) from None
-    missing = {"group", "crime_type"} - set(frame.columns)
-    if missing:
-        raise InputFileError(label, f"missing columns {', '.join(sorted(missing))}")
+    frame = read_user_csv(source, ["group", "crime_type"], label=label)
     frame = frame.apply(lambda col: col.str.strip())
+    if frame.empty:
+        raise InputFileError(
+            label, "the file defines no groups (a header but no rows); expected rows of "
+            "group,crime_type, or leave out --groups for the assessment's groups"
+        )  # fmt: skip
     blank = frame[(frame["group"] == "") | (frame["crime_type"] == "")]
     if not blank.empty:
         raise InputFileError(label, f"row {blank.index[0] + 2} has a blank group or crime_type")
@@ -43,6 +45,18 @@ def load_crime_groups(path: str | Path | None = None) -> dict[str, list[str]]:
         frame[["group", "crime_type"]].drop_duplicates().itertuples(index=False)
     ):
         groups.setdefault(group, []).append(crime_type)
+    if require_all_crime:
+        from .measures import ALL_CRIME, ASB
+
+        if ALL_CRIME not in groups:
+            raise InputFileError(
+                label, f"no group {ALL_CRIME!r}: the headline figures, the rate maps and the "
+                f"league table count it; add its rows (every police.uk crime type but {ASB})"
+            )  # fmt: skip
+    try:
+        unique_names(groups, what="group")
+    except PsaGeoError as exc:
+        raise InputFileError(label, str(exc)) from None
     return groups
 
 

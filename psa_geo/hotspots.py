@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from scipy.spatial import cKDTree
 
 from .emerging import MIN_SLICES, emerging_hotspots
 from .errors import PsaGeoError
+from .filenames import safe_name
 from .gistar import NOT_TESTED, gistar
 from .groups import single_groups
 from .hotspot_maps import hotspot_map
@@ -35,12 +35,6 @@ class HotspotResult:
     outline: gpd.GeoDataFrame
     cells: gpd.GeoDataFrame
     repeats: pd.DataFrame
-
-
-def safe_name(text: str) -> str:
-    """A file-name part from user text: lower-case letters, digits and hyphens only."""
-    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    return slug[:60] or "area"
 
 
 def hotspot_study(

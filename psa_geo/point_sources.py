@@ -24,6 +24,7 @@ import pandas as pd
 
 from ._version import __version__
 from .assign import AssignReport, assign_areas
+from .csvfile import write_csv
 from .errors import InputFileError, PsaGeoError
 from .hotspot_maps import hotspot_map
 from .hotspots import hotspot_study
@@ -38,7 +39,7 @@ from .maps import (
 from .measures import rate_table
 from .periods import Period
 from .point_counts import WEIGHT_NAMES, finds_near_bins, report_counts
-from .points import SYNTHETIC_STAMP, PointsReport, read_points
+from .points import SYNTHETIC_STAMP, PointsReport, check_source_name, read_points
 from .suppression import suppress_lines, suppression_note
 from .templating import template as load_template
 from .towns import with_towns
@@ -113,6 +114,7 @@ def load_point_sources(
     """
     out: dict[str, PointSource] = {}
     for source, path in points:
+        check_source_name(source)  # it names the output files
         if source in out:
             raise PsaGeoError(f"--points gives {source} twice; put its files in one folder")
         events, read = read_points(path, source=source, area=areas, return_report=True)
@@ -471,7 +473,7 @@ def write_point_sources(
         all_tables[source.name] = tables
         for name, table in tables.items():
             path = folder / f"{source.name}_{name}.csv"
-            table.to_csv(path, index=False, encoding="utf-8-sig", float_format="%.3f")
+            write_csv(table, path, float_format="%.3f")
             written.append(path)
         level, name = map_area or ("csp", None)
         map_path = folder / f"{source.name}_map.html"

@@ -68,6 +68,7 @@ from . import _csvlines
 from .areas import ASSIGNED_COLUMNS
 from .errors import InputFileError, PsaGeoError
 from .events import CANONICAL_COLUMNS, CRS, IngestReport
+from .userfiles import read_user_text
 
 log = logging.getLogger(__name__)
 
@@ -311,8 +312,23 @@ def parse_points_option(text: str) -> tuple[str, Path]:
         raise PsaGeoError(
             f"--points should look like SOURCE=FILE (drug_litter=finds.csv), got {text!r}"
         )
-    _spec(source.strip())
+    check_source_name(source.strip())
     return source.strip(), Path(path.strip())
+
+
+#: The longest source name: it starts the file names of the source's tables and map.
+MAX_SOURCE_NAME = 40
+
+
+def check_source_name(source: str) -> None:
+    """Refuse a source name that is not snake_case, is one of the built-in readers' or is
+    longer than :data:`MAX_SOURCE_NAME` (it names files: ``points/<source>_map.html``)."""
+    _spec(source)
+    if len(source) > MAX_SOURCE_NAME:
+        raise PsaGeoError(
+            f"'source' should be at most {MAX_SOURCE_NAME} characters (it names the output "
+            f"files), got {source[:MAX_SOURCE_NAME]}... ({len(source)} characters)"
+        )
 
 
 def load_points_config(path: str | Path) -> list[tuple[str, Path]]:
@@ -325,10 +341,11 @@ def load_points_config(path: str | Path) -> list[tuple[str, Path]]:
     A source named twice in the file is a TOML error; an unknown source or a value that is
     not a path is a one-line error naming the file."""
     path = Path(path)
+    text = read_user_text(path, kind="TOML")
     try:
-        config = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise InputFileError(path, f"cannot read the config file ({exc})") from None
+        config = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputFileError(path, f"not valid TOML ({exc})") from None
     points = config.get("points")
     if not isinstance(points, dict) or not points:
         raise InputFileError(path, 'no [points] table (e.g. drug_litter = "finds.csv")')
@@ -337,7 +354,7 @@ def load_points_config(path: str | Path) -> list[tuple[str, Path]]:
         if not isinstance(value, str) or not value.strip():
             raise InputFileError(path, f"points.{source} should be a file or folder name")
         try:
-            _spec(source)
+            check_source_name(source)
         except PsaGeoError as exc:
             raise InputFileError(path, str(exc)) from None
         out.append((source, path.parent / value))

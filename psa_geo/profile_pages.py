@@ -11,6 +11,8 @@ import pandas as pd
 
 from ._version import __version__
 from .assessment import RAG
+from .csvfile import write_csv
+from .filenames import unique_names
 from .hotspot_maps import GI_COLOURS, hotspot_map
 from .maps import ATTRIBUTION
 from .measures import ALL_CRIME, ASB
@@ -201,8 +203,11 @@ def write_profiles(
 ) -> list[Path]:
     """Write ``<town>.html``, ``<town>_map.html`` and ``<town>_figures.csv`` per town and
     ``index.html`` comparing them (plus ``town_definitions.csv`` from ``match``, the
-    :func:`town_match_report`); file names are made safe from the town names."""
+    :func:`town_match_report`); file names are made safe from the town names
+    (:func:`psa_geo.filenames.safe_name`), and two towns whose names would share one
+    ("St Ives", "St. Ives") are an error before anything is written."""
     out_dir = Path(out_dir)
+    unique_names([profile.town for profile in profiles], what="town")  # one page per town
     out_dir.mkdir(parents=True, exist_ok=True)
     written, pages = [], {}
     for profile in profiles:
@@ -211,12 +216,12 @@ def write_profiles(
         page = out_dir / f"{profile.slug}.html"
         page.write_text(render_profile(profile, map_file=map_path.name), encoding="utf-8")
         figures = out_dir / f"{profile.slug}_figures.csv"
-        profile.figures.to_csv(figures, index=False, encoding="utf-8-sig")
+        write_csv(profile.figures, figures)
         pages[profile.town] = page.name
         written += [page, map_path, figures]
     if match is not None:
         definitions = out_dir / "town_definitions.csv"
-        match.to_csv(definitions, index=False, encoding="utf-8-sig")
+        write_csv(match, definitions)
         written.append(definitions)
     index = out_dir / "index.html"
     index.write_text(towns_index_html(profiles, pages, match), encoding="utf-8")

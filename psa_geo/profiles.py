@@ -15,8 +15,9 @@ import geopandas as gpd
 import pandas as pd
 
 from .errors import PsaGeoError
+from .filenames import safe_name
 from .groups import single_groups
-from .hotspots import HotspotResult, hotspot_study, safe_name
+from .hotspots import HotspotResult, hotspot_study
 from .measures import ALL_CRIME, ASB, rate_table
 from .periods import Period
 from .series import monthly_series, seasonality

@@ -21,6 +21,7 @@ from folium.template import Template
 from ._version import __version__
 from .assign import assign_areas
 from .casualties import CRASH_CAVEAT, casualties_by_area, casualty_table
+from .csvfile import write_csv
 from .datadir import dataset_path, load_manifest
 from .maps import ATTRIBUTION, TILE_ATTRIBUTION, AttributionControl, map_css
 from .stats19 import link_casualties, read_stats19
@@ -186,7 +187,7 @@ def write_road_safety(study: RoadSafety, out_dir: str | Path) -> list[Path]:
     written = []
     for name, table in tables.items():
         path = folder / f"{name}.csv"
-        table.to_csv(path, index=False, encoding="utf-8-sig")
+        write_csv(table, path)
         written.append(path)
     map_path = folder / "collision_map.html"
     collision_map(study).save(map_path)

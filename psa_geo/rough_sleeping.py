@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ._version import __version__
+from .csvfile import write_csv
 from .datadir import dataset_path, resolve_data_dir
 from .errors import InputFileError
 from .maps import ATTRIBUTION
@@ -183,7 +184,7 @@ def write_snapshot(data_dir: str | Path | None, out_dir: str | Path, areas) -> l
     folder = Path(out_dir) / FOLDER
     folder.mkdir(parents=True, exist_ok=True)
     csv_path = folder / "rough_sleeping_snapshot.csv"
-    table.to_csv(csv_path, index=False, encoding="utf-8-sig", float_format="%.2f")
+    write_csv(table, csv_path, float_format="%.2f")
     latest = int(table["year"].max())
     wide = table[table["level"].isin(["csp", "peninsula"])].pivot_table(
         index="area_name", columns="year", values="count", sort=False

@@ -20,6 +20,7 @@ import pyproj
 import shapely
 from scipy.spatial import cKDTree
 
+from .csvfile import write_csv
 from .errors import PsaGeoError
 from .events import CRS, validate_events
 from .periods import latest_complete_months
@@ -164,7 +165,7 @@ def write_synth(rows: pd.DataFrame, path: str | Path) -> list[Path]:
     if "synthetic" not in rows or not rows["synthetic"].eq(SYNTHETIC_STAMP).all():
         raise PsaGeoError("'rows' should come from synth_points (every row stamped synthetic)")
     path.parent.mkdir(parents=True, exist_ok=True)
-    rows.to_csv(path, index=False, encoding="utf-8-sig")
+    write_csv(rows, path)
     info = rows.attrs.get("synth", {})
     readme = path.with_name(path.name.removesuffix(".gz").removesuffix(".csv") + ".README.txt")
     lines = [

@@ -22,7 +22,8 @@ from shapely.geometry.base import BaseGeometry
 from .areas import _read_table
 from .datadir import dataset_path, load_manifest, project_file, resolve_data_dir
 from .errors import InputFileError, MissingDataError, PsaGeoError
-from .hotspots import safe_name
+from .filenames import safe_name, unique_names
+from .userfiles import read_user_csv
 
 log = logging.getLogger(__name__)
 
@@ -76,14 +77,12 @@ def load_towns(
     InputFileError
         One line naming the file, the number of problems and the first of them (with their
         line numbers): an empty file, a blank town or code, a code that is not an LSOA 2011
-        code (or not in ``areas``), a repeated row, or an LSOA listed in two towns.
+        code (or not in ``areas``), a repeated row, or an LSOA listed in two towns; a file
+        that is not UTF-8 text (with or without a BOM) or not a CSV; two town names that
+        would share a file name ("St Ives" and "St. Ives": :func:`psa_geo.filenames.unique_names`).
     """
     path = Path(path) if path is not None else project_file("boundaries/safer_towns.csv")
-    if not path.is_file():
-        raise InputFileError(path, "no such file")
-    if not path.read_text(encoding="utf-8-sig").strip():
-        raise InputFileError(path, "the file is empty; expected the columns town,lsoa_code")
-    frame = _read_table(path, ["town", "lsoa_code"])
+    frame = read_user_csv(path, ["town", "lsoa_code"])
     for column in ("lsoa_name", "rule"):
         if column not in frame:
             frame[column] = ""
@@ -94,6 +93,10 @@ def load_towns(
     problems = _row_problems(frame, known=known, line_offset=2)
     if problems:
         raise InputFileError(path, _summarise(problems))
+    try:
+        unique_names(frame["town"], what="town")
+    except PsaGeoError as exc:
+        raise InputFileError(path, str(exc)) from None
     log.info("%s: %d towns, %d LSOAs", path, frame["town"].nunique(), len(frame))
     return frame.reset_index(drop=True)
 
@@ -410,6 +413,7 @@ def _check_towns(towns: pd.DataFrame) -> pd.DataFrame:
     problems = _row_problems(frame, known=None, line_offset=0, shared=False)
     if problems:
         raise PsaGeoError(f"'towns': {_summarise(problems, where='row')}")
+    unique_names(frame["town"], what="town")
     return frame
 
 

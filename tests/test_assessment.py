@@ -73,6 +73,7 @@ def test_tables_command_with_users_groups_escapes_names(mirror, tmp_path):
     groups.write_text(
         "group,crime_type\nAll crime (excl. ASB),Burglary\nAll crime (excl. ASB),Drugs\n"
         "<b>Acquisitive</b>,Burglary\nAnti-social behaviour,Anti-social behaviour\n"
+        "=HYPERLINK(x),Drugs\n"
     )
     result = run_cli("tables", "--data-dir", mirror, "--out", tmp_path / "out", "--groups", groups)
     assert result.returncode == 0, result.stderr
@@ -80,6 +81,9 @@ def test_tables_command_with_users_groups_escapes_names(mirror, tmp_path):
     page = (tmp_path / "out" / "assessment.html").read_text(encoding="utf-8")
     assert "&lt;b&gt;Acquisitive&lt;/b&gt;" in page and "<b>Acquisitive" not in page
     assert not (tmp_path / "out" / "peninsula_map.html").exists()  # tables only
+    for name in ("quick_facts", "league_table", "seasonality"):  # a formula is defused
+        text = (tmp_path / "out" / "tables" / f"{name}.csv").read_text(encoding="utf-8-sig")
+        assert "'=HYPERLINK(x)" in text and ",=HYPERLINK" not in text, name
 
 
 @pytest.mark.data

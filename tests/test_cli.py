@@ -9,6 +9,7 @@ import pandas as pd
 import pyogrio
 import pytest
 
+from psa_geo.cli import main
 from psa_geo.measures import ALL_CRIME
 
 
@@ -182,3 +183,108 @@ def test_fetch_online_skips_mirror_only_datasets_without_network(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "mirror" in result.stderr
     assert not any(tmp_path.rglob("*.csv"))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("build", "--threshold", "nan"), "argument --threshold: should be a fraction from 0 to 1"),
+        (("build", "--threshold", "inf"), "should be a fraction from 0 to 1, got 'inf'"),
+        (("build", "--suppress-below", "1"), "should be a whole number from 2 to 1,000, got '1'"),
+        (("tables", "--suppress-below", "1e308"), "should be a whole number from 2 to 1,000"),
+        (("hotspots", "--area", "Plymouth", "--cell-size", "inf"), "from 1 to 10,000 metres"),
+        (("hotspots", "--area", "Plymouth", "--cell-size", "nan"), "got 'nan'"),
+        (("hotspots", "--area", "Plymouth", "--cell-size", "-5"), "got '-5'"),
+        (("synth", "--source", "drug_litter", "--town", "Truro", "--seed", "-1"), "--seed"),
+        (("synth", "--source", "drug_litter", "--town", "Truro", "--n", "0"), "1 to 1,000,000"),
+        (("build", "--bogus"), "unrecognized arguments: --bogus"),
+    ],
+    ids=[
+        "threshold-nan",
+        "threshold-inf",
+        "suppress-1",
+        "suppress-huge",
+        "cell-inf",
+        "cell-nan",
+        "cell-negative",
+        "seed",
+        "n",
+        "unknown",
+    ],
+)
+def test_bad_option_values_are_one_line(tmp_path, capsys, args, message):
+    with pytest.raises(SystemExit) as exit_:
+        main([*map(str, args), "--data-dir", str(tmp_path)])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err
+    assert message in err and err.startswith("psa-geo")
+
+
+def test_a_bad_option_value_is_one_line_from_the_shell(tmp_path):
+    result = run("build", "--threshold", "inf", "--data-dir", tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "psa-geo build: error: argument --threshold: should be a fraction from 0 to 1, "
+        "got 'inf' (see 'psa-geo build --help')"
+    ]
+
+
+@pytest.fixture
+def cli_logging():
+    """main() in this process sets up the psa_geo logger: put it back afterwards."""
+    import logging
+
+    logger = logging.getLogger("psa_geo")
+    saved = (logger.handlers[:], logger.level, logger.propagate)
+    yield
+    logger.handlers[:], logger.level, logger.propagate = saved
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding", "message"),
+    [
+        ("group,crime_type\n", "utf-8", "defines no groups"),
+        ("group,crime_type\nTheft,Shoplifting\n", "utf-8", "no group 'All crime (excl. ASB)'"),
+        (f"group,crime_type\n{ALL_CRIME},Vol à l'étalage\n", "latin-1", "not UTF-8 text"),
+        (f"group,crime_type\n{ALL_CRIME},Burglary\n", "utf-16", "not UTF-8 text (it is UTF-16"),
+    ],
+    ids=["header-only", "no-all-crime", "latin-1", "utf-16"],
+)
+@pytest.mark.usefixtures("cli_logging")
+def test_a_bad_groups_file_is_one_line_before_any_work(
+    tmp_path, capsys, cli_logging, text, encoding, message
+):
+    groups = tmp_path / "groups.csv"
+    groups.write_text(text, encoding=encoding)
+    args = ["build", "--groups", groups, "--data-dir", tmp_path, "--out", tmp_path / "out"]
+    assert main([str(a) for a in args]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"psa-geo: error: {groups}: ") and message in line
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.data
+@pytest.mark.parametrize(
+    ("text", "encoding", "message"),
+    [
+        ("town,lsoa_code\nPorthlevén,E01018791\n", "latin-1", "not UTF-8 text (byte 0xe9"),
+        ("town,lsoa_code\nTruro,E01018791\n", "utf-16", "not UTF-8 text (it is UTF-16"),
+        (
+            "town,lsoa_code\nSt Ives,E01018791\nSt. Ives,E01018792\n",
+            "utf-8",
+            "the towns 'St Ives' and 'St. Ives' would share the file name 'st-ives'",
+        ),
+    ],
+    ids=["latin-1", "utf-16", "st-ives"],
+)
+@pytest.mark.usefixtures("cli_logging")
+def test_a_bad_towns_file_is_one_line(
+    mirror, tmp_path, capsys, cli_logging, text, encoding, message
+):
+    towns = tmp_path / "towns.csv"
+    towns.write_text(text, encoding=encoding)
+    args = ["profile", "--all", "--towns", towns, "--data-dir", mirror, "--out", tmp_path / "out"]
+    assert main([*map(str, args), "--quiet"]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"psa-geo: error: {towns}: ") and message in line

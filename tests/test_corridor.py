@@ -384,3 +384,81 @@ def test_corridor_command(mirror, tmp_path):
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "a38" / "index.html").is_file()
     assert (tmp_path / "a38" / "links.gpkg").is_file()
+
+
+@pytest.mark.parametrize(
+    ("line", "replacement", "message"),
+    [
+        (
+            "buffer_m = 50",
+            "buffer_m = inf",
+            "at most 1,000, got inf",
+        ),
+        (
+            "buffer_m = 50",
+            "buffer_m = nan",
+            "at most 1,000, got nan",
+        ),
+        ("buffer_m = 50", "buffer_m = 1e9", "buffer_m should be above 0 and at most 1,000"),
+        ("buffer_m = 50", "buffer_m = 0", "buffer_m should be above 0"),
+        ("max_gap_m = 150", "max_gap_m = -inf", "max_gap_m should be above 0"),
+        ("min_link_m = 2000", "min_link_m = 1" + "0" * 400, "min_link_m should be above 0"),
+        ("min_rank_count = 10", "min_rank_count = 0", "min_rank_count should be above 0"),
+        (
+            "marker_post_tolerance_m = 200",
+            "marker_post_tolerance_m = 1e6",
+            "marker_post_tolerance_m should be above 0 and at most 10,000",
+        ),
+        ('lad_codes = ["E06000052"]', 'lad_codes = ["Cornwall"]', "lad_codes should be a list"),
+    ],
+    ids=["inf", "nan", "huge", "zero", "minus-inf", "huge-int", "rank-zero", "tolerance", "lad"],
+)
+def test_every_number_of_a_definition_is_finite_and_in_range(tmp_path, line, replacement, message):
+    path = tmp_path / "spec.toml"
+    text = Path(SPEC.source).read_text(encoding="utf-8")
+    assert f"\n{line}\n" in text
+    path.write_text(text.replace(f"\n{line}\n", f"\n{replacement}\n"), encoding="utf-8")
+    with pytest.raises(InputFileError) as err:
+        load_corridor(path)
+    assert str(err.value).startswith(f"{path}: bad corridor definition: ")
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "message"),
+    [
+        ("utf-8-sig", None),
+        ("utf-16", "not UTF-8 text (it is UTF-16; save it as UTF-8 TOML)"),
+        ("latin-1", "not UTF-8 text (byte 0xe9 on line 1; save it as UTF-8 TOML)"),
+    ],
+    ids=["bom", "utf-16", "latin-1"],
+)
+def test_a_definition_is_utf8_text(tmp_path, encoding, message):
+    path = tmp_path / "spec.toml"
+    text = Path(SPEC.source).read_text(encoding="utf-8")
+    path.write_text("# café\n" + text, encoding=encoding)
+    if message is None:
+        assert load_corridor(path).buffer_m == SPEC.buffer_m
+        return
+    with pytest.raises(InputFileError) as err:
+        load_corridor(path)
+    assert str(err.value) == f"{path}: {message}"
+
+
+def test_an_empty_or_missing_definition_is_one_line(tmp_path):
+    path = tmp_path / "spec.toml"
+    path.write_text("\n")
+    with pytest.raises(InputFileError, match="the file is empty"):
+        load_corridor(path)
+    with pytest.raises(InputFileError, match="no such file"):
+        load_corridor(tmp_path / "nope.toml")
+
+
+@pytest.mark.data
+def test_membership_csv_defuses_a_formula_in_the_collision_index(study, tmp_path):
+    near = study.membership.index[study.membership["membership_set"] != "neither"][0]
+    membership = study.membership.copy()
+    membership.loc[near, "collision_index"] = '=HYPERLINK("http://x","y")'
+    write_corridor(dataclasses.replace(study, membership=membership), tmp_path)
+    read = pd.read_csv(tmp_path / "membership.csv", encoding="utf-8-sig", dtype=str)
+    assert '\'=HYPERLINK("http://x","y")' in set(read["collision_index"])

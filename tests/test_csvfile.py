@@ -1,11 +1,14 @@
 """The one CSV writer: formulas from the data are defused, numbers are left alone."""
 
+import ast
 import csv
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+import psa_geo
 from psa_geo.csvfile import defuse, write_csv
 
 
@@ -62,3 +65,34 @@ def test_write_csv_defuses_text_cells_and_names_and_keeps_numbers(tmp_path):
     assert rows[2] == ["Truro", "y", "4", ""]
     assert rows[3] == ["", "-2", "5", "1.250"]
     assert frame.loc[0, "area_name"] == "=1+1"  # the input is not changed
+
+
+def test_every_csv_goes_through_write_csv():
+    """Only csvfile.py calls ``DataFrame.to_csv``; every other module uses ``write_csv``."""
+    package = Path(psa_geo.__file__).parent
+    callers = []
+    for module in sorted(package.glob("*.py")):
+        for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr == "to_csv":
+                callers.append(f"{module.name}:{node.lineno}")
+    assert callers and all(c.startswith("csvfile.py:") for c in callers), callers
+
+
+def test_rejected_rows_csv_defuses(tmp_path):
+    """``rejected_rows.csv`` goes through the build's writer: reader text is defused."""
+    from psa_geo.build import _write_csv
+
+    rows = pd.DataFrame(
+        {
+            "source": ["police_uk", "needles"],
+            "source_row": [2, 3],
+            "reason": ["bad_month", "bad_count"],
+            "location": ['=HYPERLINK("http://x","y")', "On or near High St"],
+            "reported_by": ["+cmd|' /C calc'!A0", "@SUM(1)"],
+        }
+    )
+    path = _write_csv(rows, tmp_path / "rejected_rows.csv")
+    read = pd.read_csv(path, encoding="utf-8-sig", dtype=str)
+    assert read["location"].tolist() == ['\'=HYPERLINK("http://x","y")', "On or near High St"]
+    assert read["reported_by"].tolist() == ["'+cmd|' /C calc'!A0", "'@SUM(1)"]
+    assert read["source_row"].tolist() == ["2", "3"]

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 import psa_geo
@@ -28,18 +30,65 @@ def test_every_real_crime_type_is_grouped(events_2019):
 
 def test_users_own_groups(tmp_path):
     path = tmp_path / "groups.csv"
-    path.write_text("group,crime_type\nAcquisitive,Burglary\nAcquisitive,Shoplifting\n")
-    assert psa_geo.load_crime_groups(path) == {"Acquisitive": ["Burglary", "Shoplifting"]}
+    text = (
+        f"group,crime_type\n{ALL_CRIME},Burglary\nAcquisitive,Burglary\nAcquisitive,Shoplifting\n"
+    )
+    path.write_text(text)
+    assert psa_geo.load_crime_groups(path) == {
+        ALL_CRIME: ["Burglary"],
+        "Acquisitive": ["Burglary", "Shoplifting"],
+    }
+    path.write_text(text.replace(ALL_CRIME + ",Burglary\n", ""))
+    groups = psa_geo.load_crime_groups(path, require_all_crime=False)
+    assert groups == {"Acquisitive": ["Burglary", "Shoplifting"]}
     assert psa_geo.unmapped_categories(["Burglary", "Drugs"], {"A": ["Burglary"]}) == ["Drugs"]
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("name,type\na,b\n", "missing columns"), ("group,crime_type\n,Burglary\n", "row 2")],
+    [
+        ("name,type\na,b\n", "missing columns group, crime_type"),
+        (f"group,crime_type\n,Burglary\n{ALL_CRIME},Drugs\n", "row 2"),
+        ("", "the file is empty"),
+        ("group,crime_type\n", "defines no groups"),
+        (
+            "group,crime_type\nAcquisitive,Burglary\n",
+            f"no group '{re.escape(ALL_CRIME)}': the headline",
+        ),
+        (f"group,crime_type\n{ALL_CRIME},Burglary,extra\n", "not a readable CSV"),
+        (
+            f"group,crime_type\n{ALL_CRIME},Burglary\nTheft,Shoplifting\nTHEFT,Other theft\n",
+            "groups 'Theft' and 'THEFT' would share the file name 'theft'",
+        ),
+    ],
+    ids=["columns", "blank", "empty", "header-only", "no-all-crime", "extra-field", "same-name"],
 )
 def test_bad_group_files_are_named(tmp_path, text, message):
     path = tmp_path / "groups.csv"
-    path.write_text(text)
+    path.write_text(text, encoding="utf-8")
     with pytest.raises(psa_geo.InputFileError, match=message) as info:
         psa_geo.load_crime_groups(path)
-    assert str(path) in str(info.value)
+    assert str(info.value).startswith(str(path)) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "accepted"),
+    [
+        ("utf-8", True),
+        ("utf-8-sig", True),
+        ("latin-1", False),
+        ("utf-16", False),
+        ("utf-16-le", False),
+    ],
+)
+def test_groups_file_encodings(tmp_path, encoding, accepted):
+    path = tmp_path / "groups.csv"
+    path.write_text(f"group,crime_type\n{ALL_CRIME},Burglary\nCafé thefts,Shoplifting\n",
+                    encoding=encoding)  # fmt: skip
+    if accepted:
+        assert list(psa_geo.load_crime_groups(path)) == [ALL_CRIME, "Café thefts"]
+    else:
+        with pytest.raises(
+            psa_geo.InputFileError, match=r"not UTF-8 text \(.*save it as UTF-8 CSV\)"
+        ):
+            psa_geo.load_crime_groups(path)

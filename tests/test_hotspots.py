@@ -12,7 +12,7 @@ from psa_geo.hotspots import safe_name
 def test_safe_name_from_user_text():
     assert safe_name("../../etc/passwd") == "etc-passwd"
     assert safe_name("<script>Plymouth</script>") == "script-plymouth-script"
-    assert safe_name("***") == "area"
+    assert safe_name("***").startswith("area-")
 
 
 def test_sensitive_sources_get_no_hotspot_layers(tiny_areas):

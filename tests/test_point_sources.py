@@ -250,7 +250,8 @@ def test_the_suppression_threshold_is_configurable(records, areas, threshold):
 def test_points_config_file(records, tmp_path):
     folder = records[0]
     config = folder / "points.toml"
-    config.write_text('[points]\ndrug_litter = "finds.csv"\nrough_sleeping = "reports.csv"\n')
+    text = '[points]\ndrug_litter = "finds.csv"\nrough_sleeping = "reports.csv"\n'
+    config.write_text(text, encoding="utf-8-sig")  # a BOM is fine
     assert load_points_config(config) == [
         ("drug_litter", folder / "finds.csv"),
         ("rough_sleeping", folder / "reports.csv"),
@@ -259,10 +260,14 @@ def test_points_config_file(records, tmp_path):
         ("[other]\n", "no \\[points\\] table"),
         ('[points]\n"Bad Name" = "x.csv"\n', "snake_case"),
         ("[points]\ndrug_litter = 3\n", "should be a file or folder"),
-        ("[points\n", "cannot read the config file"),
+        ("[points\n", "not valid TOML"),
+        ("[points]\n" + "x" * 41 + ' = "x.csv"\n', "at most 40 characters"),
+        ("\ufeff[points]\ndrug_litter = 'x.csv'\n".encode("utf-16"), "it is UTF-16"),
+        ("[points]\n# café\n".encode("latin-1"), "byte 0xe9 on line 2; save it as UTF-8 TOML"),
+        ("", "no \\[points\\] table"),
     ):
         bad = tmp_path / "bad.toml"
-        bad.write_text(text)
+        bad.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
         with pytest.raises(InputFileError, match=message) as err:
             load_points_config(bad)
         assert str(bad) in str(err.value) and "\n" not in str(err.value)

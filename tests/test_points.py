@@ -306,6 +306,10 @@ def test_parse_points_option():
     )
     with pytest.raises(PsaGeoError, match="SOURCE=FILE"):
         parse_points_option("finds.csv")
+    with pytest.raises(PsaGeoError, match="at most 40 characters"):
+        parse_points_option("a" * 41 + "=finds.csv")
+    with pytest.raises(PsaGeoError, match="snake_case"):
+        parse_points_option("../x=finds.csv")
 
 
 @settings(

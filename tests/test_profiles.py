@@ -217,3 +217,38 @@ def test_profile_and_index_in_a_browser(pages):
 
 def test_readme_screenshot_exists():
     assert (REPO / "docs" / "town_profile.png").stat().st_size > 10_000
+
+
+@pytest.mark.data
+def test_each_town_links_to_its_own_page_and_csv_names_are_defused(study, tmp_path):
+    """Town names that differ only in case or punctuation would share one file: an error
+    before anything is written; distinct names each get a page, linked from the index, and
+    a formula in a name is defused in the CSVs."""
+    import dataclasses
+
+    areas, events = study
+    codes = areas.loc[areas["lad_name"] == "Exeter", "lsoa_code"].tolist()
+    names = ['=HYPERLINK("http://x","Exeter")', "Exeter North", "exeter-north 2"]
+    towns = pd.concat(
+        [psa_geo.define_town(n, areas, lsoas=codes[4 * i : 4 * i + 4]) for i, n in enumerate(names)]
+    )
+    profiles = psa_geo.town_profiles(events, areas, towns, study=STUDY, comparison=COMPARISON,
+                                     groups=load_crime_groups(), hotspots=False)  # fmt: skip
+    out = tmp_path / "out"
+    clash = [dataclasses.replace(profiles[1], town="St Ives"),
+             dataclasses.replace(profiles[2], town="St. Ives")]  # fmt: skip
+    with pytest.raises(psa_geo.PsaGeoError, match=r"'St Ives' and 'St\. Ives' would share"):
+        psa_geo.write_profiles(clash, out)
+    assert not out.exists()
+
+    psa_geo.write_profiles(profiles, out)
+    index = (out / "index.html").read_text(encoding="utf-8")
+    links = [h for h in re.findall(r'href="([^"#]+\.html)"', index) if not h.endswith("_map.html")]
+    own = {p.town: p.slug + ".html" for p in profiles}
+    assert len(set(own.values())) == 3 and set(own.values()) <= set(links)
+    for town, page in own.items():
+        html = (out / page).read_text(encoding="utf-8")
+        assert f"<h1>{town}" in html.replace("&#34;", '"').replace("&quot;", '"')
+        figures = pd.read_csv(out / page.replace(".html", "_figures.csv"), encoding="utf-8-sig",
+                              dtype=str)  # fmt: skip
+        assert set(figures["area_name"]) == {("'" if town.startswith("=") else "") + town}

@@ -315,3 +315,65 @@ def test_match_report_needs_one_crs(tiny_areas, tiny_towns):
     assert report.set_index("town").loc["Village"].isna()["bua_area_km2"]
     with pytest.raises(psa_geo.PsaGeoError, match=r"to_crs"):
         town_match_report(towns_gdf, ref.to_crs(4326), ref)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "accepted"),
+    [
+        ("utf-8", True),
+        ("utf-8-sig", True),
+        ("latin-1", False),
+        ("utf-16", False),
+        ("utf-16-be", False),
+    ],
+)
+def test_town_file_encodings_utf8_with_or_without_bom_only(tmp_path, encoding, accepted):
+    path = tmp_path / "towns.csv"
+    path.write_text("town,lsoa_code\nPorthlevén,E01000001\n", encoding=encoding)
+    if accepted:
+        assert load_towns(path)["town"].tolist() == ["Porthlevén"]
+        return
+    with pytest.raises(psa_geo.InputFileError) as info:
+        load_towns(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: not UTF-8 text (") and "save it as UTF-8 CSV" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("town,lsoa_code\nTown,E01000001,x,y\n", r"line 2 has 4 fields, the header 2"),
+        ('town,lsoa_code\n"Town,E01000001\n', "not a readable CSV"),
+        ("town,town,lsoa_code\nA,B,E01000001\n", "names town more than once"),
+        (" \n\n", "the file is empty"),
+        (
+            "town,lsoa_code\nSt Ives,E01000001\nSt. Ives,E01000002\n",
+            "the towns 'St Ives' and 'St. Ives' would share the file name 'st-ives'",
+        ),
+        (
+            "town,lsoa_code\nPenzance,E01000001\nPENZANCE,E01000002\n",
+            "the towns 'Penzance' and 'PENZANCE' would share",
+        ),
+    ],
+    ids=["extra-field", "open-quote", "repeated-column", "blank", "st-ives", "case"],
+)
+def test_badly_built_town_files_give_one_line(tmp_path, text, message):
+    path = tmp_path / "towns.csv"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(psa_geo.InputFileError, match=message) as info:
+        load_towns(path)
+    assert str(info.value).startswith(str(path)) and "\n" not in str(info.value)
+
+
+def test_a_short_row_is_padded_and_blank_lines_skipped(tmp_path):
+    path = tmp_path / "towns.csv"
+    path.write_text("town,lsoa_code,lsoa_name,rule\n\nTown,E01000001\n", encoding="utf-8")
+    assert load_towns(path).iloc[0].tolist() == ["Town", "E01000001", "", ""]
+
+
+def test_town_tables_built_in_code_are_checked_for_shared_file_names(tiny_areas):
+    towns = pd.concat([define_town("St Ives", tiny_areas, lsoas=["E01000001"]),
+                       define_town("St. Ives", tiny_areas, lsoas=["E01000002"])])  # fmt: skip
+    with pytest.raises(psa_geo.PsaGeoError, match=r"'St Ives' and 'St\. Ives'"):
+        town_areas(tiny_areas, towns)
