@@ -167,7 +167,7 @@ def collision_popup(row, casualties: pd.DataFrame, offset_m: float = 0.0) -> str
     return popup_html(heading, details, note=note)
 
 
-def _collision_popup(row, casualties: pd.DataFrame, offset_m: float):
+def _collision_popup(row, casualties: pd.DataFrame, offset_m: float) -> folium.MacroElement:
     heading, details, note = _popup_parts(row, casualties, offset_m)
     return popup(heading, details, note=note, max_width=320)
 
