@@ -32,6 +32,7 @@ from .corridor import (
 )
 from .csvfile import write_csv
 from .errors import InputFileError
+from .map_text import geojson_layer, popup, popup_html
 from .maps import ATTRIBUTION, TILE_ATTRIBUTION, AttributionControl, map_css
 from .road_safety import SEVERITY_STYLE
 from .stats import poisson_ci
@@ -88,7 +89,7 @@ def corridor_map(study: CorridorStudy) -> folium.Map:
     shown = study.links[["link_id", "geometry"]].merge(links, on="link_id")
     frame = shown[["geometry"]].copy()
     frame["colour"] = [LINK_PALETTE[c] for c in classes]
-    frame["link"] = [html.escape(f"{r.link_id}: {r.name}") for r in shown.itertuples()]
+    frame["link"] = [f"{r.link_id}: {r.name}" for r in shown.itertuples()]
     frame["length"] = shown["length_km"].map("{:.2f} km".format)
     frame["counts"] = [f"{r.collisions} collisions, {r.ksi_collisions} KSI collisions, "
                        f"{r.casualties} casualties" for r in shown.itertuples()]  # fmt: skip
@@ -103,7 +104,7 @@ def corridor_map(study: CorridorStudy) -> folium.Map:
     m = folium.Map(tiles=None, control_scale=True)
     folium.TileLayer("OpenStreetMap", name="Base map (OpenStreetMap)",
                      attr=TILE_ATTRIBUTION).add_to(m)  # fmt: skip
-    folium.GeoJson(
+    geojson_layer(
         wgs.to_geo_dict(drop_id=True, show_bbox=False),
         name=f"Links by KSI collisions per km per year ({len(frame)})",
         style_function=lambda f: {
@@ -113,18 +114,14 @@ def corridor_map(study: CorridorStudy) -> folium.Map:
             "className": "psa-link",
         },
         highlight_function=lambda f: {"weight": 11},
-        tooltip=folium.GeoJsonTooltip(
-            fields=["link", "length", "counts", "ksi", "density", "ranked"],
-            aliases=[
-                "Link",
-                "Length",
-                f"{_years_text(years)}",
-                "KSI collisions per km per year",
-                "Collisions per km per year",
-                "Ranking",
-            ],
-            sticky=True,
-        ),
+        tooltip={
+            "link": "Link",
+            "length": "Length",
+            "counts": f"{_years_text(years)}",
+            "ksi": "KSI collisions per km per year",
+            "density": "Collisions per km per year",
+            "ranked": "Ranking",
+        },
     ).add_to(m)
     members = study.members[~study.members.geometry.is_empty]
     per = _casualty_counts(study)
@@ -137,8 +134,7 @@ def corridor_map(study: CorridorStudy) -> folium.Map:
             folium.CircleMarker(
                 [round(point.y, 5), round(point.x, 5)], radius=radius, color="#333", weight=1,
                 fill=True, fill_color=colour, fill_opacity=0.9, class_name="psa-collision",
-                popup=folium.Popup(collision_popup(row, per, offset), max_width=320),
-            ).add_to(group)  # fmt: skip
+            ).add_child(_collision_popup(row, per, offset)).add_to(group)  # fmt: skip
         group.add_to(m)
     flagged = members[members["flagged"].to_numpy()]
     group = folium.FeatureGroup(
@@ -149,8 +145,7 @@ def corridor_map(study: CorridorStudy) -> folium.Map:
         folium.CircleMarker(
             [round(point.y, 5), round(point.x, 5)], radius=11, color=FLAG_COLOUR, weight=3,
             fill=False, dash_array="4 3", class_name="psa-flagged",
-            popup=folium.Popup(collision_popup(row, per, offset), max_width=320),
-        ).add_to(group)  # fmt: skip
+        ).add_child(_collision_popup(row, per, offset)).add_to(group)  # fmt: skip
     group.add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     bounds = wgs.total_bounds
@@ -168,7 +163,18 @@ def corridor_map(study: CorridorStudy) -> folium.Map:
 
 
 def collision_popup(row, casualties: pd.DataFrame, offset_m: float = 0.0) -> str:
-    """The popup of one corridor collision: every value escaped (it is shown as HTML)."""
+    """The popup of one corridor collision as HTML (:func:`popup_html`: every value escaped)."""
+    heading, details, note = _popup_parts(row, casualties, offset_m)
+    return popup_html(heading, details, note=note)
+
+
+def _collision_popup(row, casualties: pd.DataFrame, offset_m: float) -> folium.MacroElement:
+    heading, details, note = _popup_parts(row, casualties, offset_m)
+    return popup(heading, details, note=note, max_width=320)
+
+
+def _popup_parts(row, casualties: pd.DataFrame, offset_m: float = 0.0) -> tuple:
+    """Heading, lines and note (for flagged collisions) of a corridor collision's popup."""
     when = row.date.strftime("%d %b %Y %H:%M") if pd.notna(row.date) else "date unknown"
     roads = [road_name(row.first_road_class_label, row.first_road_number),
              road_name(row.second_road_class_label, row.second_road_number)]  # fmt: skip
@@ -184,10 +190,8 @@ def collision_popup(row, casualties: pd.DataFrame, offset_m: float = 0.0) -> str
         f"Corridor membership: {row.membership_set}",
         f"Collision index {row.collision_index}",
     ]  # fmt: skip
-    heading = f"<b>{html.escape(str(row.category))}</b> collision"
-    if row.flagged:
-        heading += "<br><i>Flagged: coded to the road but outside the buffer; check it</i>"
-    return "<br>".join([heading, *(html.escape(str(d)) for d in details)])
+    note = "Flagged: coded to the road but outside the buffer; check it" if row.flagged else None
+    return f"{row.category} collision", details, note
 
 
 def _casualty_counts(study: CorridorStudy) -> pd.DataFrame:

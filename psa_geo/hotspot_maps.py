@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import PsaGeoError
+from .map_text import geojson_layer, tooltip
 from .maps import ATTRIBUTION, TILE_ATTRIBUTION, AttributionControl, map_css
 
 log = logging.getLogger(__name__)
@@ -44,11 +45,12 @@ KDE_COLOURS = ("#fed976", "#feb24c", "#f03b20", "#bd0026")
 def _dissolved_geojson(
     frame: gpd.GeoDataFrame, by: str, simplify_m: float, labels: dict | None = None
 ) -> dict:
-    """One feature per class (never one per cell), in EPSG:4326, with a ``label`` in words."""
+    """One feature per class (never one per cell), in EPSG:4326, with a ``label`` in words
+    (text: :func:`geojson_layer` escapes what it shows)."""
     merged = frame[[by, "geometry"]].dissolve(by=by, as_index=False)
     merged["geometry"] = merged.geometry.simplify(simplify_m)
     labels = labels or {}
-    merged["label"] = [html.escape(str(labels.get(value, ""))) for value in merged[by]]
+    merged["label"] = [str(labels.get(value, "")) for value in merged[by]]
     return merged.to_crs("EPSG:4326").to_geo_dict(drop_id=True, show_bbox=False)
 
 
@@ -148,8 +150,7 @@ def hotspot_map(
                 fill=True,
                 fill_color="#ffffff",
                 fill_opacity=0.9,
-                tooltip=html.escape(text),
-            ).add_to(layer)
+            ).add_child(tooltip(text)).add_to(layer)
         layer.add_to(m)
         legend.append(("Repeat locations", [("#ffffff", "white circle: a top location, ranked")]))
     if lsoas is not None:
@@ -190,7 +191,7 @@ def _emerging_layer(cells: gpd.GeoDataFrame, m: folium.Map) -> list:
     if patterned.empty:
         return []
     present = [name for name in EMERGING_COLOURS if name in set(patterned["emerging_class"])]
-    folium.GeoJson(
+    geojson_layer(
         _dissolved_geojson(patterned, "emerging_class", 5, {name: name for name in present}),
         name="Emerging hot and cold spots (monthly Gi* trend)",
         show=False,
@@ -200,7 +201,7 @@ def _emerging_layer(cells: gpd.GeoDataFrame, m: folium.Map) -> list:
             "weight": 0.4,
             "fillOpacity": 0.75,
         },
-        tooltip=folium.GeoJsonTooltip(fields=["label"], aliases=["Emerging pattern"]),
+        tooltip={"label": "Emerging pattern"},
     ).add_to(m)
     return [
         (
@@ -214,7 +215,7 @@ def _gistar_layer(cells: gpd.GeoDataFrame, m: folium.Map, name: str, *, show: bo
     """Add the significant Gi* classes of ``cells`` to ``m``; return the legend entry."""
     significant = cells[cells["hotspot_level"] != 0]
     if not significant.empty:
-        folium.GeoJson(
+        geojson_layer(
             _dissolved_geojson(
                 significant, "hotspot_level", 5, {k: v[1] for k, v in GI_COLOURS.items()}
             ),
@@ -226,7 +227,7 @@ def _gistar_layer(cells: gpd.GeoDataFrame, m: folium.Map, name: str, *, show: bo
                 "weight": 0.4,
                 "fillOpacity": 0.7,
             },
-            tooltip=folium.GeoJsonTooltip(fields=["label"], aliases=[name]),
+            tooltip={"label": name},
         ).add_to(m)
     if show:
         heading = "Getis-Ord Gi* (false discovery rate corrected)"
@@ -237,17 +238,16 @@ def _gistar_layer(cells: gpd.GeoDataFrame, m: folium.Map, name: str, *, show: bo
 def _lsoa_layer(lsoas: gpd.GeoDataFrame, m: folium.Map) -> None:
     """LSOA outlines with their name, count and rate in the tooltip."""
     frame = lsoas[["area_name", "count", "rate_per_1000", "geometry"]].copy()
-    frame["area_name"] = frame["area_name"].map(html.escape)
     frame["figures"] = [
         f"{count:,} events, {rate:.1f} per 1,000 residents"
         for count, rate in zip(frame["count"], frame["rate_per_1000"], strict=True)
     ]
     frame["geometry"] = frame.geometry.simplify(5)
-    folium.GeoJson(
+    geojson_layer(
         frame.drop(columns=["count", "rate_per_1000"])
         .to_crs("EPSG:4326")
         .to_geo_dict(drop_id=True, show_bbox=False),
         name="LSOAs (hover for figures)",
         style_function=lambda f: {"fillOpacity": 0, "color": "#555", "weight": 1, "dashArray": "4"},
-        tooltip=folium.GeoJsonTooltip(fields=["area_name", "figures"], aliases=["LSOA", "Study"]),
+        tooltip={"area_name": "LSOA", "figures": "Study"},
     ).add_to(m)

@@ -12,6 +12,8 @@ import pandas as pd
 import shapely
 from jinja2 import Template
 
+from .map_text import geojson_layer, script_json
+
 log = logging.getLogger(__name__)
 
 # ColorBrewer YlGnBu, 5 classes: sequential and colour-blind safe.
@@ -44,14 +46,15 @@ def _classify(values: pd.Series, edges: list[float]) -> np.ndarray:
 
 
 def _display_geojson(frame: gpd.GeoDataFrame, *, tolerance: float) -> dict:
-    """GeoJSON in EPSG:4326, simplified in metres and rounded to about 1 m."""
+    """GeoJSON in EPSG:4326, simplified in metres and rounded to about 1 m; text columns as
+    text (missing as ""; :func:`geojson_layer` escapes what it shows)."""
     simple = frame.geometry.simplify(tolerance, preserve_topology=True)
     simple = gpd.GeoSeries(simple, crs=frame.crs).to_crs("EPSG:4326")
     rounded = shapely.transform(simple.to_numpy(), lambda xy: np.round(xy, 5))
     out = frame.drop(columns=frame.geometry.name).copy()
     for col in out.columns:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
-            out[col] = out[col].map(lambda v: html.escape(str(v)) if pd.notna(v) else "")
+            out[col] = out[col].map(lambda v: str(v) if pd.notna(v) else "")
     frame = gpd.GeoDataFrame(out, geometry=rounded, crs="EPSG:4326")
     return frame.to_geo_dict(drop_id=True, show_bbox=False)
 
@@ -144,7 +147,7 @@ def rate_map(
     if "trend_label" in frame:
         fields.append("trend_label")
         aliases.append("Trend")
-    folium.GeoJson(
+    geojson_layer(
         lsoa_json,
         name=f"LSOA rate per 1,000 ({len(frame):,} LSOAs)",
         style_function=lambda f: {
@@ -154,13 +157,13 @@ def rate_map(
             "fillOpacity": 0.75,
         },
         highlight_function=lambda f: {"weight": 2, "color": "#000"},
-        tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases, sticky=True),
+        tooltip=dict(zip(fields, aliases, strict=True)),
     ).add_to(m)
-    folium.GeoJson(
+    geojson_layer(
         outline_json,
         name=html.escape(outline_label),
         style_function=lambda f: {"fill": False, "color": "#000", "weight": 2.2},
-        tooltip=folium.GeoJsonTooltip(fields=["area_name"], aliases=["Area"]),
+        tooltip={"area_name": "Area"},
     ).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
@@ -180,10 +183,10 @@ class AttributionControl(folium.MacroElement):
 
     def __init__(self, text: str) -> None:
         super().__init__()
-        self.text = html.escape(text)
+        self.text = script_json(html.escape(text))
         self._template = Template(
             "{% macro script(this, kwargs) %}"
             "{{ this._parent.get_name() }}.attributionControl"
-            ".addAttribution({{ this.text|tojson }});"
+            ".addAttribution({{ this.text }});"
             "{% endmacro %}"
         )

@@ -28,6 +28,7 @@ from .csvfile import write_csv
 from .errors import InputFileError, PsaGeoError
 from .hotspot_maps import hotspot_map
 from .hotspots import hotspot_study
+from .map_text import geojson_layer, popup, symbol_icon, tooltip
 from .maps import (
     ATTRIBUTION,
     NO_DATA_COLOUR,
@@ -344,15 +345,12 @@ def _bin_layers(m: folium.Map, finds: PointSource, bins: PointSource) -> None:
         name=f"Needle bins ({len(cover.bins)}), with finds within {BIN_DISTANCE_M:.0f} m"
     ).add_to(m)
     for row in cover.bins.to_crs("EPSG:4326").itertuples():
-        text = (
-            f"<b>Needle bin {html.escape(str(row.bin))}</b><br>{row.finds_within} finds "
-            f"within {BIN_DISTANCE_M:.0f} m ({row.share_pct:.0f}% of all)"
-        )
+        lines = [f"{row.finds_within} finds within {BIN_DISTANCE_M:.0f} m "
+                 f"({row.share_pct:.0f}% of all)"]  # fmt: skip
         folium.Marker(
-            [row.geometry.y, row.geometry.x],
-            icon=folium.DivIcon(html=BIN_ICON, icon_size=(14, 14), icon_anchor=(7, 7)),
-            popup=folium.Popup(text, max_width=260),
-            tooltip="Needle bin",
+            [row.geometry.y, row.geometry.x], icon=symbol_icon(BIN_ICON, size=14)
+        ).add_child(popup(f"Needle bin {row.bin}", lines, max_width=260)).add_child(
+            tooltip("Needle bin")
         ).add_to(group)
     far = folium.FeatureGroup(
         name=f"Finds more than {BIN_DISTANCE_M:.0f} m from a bin ({len(cover.uncovered)})",
@@ -364,8 +362,7 @@ def _bin_layers(m: folium.Map, finds: PointSource, bins: PointSource) -> None:
             radius=3,
             color="#0072B2",
             fill=True,
-            tooltip="Find beyond every bin",
-        ).add_to(far)
+        ).add_child(tooltip("Find beyond every bin")).add_to(far)
     control.add_to(m)
 
 
@@ -395,13 +392,12 @@ def _banded_map(chosen: gpd.GeoDataFrame, lsoa_table: pd.DataFrame, title: str) 
     colours = dict(zip([b for b, _ in BANDS], [NO_DATA_COLOUR, *PALETTE[1:]], strict=False))
     words = dict(BANDS)
     frame["label"] = frame["band"].map(words)
-    frame["lsoa_name"] = frame["lsoa_name"].map(html.escape)
     m = folium.Map(tiles=None, control_scale=True)
     folium.TileLayer(
         "OpenStreetMap", name="Base map (OpenStreetMap)", attr=TILE_ATTRIBUTION
     ).add_to(m)
     frame["geometry"] = frame.geometry.simplify(5)
-    folium.GeoJson(
+    geojson_layer(
         frame.drop(columns="band").to_crs("EPSG:4326").to_geo_dict(drop_id=True, show_bbox=False),
         name="Reports by LSOA (counts suppressed)",
         style_function=lambda f: {
@@ -410,9 +406,7 @@ def _banded_map(chosen: gpd.GeoDataFrame, lsoa_table: pd.DataFrame, title: str) 
             "color": "#555",
             "weight": 1,
         },
-        tooltip=folium.GeoJsonTooltip(
-            fields=["lsoa_name", "reports", "label"], aliases=["LSOA", "Reports", "Band"]
-        ),
+        tooltip={"lsoa_name": "LSOA", "reports": "Reports", "label": "Band"},
     ).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     west, south, east, north = frame.to_crs("EPSG:4326").total_bounds

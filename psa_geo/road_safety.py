@@ -23,6 +23,7 @@ from .assign import assign_areas
 from .casualties import CRASH_CAVEAT, casualties_by_area, casualty_table
 from .csvfile import write_csv
 from .datadir import dataset_path, load_manifest
+from .map_text import popup_html, script_json
 from .maps import ATTRIBUTION, TILE_ATTRIBUTION, AttributionControl, map_css
 from .stats19 import link_casualties, read_stats19
 from .templating import template as load_template
@@ -123,26 +124,27 @@ def collision_map(study: RoadSafety) -> folium.Map:
 
 
 def _popup(row) -> str:
-    """The popup of one collision: every value escaped (it is shown as HTML)."""
+    """The popup of one collision as HTML (:func:`popup_html`: every value escaped); the
+    clusters carry it as JSON (:func:`script_json`) to ``bindPopup``."""
     when = row.date.strftime("%d %b %Y %H:%M") if pd.notna(row.date) else "date unknown"
     road = row.first_road_class_label if pd.notna(row.first_road_class_label) else "road unknown"
     if pd.notna(row.first_road_number) and row.first_road_number not in (0, "0"):
         road = f"{road} {row.first_road_number}"
     details = [when, road, f"{row.number_of_casualties} casualties, "
                f"{row.number_of_vehicles} vehicles"]  # fmt: skip
-    heading = f"<b>{html.escape(str(row.category))}</b> collision"
-    return "<br>".join([heading, *(html.escape(str(d)) for d in details)])
+    return popup_html(f"{row.category} collision", details)
 
 
 class _Clusters(FastMarkerCluster):
-    """FastMarkerCluster that honours ``show=False`` (folium 0.20 always adds it to the map)."""
+    """FastMarkerCluster that honours ``show=False`` (folium 0.20 always adds it to the map)
+    and writes its rows with :func:`script_json`."""
 
     _template = Template(
         """
         {% macro script(this, kwargs) %}
             var {{ this.get_name() }} = (function(){
                 {{ this.callback }}
-                var data = {{ this.data|tojson }};
+                var data = {{ this.data_json }};
                 var cluster = L.markerClusterGroup({{ this.options|tojavascript }});
                 for (var i = 0; i < data.length; i++) {
                     callback(data[i]).addTo(cluster);
@@ -152,6 +154,10 @@ class _Clusters(FastMarkerCluster):
             })();
         {% endmacro %}"""
     )
+
+    @property
+    def data_json(self) -> str:
+        return script_json(self.data)
 
 
 _CALLBACK = """

@@ -82,7 +82,7 @@ def test_popup_text_is_escaped():
     )  # fmt: skip
     popup = _popup(row)
     assert "<script>" not in popup and "&lt;script&gt;" in popup
-    assert popup.startswith("<b>Serious</b> collision<br>01 May 2017 08:30")
+    assert popup.startswith("<b>Serious collision</b><br>01 May 2017 08:30")
 
 
 @pytest.mark.data

@@ -1,0 +1,359 @@
+"""Data text on maps: JSON safe in a page, the one set of helpers every map uses, and hostile
+text shown literally (never run) in every map's tooltips and popups, in Chromium."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import html
+import json
+import math
+from pathlib import Path
+from types import SimpleNamespace
+
+import browser_support
+import folium
+import geopandas as gpd
+import pandas as pd
+import pytest
+import shapely
+
+from psa_geo.hotspot_maps import hotspot_map
+from psa_geo.map_text import geojson_layer, popup, popup_html, script_json, tooltip
+from psa_geo.maps import rate_map
+
+PACKAGE = Path(__file__).resolve().parent.parent / "psa_geo"
+PAYLOADS = (
+    "${window.__pwned=1}",
+    "`${window.__pwned=1}` back`tick",
+    "</script><script>window.__pwned=1</script>",
+    '"><img src=x onerror="window.__pwned=1">',
+    "javascript:alert(1)",
+    "line\u2028separator\u2029paragraph",
+    '=HYPERLINK("http://x.invalid","y")',
+    "+cmd|' /C calc'!A0",
+    "-1+1",
+    "@SUM(1+1)",
+)
+E0, N0 = 247_000, 54_000  # Plymouth, EPSG:27700
+
+
+# --- JSON in a page -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", (*PAYLOADS, "é ✓ <!-- & '"), ids=range(len(PAYLOADS) + 1))
+def test_script_json_escapes_what_ends_a_script_and_means_the_same(text):
+    value = {"text": text, "list": [text, 1, 2.5, None, True]}
+    out = script_json(value)
+    assert json.loads(out) == value
+    for char in "<>&'\u2028\u2029":
+        assert char not in out
+    assert "</script" not in out.lower() and "<!--" not in out
+
+
+def test_script_json_refuses_what_is_not_json():
+    for bad in (math.nan, math.inf):
+        with pytest.raises(ValueError):
+            script_json({"x": bad})
+
+
+def test_popup_html_escapes_every_piece():
+    out = popup_html("<b>x</b>", ["a & b", '"><img src=x>'], note="<i>n</i>")
+    assert out == (
+        "<b>&lt;b&gt;x&lt;/b&gt;</b><br><i>&lt;i&gt;n&lt;/i&gt;</i><br>a &amp; b<br>"
+        "&quot;&gt;&lt;img src=x&gt;"
+    )
+
+
+def test_binders_carry_text_as_json_not_in_a_template_literal(tmp_path):
+    m = folium.Map(tiles=None)
+    marker = folium.CircleMarker([50.4, -4.1]).add_to(m)
+    marker.add_child(tooltip(PAYLOADS[3])).add_child(popup(PAYLOADS[0], [PAYLOADS[2]]))
+    page = m.get_root().render()
+    for method, expected in (
+        ("bindTooltip", html.escape(PAYLOADS[3])),
+        ("bindPopup", popup_html(PAYLOADS[0], [PAYLOADS[2]])),
+    ):
+        line = next(line for line in page.splitlines() if f".{method}(" in line)
+        argument = line.split(f".{method}(", 1)[1].rsplit(", {", 1)[0]
+        assert argument.startswith('"')  # a JSON string, never a template literal
+        assert json.loads(argument) == expected
+    assert "</script><script>window" not in page
+
+
+def test_geojson_layer_escapes_only_the_shown_properties_of_a_copy():
+    data = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"name": "<b>x</b>", "n": 3, "fill": "#fff&"},
+                "geometry": {"type": "Point", "coordinates": [-4.1, 50.4]},
+            }
+        ],
+    }
+    layer = geojson_layer(data, tooltip={"name": "Name <i>", "n": "Count"})
+    props = layer.data["features"][0]["properties"]
+    assert props == {"name": "&lt;b&gt;x&lt;/b&gt;", "n": 3, "fill": "#fff&"}
+    assert data["features"][0]["properties"]["name"] == "<b>x</b>"  # input unchanged
+    (shown,) = [c for c in layer._children.values() if isinstance(c, folium.GeoJsonTooltip)]
+    assert shown.fields == ["name", "n"] and shown.aliases == ["Name &lt;i&gt;", "Count"]
+
+
+# --- The guard: no module but map_text hands text to folium's unsafe elements --------------
+
+UNSAFE = {"Tooltip", "Popup", "DivIcon", "GeoJsonTooltip", "GeoJsonPopup"}
+# JavaScript of ours that binds text it reads from JSON rows made by popup_html.
+BINDS_FROM_JSON = {"road_safety.py"}
+
+
+def _problems(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = []
+    for node in ast.walk(tree):
+        where = f"{path.name}:{getattr(node, 'lineno', 0)}"
+        if isinstance(node, ast.Attribute) and node.attr in UNSAFE:
+            found.append(f"{where} uses {node.attr}")
+        elif isinstance(node, ast.Name) and node.id in UNSAFE:
+            found.append(f"{where} uses {node.id}")
+        elif isinstance(node, ast.ImportFrom):
+            found += [f"{where} imports {a.name}" for a in node.names if a.name in UNSAFE]
+        elif isinstance(node, ast.Call):
+            name = getattr(node.func, "id", getattr(node.func, "attr", ""))
+            for keyword in node.keywords:
+                if keyword.arg in ("tooltip", "popup") and name != "geojson_layer":
+                    found.append(f"{where} passes {keyword.arg}= to {name or 'a call'}")
+            if name == "symbol_icon":
+                markup = node.args[0] if node.args else None
+                constant = isinstance(markup, ast.Name) and markup.id.isupper()
+                if not (constant or isinstance(markup, ast.Constant)):
+                    found.append(f"{where} gives symbol_icon markup that is not a constant")
+        elif (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and ("bindPopup(" in node.value or "bindTooltip(" in node.value)
+            and path.name not in BINDS_FROM_JSON
+        ):
+            found.append(f"{where} binds a tooltip or popup in its own JavaScript")
+    return found
+
+
+def test_no_module_but_map_text_gives_text_to_folium_tooltips_popups_or_icons():
+    modules = sorted(p for p in PACKAGE.glob("*.py") if p.name != "map_text.py")
+    assert len(modules) > 20
+    problems = [problem for path in modules for problem in _problems(path)]
+    assert problems == [], "use psa_geo.map_text (tooltip, popup, geojson_layer):\n" + "\n".join(
+        problems
+    )
+
+
+def test_the_guard_finds_what_it_forbids(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text(
+        "import folium\nfrom folium import Popup\n"
+        "folium.Marker([0, 0], tooltip=name, popup=folium.Popup(name))\n"
+        "folium.GeoJson(d, tooltip=folium.GeoJsonTooltip(['a']))\n"
+        "symbol_icon(f'<b>{name}</b>', size=3)\n"
+        "JS = 'marker.bindTooltip(row[1])'\n"
+    )
+    assert len(_problems(bad)) == 8
+
+
+# --- Hostile text in every map, in Chromium -----------------------------------------------
+
+# Opens every tooltip and popup of the map's layers through Leaflet's own mouse handlers
+# (mouseover, click; whatever lies on top) and returns what each showed.
+_SHOW_ALL = """() => {
+  const map = Object.keys(window).filter(k => k.startsWith('map_')).map(k => window[k])
+      .find(v => v instanceof L.Map);
+  map._fadeAnimated = false;  // closed tooltips and popups leave at once
+  const shown = {tooltip: [], popup: [], markup: 0};
+  const read = (selector, into) => {
+    for (const el of document.querySelectorAll(selector)) {
+      into.push(el.textContent);
+      shown.markup += el.querySelectorAll('img, script, iframe, a').length;
+    }
+  };
+  const leaves = [];
+  map.eachLayer(l => { if (l.getLatLng || l.feature) leaves.push(l); });
+  for (const l of leaves) {
+    const at = l.getLatLng ? l.getLatLng() : l.getBounds().getCenter();
+    l.fire('mouseover', {latlng: at}, true);
+    read('.leaflet-tooltip', shown.tooltip);
+    l.fire('mouseout', {latlng: at}, true);
+    l.fire('click', {latlng: at}, true);
+    read('.leaflet-popup-content', shown.popup);
+    map.closePopup();
+    l.fire('mouseout', {latlng: at}, true);  // a click opens the tooltip too
+  }
+  return shown;
+}"""
+
+
+def _check_page(path: Path, *, tooltips=(), popups=(), hover=None, click=None) -> dict:
+    """Open ``path``: the map draws without errors, nothing runs, and every text of
+    ``tooltips``/``popups`` shows literally in some tooltip/popup. ``hover``/``click`` is a
+    selector for one real mouse check."""
+    source = path.read_text(encoding="utf-8")
+    assert "</script><script>window" not in source and "<img src=x" not in source
+    with browser_support.open_page(path) as session:
+        page = session.page
+        page.wait_for_selector(".leaflet-interactive")
+        if hover:
+            page.locator(hover).first.hover(force=True)
+            page.locator(".leaflet-tooltip").wait_for()
+        if click:
+            page.locator(click).first.click(force=True)
+            page.locator(".leaflet-popup-content").wait_for()
+            page.evaluate("() => Object.values(window).find(v => v instanceof L.Map).closePopup()")
+        page.mouse.move(0, 0)  # the real pointer off the map before the handlers are driven
+        shown = page.evaluate(_SHOW_ALL)
+        page.wait_for_timeout(300)  # an injected <img onerror> would have fired by now
+        assert page.evaluate("() => window.__pwned") is None
+        assert session.errors == [] and session.dialogs == [] and session.unexpected == []
+    assert shown["markup"] == 0
+    for kind, texts in (("tooltip", tooltips), ("popup", popups)):
+        for text in texts:
+            assert any(text in seen for seen in shown[kind]), (kind, text, shown[kind][:3])
+    return shown
+
+
+def _squares(names) -> gpd.GeoDataFrame:
+    """One 1 km square per name, in a row."""
+    geoms = [
+        shapely.box(E0 + i * 1000, N0, E0 + (i + 1) * 1000, N0 + 1000) for i in range(len(names))
+    ]
+    return gpd.GeoDataFrame({"name": list(names)}, geometry=geoms, crs="EPSG:27700")
+
+
+@pytest.mark.browser
+def test_rate_map_shows_hostile_area_names_as_text(tmp_path):
+    browser_support.require_browser()
+    squares = _squares(PAYLOADS)
+    rates = squares.assign(
+        lsoa_code=[f"E0100000{i}" for i in range(len(PAYLOADS))],
+        lsoa_name=list(PAYLOADS),
+        csp_name=list(reversed(PAYLOADS)),
+        count=range(1, len(PAYLOADS) + 1),
+        rate_per_1000=[float(i) for i in range(len(PAYLOADS))],
+    ).drop(columns="name")
+    outlines = squares.rename(columns={"name": "area_name"})
+    path = tmp_path / "rate_map.html"
+    rate_map(rates, outlines, title=PAYLOADS[2], outline_label=PAYLOADS[3]).save(path)
+    _check_page(path, tooltips=PAYLOADS, hover="path.leaflet-interactive")
+
+
+@pytest.mark.browser
+def test_hotspot_map_shows_hostile_locations_and_lsoa_names_as_text(tmp_path):
+    browser_support.require_browser()
+    lsoas = _squares(PAYLOADS).rename(columns={"name": "area_name"})
+    lsoas["count"], lsoas["rate_per_1000"] = 3, 1.5
+    repeats = pd.DataFrame(
+        {
+            "rank": range(1, len(PAYLOADS) + 1),
+            "location": list(PAYLOADS),
+            "count": 5,
+            "share_pct": 1.0,
+            "easting": [E0 + 500 + 1000 * i for i in range(len(PAYLOADS))],
+            "northing": N0 + 3000,
+        }
+    )
+    outline = gpd.GeoDataFrame(
+        geometry=[shapely.box(E0, N0, E0 + 1000 * len(PAYLOADS), N0 + 4000)], crs="EPSG:27700"
+    )
+    path = tmp_path / "hotspots.html"
+    hotspot_map(outline, title=PAYLOADS[0], repeats=repeats, lsoas=lsoas).save(path)
+    shown = _check_page(path, tooltips=PAYLOADS, hover="path.leaflet-interactive")
+    assert sum(text.startswith("#") for text in shown["tooltip"]) == len(PAYLOADS)
+
+
+def _events(xy, **columns) -> gpd.GeoDataFrame:
+    n = len(xy)
+    frame = pd.DataFrame(
+        {
+            "source": "drug_litter",
+            "event_id": [f"f{i}" for i in range(n)],
+            "date": pd.Timestamp("2024-01-01"),
+            "date_precision": "day",
+            "category": "needle_find",
+            "weight": 1,
+            **columns,
+        }
+    )
+    points = gpd.points_from_xy([x for x, _ in xy], [y for _, y in xy])
+    return gpd.GeoDataFrame(frame, geometry=points, crs="EPSG:27700")
+
+
+@pytest.mark.browser
+def test_drug_litter_map_shows_hostile_bin_ids_as_text(tmp_path):
+    from psa_geo.point_sources import _bin_layers
+
+    browser_support.require_browser()
+    spots = [(E0 + 1000 * i, N0) for i in range(len(PAYLOADS))]
+    bins = _events(spots, bin_id=list(PAYLOADS))
+    finds = _events([(x + 50, y) for x, y in spots] + [(E0, N0 + 5000)])
+    outline = gpd.GeoDataFrame(
+        geometry=[shapely.box(E0 - 500, N0 - 500, E0 + 1000 * len(PAYLOADS), N0 + 5500)],
+        crs="EPSG:27700",
+    )
+    m = hotspot_map(outline, title="Needle bins")
+    _bin_layers(m, SimpleNamespace(events=finds), SimpleNamespace(events=bins))
+    path = tmp_path / "drug_litter_map.html"
+    m.save(path)
+    popups = [f"Needle bin {text}" for text in PAYLOADS]
+    shown = _check_page(path, tooltips=["Needle bin"], popups=popups, click=".psa-bin")
+    assert all("1 finds within 200 m" in text for text in shown["popup"])
+
+
+def _collisions(texts) -> gpd.GeoDataFrame:
+    n = len(texts)
+    frame = pd.DataFrame(
+        {
+            "collision_index": [f"2017{i:09d}" for i in range(n)],
+            "collision_year": 2017,
+            "category": ["Fatal", "Serious", "Slight"] * (n // 3) + ["Slight"] * (n % 3),
+            "date": pd.Timestamp("2017-05-01 08:30"),
+            "first_road_class_label": list(texts),
+            "first_road_number": 38,
+            "number_of_casualties": 1,
+            "number_of_vehicles": 2,
+        }
+    )
+    points = gpd.points_from_xy([E0 + 5000 * i for i in range(n)], [N0] * n)
+    return gpd.GeoDataFrame(frame, geometry=points, crs="EPSG:27700")
+
+
+@pytest.mark.browser
+def test_collision_map_shows_hostile_text_as_text(tmp_path):
+    from psa_geo.road_safety import RoadSafety, collision_map
+
+    browser_support.require_browser()
+    collisions = _collisions(PAYLOADS)
+    casualties = pd.DataFrame(
+        {"collision_index": collisions["collision_index"], "casualty_severity_label": "Slight"}
+    )
+    path = tmp_path / "collision_map.html"
+    collision_map(RoadSafety(collisions, casualties, pd.DataFrame())).save(path)
+    shown = _check_page(path, popups=PAYLOADS, click="path.leaflet-interactive")
+    assert len(set(shown["popup"])) == len(PAYLOADS)  # every collision apart, none clustered
+
+
+@pytest.mark.data
+@pytest.mark.browser
+def test_corridor_map_shows_hostile_collision_indexes_as_text(mirror, tmp_path):
+    from psa_geo.corridor import corridor_study
+    from psa_geo.corridor_pages import corridor_map
+
+    browser_support.require_browser()
+    study = corridor_study(mirror)
+    members = study.members[~study.members.geometry.is_empty]
+    chosen = pd.concat(
+        [members[~members["flagged"]].head(len(PAYLOADS) - 1), members[members["flagged"]].head(1)]
+    ).copy()
+    chosen["collision_index"] = list(PAYLOADS)
+    chosen["membership_set"] = list(reversed(PAYLOADS))
+    path = tmp_path / "corridor_map.html"
+    corridor_map(dataclasses.replace(study, membership=chosen)).save(path)
+    shown = _check_page(path, popups=PAYLOADS, hover="path.psa-link", click="path.psa-collision")
+    assert any("Flagged: coded to the road" in text for text in shown["popup"])
+    assert any("Corridor membership: " + PAYLOADS[5] in text for text in shown["popup"])
