@@ -321,3 +321,61 @@ def open_page(
             yield session
         finally:
             browser.close()
+
+
+# Opens every tooltip and popup of the map's layers through Leaflet's own mouse handlers
+# (mouseover, click; whatever lies on top) and returns what each showed.
+SHOW_ALL_TEXT = """() => {
+  const map = Object.keys(window).filter(k => k.startsWith('map_')).map(k => window[k])
+      .find(v => v instanceof L.Map);
+  map._fadeAnimated = false;  // closed tooltips and popups leave at once
+  const shown = {tooltip: [], popup: [], markup: 0};
+  const read = (selector, into) => {
+    for (const el of document.querySelectorAll(selector)) {
+      into.push(el.textContent);
+      shown.markup += el.querySelectorAll('img, script, iframe, a').length;
+    }
+  };
+  const leaves = [];
+  map.eachLayer(l => { if (l.getLatLng || l.feature) leaves.push(l); });
+  for (const l of leaves) {
+    const at = l.getLatLng ? l.getLatLng() : l.getBounds().getCenter();
+    l.fire('mouseover', {latlng: at}, true);
+    read('.leaflet-tooltip', shown.tooltip);
+    l.fire('mouseout', {latlng: at}, true);
+    l.fire('click', {latlng: at}, true);
+    read('.leaflet-popup-content', shown.popup);
+    map.closePopup();
+    l.fire('mouseout', {latlng: at}, true);  // a click opens the tooltip too
+  }
+  return shown;
+}"""
+
+
+def check_text_page(path: Path, *, tooltips=(), popups=(), hover=None, click=None) -> dict:
+    """Open the map page ``path`` and check that hostile data text never runs: the map draws
+    without errors, ``window.__pwned`` stays unset, no markup appears in a tooltip or popup,
+    and every text of ``tooltips``/``popups`` shows literally in some tooltip/popup.
+    ``hover``/``click`` is a selector for one real mouse check. Returns what was shown."""
+    source = path.read_text(encoding="utf-8")
+    assert "</script><script>window" not in source and "<img src=x" not in source
+    with open_page(path) as session:
+        page = session.page
+        page.wait_for_selector(".leaflet-interactive")
+        if hover:
+            page.locator(hover).first.hover(force=True)
+            page.locator(".leaflet-tooltip").wait_for()
+        if click:
+            page.locator(click).first.click(force=True)
+            page.locator(".leaflet-popup-content").wait_for()
+            page.evaluate("() => Object.values(window).find(v => v instanceof L.Map).closePopup()")
+        page.mouse.move(0, 0)  # the real pointer off the map before the handlers are driven
+        shown = page.evaluate(SHOW_ALL_TEXT)
+        page.wait_for_timeout(300)  # an injected <img onerror> would have fired by now
+        assert page.evaluate("() => window.__pwned") is None
+        assert session.errors == [] and session.dialogs == [] and session.unexpected == []
+    assert shown["markup"] == 0
+    for kind, texts in (("tooltip", tooltips), ("popup", popups)):
+        for text in texts:
+            assert any(text in seen for seen in shown[kind]), (kind, text, shown[kind][:3])
+    return shown

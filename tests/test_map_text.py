@@ -161,62 +161,6 @@ def test_the_guard_finds_what_it_forbids(tmp_path):
 
 # --- Hostile text in every map, in Chromium -----------------------------------------------
 
-# Opens every tooltip and popup of the map's layers through Leaflet's own mouse handlers
-# (mouseover, click; whatever lies on top) and returns what each showed.
-_SHOW_ALL = """() => {
-  const map = Object.keys(window).filter(k => k.startsWith('map_')).map(k => window[k])
-      .find(v => v instanceof L.Map);
-  map._fadeAnimated = false;  // closed tooltips and popups leave at once
-  const shown = {tooltip: [], popup: [], markup: 0};
-  const read = (selector, into) => {
-    for (const el of document.querySelectorAll(selector)) {
-      into.push(el.textContent);
-      shown.markup += el.querySelectorAll('img, script, iframe, a').length;
-    }
-  };
-  const leaves = [];
-  map.eachLayer(l => { if (l.getLatLng || l.feature) leaves.push(l); });
-  for (const l of leaves) {
-    const at = l.getLatLng ? l.getLatLng() : l.getBounds().getCenter();
-    l.fire('mouseover', {latlng: at}, true);
-    read('.leaflet-tooltip', shown.tooltip);
-    l.fire('mouseout', {latlng: at}, true);
-    l.fire('click', {latlng: at}, true);
-    read('.leaflet-popup-content', shown.popup);
-    map.closePopup();
-    l.fire('mouseout', {latlng: at}, true);  // a click opens the tooltip too
-  }
-  return shown;
-}"""
-
-
-def _check_page(path: Path, *, tooltips=(), popups=(), hover=None, click=None) -> dict:
-    """Open ``path``: the map draws without errors, nothing runs, and every text of
-    ``tooltips``/``popups`` shows literally in some tooltip/popup. ``hover``/``click`` is a
-    selector for one real mouse check."""
-    source = path.read_text(encoding="utf-8")
-    assert "</script><script>window" not in source and "<img src=x" not in source
-    with browser_support.open_page(path) as session:
-        page = session.page
-        page.wait_for_selector(".leaflet-interactive")
-        if hover:
-            page.locator(hover).first.hover(force=True)
-            page.locator(".leaflet-tooltip").wait_for()
-        if click:
-            page.locator(click).first.click(force=True)
-            page.locator(".leaflet-popup-content").wait_for()
-            page.evaluate("() => Object.values(window).find(v => v instanceof L.Map).closePopup()")
-        page.mouse.move(0, 0)  # the real pointer off the map before the handlers are driven
-        shown = page.evaluate(_SHOW_ALL)
-        page.wait_for_timeout(300)  # an injected <img onerror> would have fired by now
-        assert page.evaluate("() => window.__pwned") is None
-        assert session.errors == [] and session.dialogs == [] and session.unexpected == []
-    assert shown["markup"] == 0
-    for kind, texts in (("tooltip", tooltips), ("popup", popups)):
-        for text in texts:
-            assert any(text in seen for seen in shown[kind]), (kind, text, shown[kind][:3])
-    return shown
-
 
 def _squares(names) -> gpd.GeoDataFrame:
     """One 1 km square per name, in a row."""
@@ -240,7 +184,7 @@ def test_rate_map_shows_hostile_area_names_as_text(tmp_path):
     outlines = squares.rename(columns={"name": "area_name"})
     path = tmp_path / "rate_map.html"
     rate_map(rates, outlines, title=PAYLOADS[2], outline_label=PAYLOADS[3]).save(path)
-    _check_page(path, tooltips=PAYLOADS, hover="path.leaflet-interactive")
+    browser_support.check_text_page(path, tooltips=PAYLOADS, hover="path.leaflet-interactive")
 
 
 @pytest.mark.browser
@@ -263,7 +207,9 @@ def test_hotspot_map_shows_hostile_locations_and_lsoa_names_as_text(tmp_path):
     )
     path = tmp_path / "hotspots.html"
     hotspot_map(outline, title=PAYLOADS[0], repeats=repeats, lsoas=lsoas).save(path)
-    shown = _check_page(path, tooltips=PAYLOADS, hover="path.leaflet-interactive")
+    shown = browser_support.check_text_page(
+        path, tooltips=PAYLOADS, hover="path.leaflet-interactive"
+    )
     assert sum(text.startswith("#") for text in shown["tooltip"]) == len(PAYLOADS)
 
 
@@ -301,7 +247,9 @@ def test_drug_litter_map_shows_hostile_bin_ids_as_text(tmp_path):
     path = tmp_path / "drug_litter_map.html"
     m.save(path)
     popups = [f"Needle bin {text}" for text in PAYLOADS]
-    shown = _check_page(path, tooltips=["Needle bin"], popups=popups, click=".psa-bin")
+    shown = browser_support.check_text_page(
+        path, tooltips=["Needle bin"], popups=popups, click=".psa-bin"
+    )
     assert all("1 finds within 200 m" in text for text in shown["popup"])
 
 
@@ -334,7 +282,7 @@ def test_collision_map_shows_hostile_text_as_text(tmp_path):
     )
     path = tmp_path / "collision_map.html"
     collision_map(RoadSafety(collisions, casualties, pd.DataFrame())).save(path)
-    shown = _check_page(path, popups=PAYLOADS, click="path.leaflet-interactive")
+    shown = browser_support.check_text_page(path, popups=PAYLOADS, click="path.leaflet-interactive")
     assert len(set(shown["popup"])) == len(PAYLOADS)  # every collision apart, none clustered
 
 
@@ -354,6 +302,8 @@ def test_corridor_map_shows_hostile_collision_indexes_as_text(mirror, tmp_path):
     chosen["membership_set"] = list(reversed(PAYLOADS))
     path = tmp_path / "corridor_map.html"
     corridor_map(dataclasses.replace(study, membership=chosen)).save(path)
-    shown = _check_page(path, popups=PAYLOADS, hover="path.psa-link", click="path.psa-collision")
+    shown = browser_support.check_text_page(
+        path, popups=PAYLOADS, hover="path.psa-link", click="path.psa-collision"
+    )
     assert any("Flagged: coded to the road" in text for text in shown["popup"])
     assert any("Corridor membership: " + PAYLOADS[5] in text for text in shown["popup"])
