@@ -18,16 +18,18 @@
   ``run_report.json`` last with ``"complete": true``, and swaps with two renames: the site
   to ``.<name>.psa-geo-old``, the new site to the site's name; then the old one is removed.
   A partial command (``profile``, ``hotspots``, ``corridor``, ``collisions``) does the same
-  with its subfolder inside the site (``towns/`` is written as ``.towns.psa-geo-new`` and
-  swapped in), and replaces ``run_report.json`` by a temporary file and ``os.replace``, so
-  its list of outputs stays true.
+  with its subfolder: ``towns/`` is written beside the site as ``.maps.psa-geo-new.towns``
+  and swapped in (the old one moved to ``.maps.psa-geo-old.towns``), and
+  ``run_report.json`` is replaced by a temporary file and ``os.replace``, so its list of
+  outputs stays true. Nothing temporary is ever inside the site.
 - **Recovery.** Killed between the two renames, the site's name is missing and
   ``.<name>.psa-geo-old`` holds the previous complete site. The next command that takes the
   lock (:func:`recover`) renames it back, so the previous site is restored; a leftover
   ``.psa-geo-old`` beside an existing site (killed after the second rename) is removed, and
-  so is any ``.psa-geo-new`` folder (killed before the swap). For a subfolder, the new
-  ``run_report.json`` waits as ``.<folder>.psa-geo-report`` until the swap is done: at the
-  next start it is applied if the new subfolder is in place and dropped otherwise.
+  so is any ``.psa-geo-new`` folder (killed before the swap); subfolders alike. For a
+  subfolder, the new ``run_report.json`` waits as ``.<name>.psa-geo-report.<folder>`` until
+  the swap is done: at the next start it is applied if the new subfolder is in place (no
+  ``.psa-geo-new`` left) and dropped otherwise.
 - **Errors.** An ``OSError`` (a full disk: ``ENOSPC``, ``EDQUOT``) or a pyogrio/GDAL write
   error while the site is being written becomes one :class:`~psa_geo.errors.PsaGeoError`
   naming the file being written (the newest file of the new site when the error does not
@@ -65,7 +67,7 @@ MARKER_TEXT = (
     "Files psa-geo did not write (not listed in run_report.json) are carried over.\n"
 )
 REPORT = "run_report.json"
-_NEW, _OLD, _LOCK, _PENDING = ".psa-geo-new", ".psa-geo-old", ".psa-geo-lock", ".psa-geo-report"
+_NEW, _OLD, _LOCK = ".psa-geo-new", ".psa-geo-old", ".psa-geo-lock"
 _TRANSIENT = re.compile(r"^\.(.+)\.psa-geo-(new|old|report|tmp)$")
 
 
@@ -167,7 +169,7 @@ def check_writable(out: Path) -> None:
 
 def check_owned(out: Path) -> None:
     """Refuse a non-empty folder psa-geo did not make (no :data:`MARKER`)."""
-    if out.is_dir() and not is_site(out) and any(os.scandir(out)):
+    if out.is_dir() and not is_site(out) and not _is_empty(out):
         raise PsaGeoError(
             f"{out}: the output folder is not empty and was not written by psa-geo (no "
             f"{MARKER} file), so it is not replaced; choose an empty or new folder with --out"
@@ -189,26 +191,28 @@ def recover(out: Path) -> list[str]:
     if os.path.lexists(new):
         _remove(new)
         done.append(f"removed {new}, left by an interrupted build")
-    if out.is_dir() and not out.is_symlink() and is_site(out):
-        done += _recover_inside(out)
+    done += _recover_subfolders(out)
     for line in done:
         log.warning("%s", line)
     return done
 
 
-def _recover_inside(out: Path) -> list[str]:
+def _recover_subfolders(out: Path) -> list[str]:
+    """The same for the subfolders of partial commands, staged beside the site."""
     done = []
-    names = {entry.name for entry in os.scandir(out)}
+    names = set(os.listdir(out.parent))
+    pattern = re.compile(rf"^\.{re.escape(out.name)}\.psa-geo-(new|old|report|tmp)\.(.+)$")
     for name in sorted(names):
-        match = _TRANSIENT.match(name)
+        match = pattern.match(name)
         if not match:
             continue
-        target, kind = match.groups()
-        path = out / name
-        if kind == "report" and f".{target}{_NEW}" not in names:
+        kind, target = match.groups()
+        path = out.parent / name
+        staged = _sub(out, "new", target).name in names
+        if kind == "report" and not staged and out.is_dir():
             os.replace(path, out / REPORT)
-            done.append(f"applied the run report of the finished swap of {target}/")
-        elif kind == "old" and f".{target}{_NEW}" in names and target not in names:
+            done.append(f"applied the run report of the finished swap of {out / target}")
+        elif kind == "old" and staged and out.is_dir() and not os.path.lexists(out / target):
             os.rename(path, out / target)
             done.append(f"restored {out / target} after an interrupted swap")
         else:
@@ -317,12 +321,12 @@ class SubfolderUpdate(_SiteWrite):
         if not self.out.is_dir():
             self.out.mkdir()
             self._made_out = True
-        self.staging = _beside(self.target, _NEW)
+        self.staging = _sub(self.out, "new", self.folder)
         self.staging.mkdir()
         self._root, self._final_root = self.staging, self.target
 
     def _abandon(self) -> None:
-        if self._made_out and not any(os.scandir(self.out)):
+        if self._made_out and _is_empty(self.out):
             self.out.rmdir()
 
     def commit(self, files: list[Path]) -> list[Path]:
@@ -345,21 +349,21 @@ class SubfolderUpdate(_SiteWrite):
             "generated": datetime.now(UTC).isoformat(timespec="seconds"),
             "psa_geo_version": __version__,
         })  # fmt: skip
-        pending = _beside(self.target, _PENDING)
+        pending = _sub(self.out, "report", self.folder)
         _write_replace(pending, json.dumps({**report, "complete": True}, indent=2,
                                            ensure_ascii=False))  # fmt: skip
         if not _is_file(self.out / MARKER):
-            _write_replace(self.out / MARKER, MARKER_TEXT)
-        swap(self.staging, self.target)
+            _write_replace(self.out / MARKER, MARKER_TEXT, tmp=_sub(self.out, "tmp", MARKER))
+        swap(self.staging, self.target, old=_sub(self.out, "old", self.folder))
         os.replace(pending, self.out / REPORT)
         return self.final(files)
 
 
-def swap(new: Path, target: Path) -> None:
-    """Put the folder ``new`` in place of ``target`` with two renames (``target`` to
-    ``.<name>.psa-geo-old``, ``new`` to ``target``), then remove the old one; a kill between
-    the renames is undone by :func:`recover`."""
-    old = _beside(target, _OLD)
+def swap(new: Path, target: Path, *, old: Path | None = None) -> None:
+    """Put the folder ``new`` in place of ``target`` with two renames (``target`` to ``old``,
+    by default ``.<name>.psa-geo-old`` beside it, ``new`` to ``target``), then remove the old
+    one; a kill between the renames is undone by :func:`recover`."""
+    old = old or _beside(target, _OLD)
     moved = os.path.lexists(target)
     if moved:
         os.rename(target, old)
@@ -465,6 +469,17 @@ def _beside(path: Path, suffix: str) -> Path:
     return path.parent / f".{path.name}{suffix}"
 
 
+def _sub(out: Path, kind: str, folder: str) -> Path:
+    """Where a partial command stages its subfolder ``folder`` (``kind`` new, old, report or
+    tmp): beside the site, never inside it, e.g. ``.maps.psa-geo-new.towns``."""
+    return out.parent / f".{out.name}.psa-geo-{kind}.{folder}"
+
+
+def _is_empty(folder: Path) -> bool:
+    with os.scandir(folder) as entries:
+        return next(entries, None) is None
+
+
 def _is_file(path: Path) -> bool:
     """A regular file, not a link to one."""
     try:
@@ -473,8 +488,8 @@ def _is_file(path: Path) -> bool:
         return False
 
 
-def _write_replace(path: Path, text: str) -> None:
-    tmp = path.parent / f".{path.name}.psa-geo-tmp"
+def _write_replace(path: Path, text: str, *, tmp: Path | None = None) -> None:
+    tmp = tmp or path.parent / f".{path.name}.psa-geo-tmp"
     if os.path.lexists(tmp):
         os.unlink(tmp)
     with open(tmp, "x", encoding="utf-8") as handle:
