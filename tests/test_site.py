@@ -288,10 +288,15 @@ def test_out_may_be_a_link_to_a_folder(tmp_path):
 
 @pytest.fixture(scope="module")
 def previous_site(small_data, tmp_path_factory) -> Path:
+    """A build into a folder holding what git keeps in the repository's maps/."""
     out = tmp_path_factory.mktemp("site") / "maps"
+    out.mkdir()
+    for name in ("README.md", MARKER):
+        shutil.copy2(REPO / "maps" / name, out / name)
     result = run_cli("build", "--data-dir", small_data, "--out", out, "--quiet")
     assert result.returncode == 0, result.stderr
-    (out / "README.md").write_text("not psa-geo's: kept")
+    for name in ("README.md", MARKER):  # git-tracked files survive a build unchanged
+        assert (out / name).read_bytes() == (REPO / "maps" / name).read_bytes()
     return out
 
 
@@ -337,7 +342,7 @@ def test_a_killed_command_leaves_the_previous_site(previous_site, small_data, tm
         after = run_cli("tables", "--data-dir", small_data, "--out", out, "--quiet")
         assert after.returncode == 0, after.stderr
         assert assert_one_whole_site(out, previous_site) == "new"
-        assert (out / "README.md").read_text() == "not psa-geo's: kept"
+        assert (out / "README.md").read_bytes() == (REPO / "maps" / "README.md").read_bytes()
 
 
 def test_fault_steps_are_documented():
