@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -23,6 +22,7 @@ from .datadir import dataset_path, load_manifest, require_datasets, resolve_data
 from .demo import FOLDER as DEMO_FOLDER
 from .demo import write_demo
 from .errors import InputFileError, MissingDataError, PsaGeoError
+from .faults import fault_point
 from .groups import load_crime_groups, unmapped_categories
 from .hotspots import hotspot_study, write_hotspots
 from .index_page import GPKG_FILE, MAP_FILE, index_html
@@ -49,6 +49,7 @@ from .road_safety import load_road_safety, write_road_safety
 from .rough_sleeping import FOLDER as ROUGH_SLEEPING_FOLDER
 from .rough_sleeping import write_snapshot
 from .series import monthly_series, seasonality
+from .site import SiteBuild, SubfolderUpdate
 from .stats import estimate_overdispersion, funnel_flags, funnel_plot_svg
 from .towns import (
     load_bua_polygons,
@@ -62,6 +63,7 @@ from .towns import (
 log = logging.getLogger(__name__)
 
 TOWNS_FOLDER = "towns"
+HOTSPOTS_FOLDER = "hotspots"
 
 
 @dataclass
@@ -129,7 +131,36 @@ def build_study(
     overdispersion (``"multiplicative"``, ``"additive"`` or ``"none"``).
     """
     data_dir = resolve_data_dir(data_dir)
-    out_dir = Path(out_dir)
+    with SiteBuild(out_dir) as site:
+        result = _write_study(data_dir, site.staging, study=study, comparison=comparison,
+                              threshold=threshold, groups=groups, allow_partial=allow_partial,
+                              maps=maps, overdispersion=overdispersion, points=points,
+                              demo=demo, suppress_below=suppress_below)  # fmt: skip
+        result.files = site.commit(result.report, result.files)
+    result.out_dir = site.out
+    result.report["outputs"] = [str(p.relative_to(site.out)) for p in result.files]
+    result.report["complete"] = True
+    log.info("wrote %d files to %s", len(result.files), site.out)
+    return result
+
+
+def _write_study(
+    data_dir: Path,
+    out_dir: Path,
+    *,
+    study: Period | None,
+    comparison: Period | None,
+    threshold: float,
+    groups: dict[str, list[str]] | None,
+    allow_partial: bool,
+    maps: bool,
+    overdispersion: str,
+    points: list[tuple[str, Path]] | None,
+    demo: bool,
+    suppress_below: int,
+) -> BuildResult:
+    """:func:`build_study`'s work, written into ``out_dir`` (the new site, beside the old
+    one); ``result.report`` is the run report, written by the site's commit."""
     timings: dict[str, float] = {}
     groups = groups or load_crime_groups()
     areas, events, ingest, placed = load_study(data_dir, timings)
@@ -216,7 +247,7 @@ def build_study(
                     notes.append(f"no hotspot map for {csp}: {exc}")
                     log.warning("no hotspot map for %s: %s", csp, exc)
                     continue
-                written = write_hotspots(hot, out_dir / "hotspots")
+                written = write_hotspots(hot, out_dir / HOTSPOTS_FOLDER)
                 hotspot_pages.append((csp, str(written[0].relative_to(out_dir))))
                 result.files += written
         with _Step(timings, "road safety"):
@@ -236,7 +267,7 @@ def build_study(
         with _Step(timings, "corridor"):
             if _has(data_dir, "a38_sections", "stats19_collisions", "stats19_casualties",
                     "stats19_vehicles"):  # fmt: skip
-                written = corridor_job(data_dir, out_dir)
+                written = corridor_job(data_dir, out_dir, staged=True)
                 result.files += written
                 extra_pages.append(("A38 corridor", str(written[-1].relative_to(out_dir))))
             else:
@@ -244,7 +275,7 @@ def build_study(
         options = {"study": study, "comparison": comparison, "groups": groups,
                    "months_covered": covered, "threshold": threshold}  # fmt: skip
         with _Step(timings, "town profiles"):
-            result.files += _write_towns(data_dir, out_dir, events, areas, towns,
+            result.files += _write_towns(data_dir, out_dir / TOWNS_FOLDER, events, areas, towns,
                                          points=(sources, point_tables),
                                          suppress_below=suppress_below, **options)  # fmt: skip
         if demo:
@@ -286,10 +317,7 @@ def build_study(
             ),
             encoding="utf-8",
         )
-    report["outputs"] = [str(p.relative_to(out_dir)) for p in result.files]
-    report_path.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
     result.report = report
-    log.info("wrote %d files to %s", len(result.files), out_dir)
     return result
 
 
@@ -326,28 +354,33 @@ def hotspots_job(
     cell_size: float | None = None,
     groups: dict[str, list[str]] | None = None,
 ) -> list[Path]:
-    """``psa-geo hotspots``: the hotspot map and cell GeoPackage of one area."""
-    areas, events, ingest, _ = load_study(resolve_data_dir(data_dir), {})
-    covered = {pd.Timestamp(f"{month}-01") for month in ingest.months}
-    study, _ = _choose_periods(events, covered, study, None, False)
-    result = hotspot_study(
-        events,
-        areas,
-        area_name=area_name,
-        level=level,
-        group=group,
-        groups=groups or load_crime_groups(),
-        period=study,
-        cell_size=cell_size,
-    )
-    return write_hotspots(result, out_dir)
+    """``psa-geo hotspots``: the hotspot map and cell GeoPackage of one area, in
+    ``out_dir/hotspots/`` beside the other areas' (the folder is replaced whole, keeping
+    the files of other areas)."""
+    data_dir = resolve_data_dir(data_dir)
+    with SubfolderUpdate(out_dir, HOTSPOTS_FOLDER, command="hotspots", keep_others=True) as site:
+        areas, events, ingest, _ = load_study(data_dir, {})
+        covered = {pd.Timestamp(f"{month}-01") for month in ingest.months}
+        study, _ = _choose_periods(events, covered, study, None, False)
+        result = hotspot_study(
+            events,
+            areas,
+            area_name=area_name,
+            level=level,
+            group=group,
+            groups=groups or load_crime_groups(),
+            period=study,
+            cell_size=cell_size,
+        )
+        return site.commit(write_hotspots(result, site.staging))
 
 
 def collisions_job(data_dir: str | Path | None, out_dir: str | Path) -> list[Path]:
     """``psa-geo collisions``: the road-safety tables, page and collision map."""
     data_dir = resolve_data_dir(data_dir)
-    study = load_road_safety(data_dir, load_areas(data_dir))
-    return write_road_safety(study, Path(out_dir) / ROAD_SAFETY_FOLDER)
+    with SubfolderUpdate(out_dir, ROAD_SAFETY_FOLDER, command="collisions") as site:
+        study = load_road_safety(data_dir, load_areas(data_dir))
+        return site.commit(write_road_safety(study, site.staging))
 
 
 def _has(data_dir: Path, *names: str) -> bool:
@@ -370,20 +403,24 @@ def profiles_job(
 ) -> list[Path]:
     """``psa-geo profile``: town profiles (``towns``: names, None for all) in ``out/towns/``."""
     data_dir = resolve_data_dir(data_dir)
-    areas, events, ingest, _ = load_study(data_dir, {})
-    definitions = load_towns(towns_file, areas=areas)
-    covered = {pd.Timestamp(f"{month}-01") for month in ingest.months}
-    study, comparison = _choose_periods(events, covered, study, comparison, allow_partial)
-    return _write_towns(data_dir, Path(out_dir), events, areas, definitions, names=towns,
-                        study=study, comparison=comparison, groups=groups or load_crime_groups(),
-                        months_covered=covered, threshold=threshold)  # fmt: skip
+    with SubfolderUpdate(out_dir, TOWNS_FOLDER, command="profile") as site:
+        areas, events, ingest, _ = load_study(data_dir, {})
+        definitions = load_towns(towns_file, areas=areas)
+        covered = {pd.Timestamp(f"{month}-01") for month in ingest.months}
+        study, comparison = _choose_periods(events, covered, study, comparison, allow_partial)
+        written = _write_towns(data_dir, site.staging, events, areas, definitions, names=towns,
+                               study=study, comparison=comparison,
+                               groups=groups or load_crime_groups(),
+                               months_covered=covered, threshold=threshold)  # fmt: skip
+        return site.commit(written)
 
 
 def _write_towns(
-    data_dir, out_dir, events, areas, definitions, *, points=None, suppress_below=5, **options
+    data_dir, folder, events, areas, definitions, *, points=None, suppress_below=5, **options
 ) -> list[Path]:
-    """Profiles of the towns in ``out_dir/towns/``, with how well each definition matches
-    its built-up area and parish when those polygons are in the data directory; ``points``
+    """Profiles of the towns in ``folder`` (``towns/`` of the site), with how well each
+    definition matches its built-up area and parish when those polygons are in the data
+    directory; ``points``
     are ``(sources, tables)`` of :func:`write_point_sources` for their sections."""
     profiles = town_profiles(events, areas, definitions, **options)
     if points and points[0]:
@@ -399,7 +436,8 @@ def _write_towns(
     except (MissingDataError, InputFileError) as exc:
         log.info("no town definition report: %s", exc)
         match = None
-    return write_profiles(profiles, out_dir / TOWNS_FOLDER, match=match)
+    fault_point("profile")
+    return write_profiles(profiles, folder, match=match)
 
 
 def add_funnels(
@@ -508,6 +546,7 @@ def _write_maps(out_dir: Path, areas, tables, study: Period, timings: dict) -> l
                 wide_figures(tables[level]), on="area_code", how="left"
             )
             layer.to_file(gpkg, layer=level, driver="GPKG")
+            fault_point("gpkg")
     with _Step(timings, "write map"):
         headline = tables["lsoa"][tables["lsoa"]["category"] == ALL_CRIME]
         lsoa_rates = areas[["lsoa_code", "lsoa_name", "csp_name", "geometry"]].merge(
@@ -517,6 +556,7 @@ def _write_maps(out_dir: Path, areas, tables, study: Period, timings: dict) -> l
         )
         title = f"{ALL_CRIME}: rate per 1,000 residents by LSOA, {study.label}"
         map_path = out_dir / MAP_FILE
+        fault_point("map")
         rate_map(lsoa_rates, outlines["csp"], title=title).save(map_path)
         log.info("map: %s (%.1f MB)", map_path, map_path.stat().st_size / 1e6)
     return [gpkg, map_path]

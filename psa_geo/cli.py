@@ -281,7 +281,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"psa-geo: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
-        print(f"psa-geo: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        where = f"{exc.filename}: " if exc.filename else ""
+        problem = " ".join(str(exc.strerror or exc).split())
+        print(f"psa-geo: error: {where}{problem}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("psa-geo: interrupted", file=sys.stderr)

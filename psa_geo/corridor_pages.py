@@ -35,6 +35,7 @@ from .errors import InputFileError
 from .map_text import geojson_layer, popup, popup_html
 from .maps import ATTRIBUTION, TILE_ATTRIBUTION, AttributionControl, map_css
 from .road_safety import SEVERITY_STYLE
+from .site import SubfolderUpdate
 from .stats import poisson_ci
 from .templating import template as load_template
 
@@ -346,16 +347,25 @@ def corridor_job(
     spec_path: str | Path | None = None,
     traffic_path: str | Path | None = None,
     areas=None,
+    staged: bool = False,
 ) -> list[Path]:
     """``psa-geo corridor --road A38``: the corridor report in ``out_dir/<road>/``.
 
     ``road`` picks ``boundaries/<road>_corridor.toml`` (default A38) unless ``spec_path``
     gives a definition; given both, they must name the same road. ``traffic_path`` is a CSV
     of ``link_id, aadt`` (:func:`psa_geo.corridor.load_traffic`).
+
+    The folder is written beside and swapped in under the site's lock
+    (:class:`psa_geo.site.SubfolderUpdate`); ``staged=True`` writes straight into
+    ``out_dir``, for :func:`psa_geo.build.build_study`, which stages the whole site.
     """
     spec = load_corridor(spec_path, road=road or "A38")
     if road is not None and spec.road.upper() != road.upper():
         raise InputFileError(spec_path, f"defines the {spec.road} corridor, not the {road}")
     traffic = load_traffic(traffic_path) if traffic_path else None
-    study = corridor_study(data_dir, areas, spec, traffic=traffic)
-    return write_corridor(study, Path(out_dir) / spec.folder)
+    if staged:
+        study = corridor_study(data_dir, areas, spec, traffic=traffic)
+        return write_corridor(study, Path(out_dir) / spec.folder)
+    with SubfolderUpdate(out_dir, spec.folder, command="corridor") as site:
+        study = corridor_study(data_dir, areas, spec, traffic=traffic)
+        return site.commit(write_corridor(study, site.staging))

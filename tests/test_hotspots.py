@@ -62,7 +62,7 @@ def plymouth(mirror, tmp_path_factory):
 
 @pytest.mark.data
 def test_hotspots_command_writes_map_and_cells(plymouth):
-    cells = pyogrio.read_dataframe(plymouth / "hotspots_plymouth_all-crime-excl-asb.gpkg")
+    cells = pyogrio.read_dataframe(plymouth / "hotspots" / "hotspots_plymouth_all-crime-excl-asb.gpkg")
     assert cells.crs.to_epsg() == 27700
     assert {"n", "kde", "gistar_z", "hotspot_class"} <= set(cells.columns)
     assert cells["n"].sum() > 20_000  # Plymouth's 2019 crimes, on 200 m cells
@@ -87,7 +87,7 @@ def test_hotspots_command_writes_map_and_cells(plymouth):
 @pytest.mark.browser
 def test_hotspot_map_in_a_browser(plymouth):
     browser_support.require_browser()
-    page_path = plymouth / "hotspots_plymouth_all-crime-excl-asb.html"
+    page_path = plymouth / "hotspots" / "hotspots_plymouth_all-crime-excl-asb.html"
     with browser_support.open_page(page_path) as session:
         page = session.page
         assert session.errors == [] and session.unexpected == []
