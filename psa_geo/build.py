@@ -252,24 +252,33 @@ def _write_study(
                 result.files += written
         with _Step(timings, "road safety"):
             if _has(data_dir, "stats19_collisions", "stats19_casualties"):
-                study_rs = load_road_safety(data_dir, areas)
-                result.files += write_road_safety(study_rs, out_dir / ROAD_SAFETY_FOLDER)
-                extra_pages.append(("Road traffic casualties", f"{ROAD_SAFETY_FOLDER}/index.html"))
+                written = _optional(notes, "road-safety section", lambda: write_road_safety(
+                    load_road_safety(data_dir, areas), out_dir / ROAD_SAFETY_FOLDER))  # fmt: skip
+                if written:
+                    result.files += written
+                    extra_pages.append(("Road traffic casualties",
+                                        f"{ROAD_SAFETY_FOLDER}/index.html"))  # fmt: skip
             else:
                 notes.append("no road-safety section: the STATS19 files are not in the data")
         with _Step(timings, "rough-sleeping snapshot"):
             if _has(data_dir, "rough_sleeping_snapshot"):
-                result.files += write_snapshot(data_dir, out_dir, areas)
-                extra_pages.append(("Rough sleeping: the official snapshot",
-                                    f"{ROUGH_SLEEPING_FOLDER}/index.html"))  # fmt: skip
+                written = _optional(notes, "rough-sleeping snapshot",
+                                    lambda: write_snapshot(data_dir, out_dir, areas))  # fmt: skip
+                if written:
+                    result.files += written
+                    extra_pages.append(("Rough sleeping: the official snapshot",
+                                        f"{ROUGH_SLEEPING_FOLDER}/index.html"))  # fmt: skip
             else:
                 notes.append("no rough-sleeping snapshot: its file is not in the data")
         with _Step(timings, "corridor"):
             if _has(data_dir, "a38_sections", "stats19_collisions", "stats19_casualties",
                     "stats19_vehicles"):  # fmt: skip
-                written = corridor_job(data_dir, out_dir, staged=True)
-                result.files += written
-                extra_pages.append(("A38 corridor", str(written[-1].relative_to(out_dir))))
+                written = _optional(
+                    notes, "A38 corridor", lambda: corridor_job(data_dir, out_dir, staged=True)
+                )
+                if written:
+                    result.files += written
+                    extra_pages.append(("A38 corridor", str(written[-1].relative_to(out_dir))))
             else:
                 notes.append("no A38 corridor: the road sections or STATS19 are not in the data")
         options = {"study": study, "comparison": comparison, "groups": groups,
@@ -381,6 +390,17 @@ def collisions_job(data_dir: str | Path | None, out_dir: str | Path) -> list[Pat
     with SubfolderUpdate(out_dir, ROAD_SAFETY_FOLDER, command="collisions") as site:
         study = load_road_safety(data_dir, load_areas(data_dir))
         return site.commit(write_road_safety(study, site.staging))
+
+
+def _optional(notes: list[str], section: str, write) -> list[Path]:
+    """``write()`` for a section built from optional data: a file it cannot use becomes a
+    note ("no <section>: <file>: <problem>") and an empty list, never a failed build."""
+    try:
+        return write()
+    except InputFileError as exc:
+        notes.append(f"no {section}: {exc}")
+        log.warning("no %s: %s", section, exc)
+        return []
 
 
 def _has(data_dir: Path, *names: str) -> bool:
