@@ -330,12 +330,14 @@ def _write_study(
     return result
 
 
-def load_study(data_dir: Path, timings: dict) -> tuple:
-    """Areas, assigned police.uk events and their two reports, from the data directory."""
+def load_study(data_dir: Path, timings: dict, *, areas=None) -> tuple:
+    """Areas (``areas`` if already loaded), assigned police.uk events and their two reports,
+    from the data directory."""
     manifest = load_manifest()
     require_datasets(data_dir, manifest=manifest)
-    with _Step(timings, "load areas"):
-        areas = load_areas(data_dir)
+    if areas is None:
+        with _Step(timings, "load areas"):
+            areas = load_areas(data_dir)
     with _Step(timings, "read police.uk"):
         paths = [
             dataset_path(ds.name, data_dir, manifest=manifest) for ds in manifest.group("police_uk")
@@ -424,8 +426,10 @@ def profiles_job(
     """``psa-geo profile``: town profiles (``towns``: names, None for all) in ``out/towns/``."""
     data_dir = resolve_data_dir(data_dir)
     with SubfolderUpdate(out_dir, TOWNS_FOLDER, command="profile") as site:
-        areas, events, ingest, _ = load_study(data_dir, {})
-        definitions = load_towns(towns_file, areas=areas)
+        require_datasets(data_dir)
+        areas = load_areas(data_dir)
+        definitions = load_towns(towns_file, areas=areas)  # checked before the crime is read
+        areas, events, ingest, _ = load_study(data_dir, {}, areas=areas)
         covered = {pd.Timestamp(f"{month}-01") for month in ingest.months}
         study, comparison = _choose_periods(events, covered, study, comparison, allow_partial)
         written = _write_towns(data_dir, site.staging, events, areas, definitions, names=towns,

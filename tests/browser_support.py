@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 if TYPE_CHECKING:
-    from playwright.sync_api import ConsoleMessage, Dialog, Page, Request, Route
+    from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, Request, Route
 
 TESTS_DIR = Path(__file__).resolve().parent
 ASSETS_DIR = TESTS_DIR / "browser"
@@ -277,50 +277,68 @@ def _route_handler(session: BrowserSession) -> Callable[[Route, Request], None]:
 
 
 @contextmanager
-def open_page(
-    html_path: str | os.PathLike[str],
-    *,
-    viewport: tuple[int, int] = (1200, 800),
-    wait_for: str = ".leaflet-container",
-) -> Iterator[BrowserSession]:
-    """Open a saved HTML page in headless Chromium with every request answered offline.
-
-    Yields a :class:`BrowserSession` once the page has loaded and the ``wait_for`` element
-    (by default the Leaflet map container) exists. The browser is closed on exit.
-    """
+def launch_browser() -> Iterator[Browser]:
+    """Headless Chromium, for :func:`open_page` to open several pages in one browser."""
     from playwright.sync_api import sync_playwright
 
-    url = Path(html_path).resolve().as_uri()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=list(CHROMIUM_ARGS)
         )
         try:
-            context = browser.new_context(
-                viewport={"width": viewport[0], "height": viewport[1]},
-                service_workers="block",
-            )
-            context.set_default_timeout(15_000)
-            page = context.new_page()
-            session = BrowserSession(page=page)
-
-            def on_console(message: ConsoleMessage) -> None:
-                if message.type == "error":
-                    session.errors.append(f"console: {message.text}")
-
-            def on_dialog(dialog: Dialog) -> None:
-                session.dialogs.append(dialog.message)
-                dialog.dismiss()
-
-            page.on("pageerror", lambda error: session.errors.append(f"pageerror: {error}"))
-            page.on("console", on_console)
-            page.on("dialog", on_dialog)
-            page.route("**/*", _route_handler(session))
-            page.goto(url, wait_until="load")
-            page.wait_for_selector(wait_for, state="attached")
-            yield session
+            yield browser
         finally:
             browser.close()
+
+
+@contextmanager
+def open_page(
+    html_path: str | os.PathLike[str],
+    *,
+    viewport: tuple[int, int] = (1200, 800),
+    wait_for: str = ".leaflet-container",
+    browser: Browser | None = None,
+) -> Iterator[BrowserSession]:
+    """Open a saved HTML page in headless Chromium with every request answered offline.
+
+    Yields a :class:`BrowserSession` once the page has loaded and the ``wait_for`` element
+    (by default the Leaflet map container) exists. The page gets a fresh context of
+    ``browser`` (from :func:`launch_browser`), else a browser of its own, closed on exit.
+    """
+    if browser is None:
+        with (
+            launch_browser() as own,
+            open_page(html_path, viewport=viewport, wait_for=wait_for, browser=own) as session,
+        ):
+            yield session
+        return
+    url = Path(html_path).resolve().as_uri()
+    context = browser.new_context(
+        viewport={"width": viewport[0], "height": viewport[1]},
+        service_workers="block",
+    )
+    try:
+        context.set_default_timeout(15_000)
+        page = context.new_page()
+        session = BrowserSession(page=page)
+
+        def on_console(message: ConsoleMessage) -> None:
+            if message.type == "error":
+                session.errors.append(f"console: {message.text}")
+
+        def on_dialog(dialog: Dialog) -> None:
+            session.dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        page.on("pageerror", lambda error: session.errors.append(f"pageerror: {error}"))
+        page.on("console", on_console)
+        page.on("dialog", on_dialog)
+        page.route("**/*", _route_handler(session))
+        page.goto(url, wait_until="load")
+        page.wait_for_selector(wait_for, state="attached")
+        yield session
+    finally:
+        context.close()
 
 
 # Opens every tooltip and popup of the map's layers through Leaflet's own mouse handlers
@@ -352,14 +370,17 @@ SHOW_ALL_TEXT = """() => {
 }"""
 
 
-def check_text_page(path: Path, *, tooltips=(), popups=(), hover=None, click=None) -> dict:
+def check_text_page(
+    path: Path, *, tooltips=(), popups=(), hover=None, click=None, browser=None
+) -> dict:
     """Open the map page ``path`` and check that hostile data text never runs: the map draws
     without errors, ``window.__pwned`` stays unset, no markup appears in a tooltip or popup,
     and every text of ``tooltips``/``popups`` shows literally in some tooltip/popup.
-    ``hover``/``click`` is a selector for one real mouse check. Returns what was shown."""
+    ``hover``/``click`` is a selector for one real mouse check; ``browser`` as for
+    :func:`open_page`. Returns what was shown."""
     source = path.read_text(encoding="utf-8")
     assert "</script><script>window" not in source and "<img src=x" not in source
-    with open_page(path) as session:
+    with open_page(path, browser=browser) as session:
         page = session.page
         page.wait_for_selector(".leaflet-interactive")
         if hover:

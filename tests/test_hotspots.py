@@ -62,7 +62,9 @@ def plymouth(mirror, tmp_path_factory):
 
 @pytest.mark.data
 def test_hotspots_command_writes_map_and_cells(plymouth):
-    cells = pyogrio.read_dataframe(plymouth / "hotspots" / "hotspots_plymouth_all-crime-excl-asb.gpkg")
+    cells = pyogrio.read_dataframe(
+        plymouth / "hotspots" / "hotspots_plymouth_all-crime-excl-asb.gpkg"
+    )
     assert cells.crs.to_epsg() == 27700
     assert {"n", "kde", "gistar_z", "hotspot_class"} <= set(cells.columns)
     assert cells["n"].sum() > 20_000  # Plymouth's 2019 crimes, on 200 m cells

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from types import SimpleNamespace
 
 import browser_support
@@ -163,17 +162,3 @@ def test_a_header_only_casualties_file_is_one_line(mirror, areas, tmp_path):
     result = run_cli("collisions", "--data-dir", data, "--out", tmp_path / "out")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "header but no rows" in result.stderr
-
-
-@pytest.mark.data
-def test_a_build_with_an_unusable_optional_file_notes_it_and_goes_on(small_data, tmp_path):
-    data = _data_with(small_data, tmp_path / "data", {"casualties": lambda frame: frame.head(0)})
-    result = run_cli("build", "--data-dir", data, "--out", tmp_path / "out")
-    assert result.returncode == 0, result.stderr
-    report = json.loads((tmp_path / "out" / "run_report.json").read_text(encoding="utf-8"))
-    notes = [n for n in report["notes"] if "header but no rows" in n]
-    assert [n.split(":")[0] for n in notes] == ["no road-safety section", "no A38 corridor"]
-    assert report["complete"] is True
-    assert not (tmp_path / "out" / "collisions").exists()
-    assert "collisions/index.html" not in (tmp_path / "out" / "index.html").read_text("utf-8")
-    assert (tmp_path / "out" / "towns" / "index.html").is_file()  # the steps after go on
