@@ -66,6 +66,7 @@ def index_html(
         tables=blocks,
         ingest=report["sources"]["police_uk"]["ingest"],
         placed=report["sources"]["police_uk"]["assignment"],
+        notes=[note for note in report["notes"] if note != NOTE_WITHOUT_LOCATION],
         attribution=ATTRIBUTION,
         version=__version__,
         generated=report["generated"],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import subprocess
 import sys
@@ -29,6 +31,19 @@ def mirror() -> Path:
     path = _mirror()
     ok = (path / "boundaries" / "lsoa2011_devon_cornwall.geojson").exists()
     require(None if ok else f"the data mirror {path} is absent (set PSA_GEO_MIRROR)")
+    return path
+
+
+def csv_line(values) -> str:
+    """One CSV record as Python's csv writer quotes it, ending in a line feed."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(values)
+    return buffer.getvalue()
+
+
+def write_lines(path: Path, lines) -> Path:
+    """Write ``lines`` as they are (no newline translation) to ``path``; returns it."""
+    path.write_text("".join(lines), encoding="utf-8", newline="")
     return path
 
 

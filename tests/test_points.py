@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from conftest import make_events
+from conftest import csv_line, make_events, write_lines
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -461,25 +461,12 @@ def test_dates_are_checked_against_the_given_today(tmp_path):
     assert len(events) == 3
 
 
-def _lines(path, lines):
-    path.write_text("".join(lines), encoding="utf-8", newline="")
-    return path
-
-
-def _line(values):
-    import io
-
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(values)
-    return buffer.getvalue()
-
-
 def test_blank_lines_and_line_breaks_keep_source_row_the_physical_line(tmp_path):
-    path = _lines(
+    path = write_lines(
         tmp_path / "finds.csv",
-        [_line(FINDS), _line(find(notes="a note\nover\nthree lines")), "\n",
-         _line(find(reported_by="Outreach\nteam")), "\r\n", _line(find(items="x")),
-         _line(find())],
+        [csv_line(FINDS), csv_line(find(notes="a note\nover\nthree lines")), "\n",
+         csv_line(find(reported_by="Outreach\nteam")), "\r\n", csv_line(find(items="x")),
+         csv_line(find())],
     )  # fmt: skip
     events, report = read_points(path, source="drug_litter", return_report=True)
     report.check()
@@ -499,10 +486,10 @@ def test_a_quote_left_open_over_rows_rejects_the_row_that_swallowed_them(tmp_pat
     opened[at] = "OPEN"
     closing = find()
     closing[at] = "CLOSE"
-    lines = [_line(FINDS), _line(find()), _line(opened).replace("OPEN", '"open', 1),
-             *[_line(find()) for _ in range(4)], _line(closing).replace("CLOSE", 'close"', 1),
-             _line(find())]  # fmt: skip
-    path = _lines(tmp_path / "finds.csv", lines)
+    lines = [csv_line(FINDS), csv_line(find()), csv_line(opened).replace("OPEN", '"open', 1),
+             *[csv_line(find()) for _ in range(4)], csv_line(closing).replace("CLOSE", 'close"', 1),
+             csv_line(find())]  # fmt: skip
+    path = write_lines(tmp_path / "finds.csv", lines)
     events, report = read_points(path, source="drug_litter", return_report=True)
     report.check()
     assert events["source_row"].tolist() == [2, 9]
@@ -513,8 +500,9 @@ def test_a_quote_left_open_over_rows_rejects_the_row_that_swallowed_them(tmp_pat
 
 def test_a_sensitive_source_drops_a_multi_line_column_and_still_counts_its_lines(tmp_path):
     header = ["date", "easting", "northing", "people", "notes"]
-    path = _lines(tmp_path / "rs.csv", [_line(header), _line(["2019-06-01", E, N, "1", "a\nb"]),
-                                        _line(["2019-06-02", E, N, "1", ""])])  # fmt: skip
+    lines = [csv_line(header), csv_line(["2019-06-01", E, N, "1", "a\nb"]),
+             csv_line(["2019-06-02", E, N, "1", ""])]  # fmt: skip
+    path = write_lines(tmp_path / "rs.csv", lines)
     events, report = read_points(path, source="rough_sleeping", return_report=True)
     assert events["source_row"].tolist() == [2, 4]
     assert report.lines_read == 4 and "notes" in report.dropped_columns

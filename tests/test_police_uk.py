@@ -5,6 +5,7 @@ import io
 import zipfile
 
 import pytest
+from conftest import csv_line, write_lines
 
 import psa_geo
 from psa_geo.police_uk import REQUIRED_COLUMNS
@@ -216,22 +217,11 @@ def test_months_outside_police_uk_publication_are_rejected(tmp_path, month, reas
     assert report.rejected_rows["source_row"].tolist() == [5]
 
 
-def _text_file(path, lines):
-    path.write_text("".join(lines), encoding="utf-8", newline="")
-    return path
-
-
-def _line(values):
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(values)
-    return buffer.getvalue()
-
-
 def test_source_row_is_the_physical_line_after_blank_lines(tmp_path):
-    path = _text_file(
+    path = write_lines(
         tmp_path / "a.csv",
-        [_line(HEADER), _line(row(crime_id="a")), "\n", "\r\n", _line(row(crime_id="b")),
-         _line(row(crime_id="c", month="bad"))],
+        [csv_line(HEADER), csv_line(row(crime_id="a")), "\n", "\r\n", csv_line(row(crime_id="b")),
+         csv_line(row(crime_id="c", month="bad"))],
     )  # fmt: skip
     events, report = psa_geo.read_police_uk(path, return_report=True)
     assert events["source_row"].tolist() == [2, 5]
@@ -242,11 +232,11 @@ def test_source_row_is_the_physical_line_after_blank_lines(tmp_path):
 
 def test_line_break_in_a_used_field_rejects_the_row_and_in_a_dropped_one_is_accepted(tmp_path):
     header = [*HEADER, "Notes"]
-    path = _text_file(
+    path = write_lines(
         tmp_path / "a.csv",
-        [_line(header), _line([*row(crime_id="a"), "one\ntwo\nthree"]),
-         _line([*row(crime_id="b", location="On or near\nPark"), ""]),
-         _line([*row(crime_id="c"), ""])],
+        [csv_line(header), csv_line([*row(crime_id="a"), "one\ntwo\nthree"]),
+         csv_line([*row(crime_id="b", location="On or near\nPark"), ""]),
+         csv_line([*row(crime_id="c"), ""])],
     )  # fmt: skip
     events, report = psa_geo.read_police_uk(path, return_report=True)
     assert events["event_id"].tolist() == ["a", "c"]
@@ -258,12 +248,12 @@ def test_line_break_in_a_used_field_rejects_the_row_and_in_a_dropped_one_is_acce
 
 
 def test_a_quote_left_open_over_rows_is_one_rejected_row_spanning_them(tmp_path):
-    opened = _line(row(crime_id="x")).replace("On or near Park", '"On or near Park', 1)
-    swallowed = [_line(row(crime_id=f"s{i}")) for i in range(5)]
-    closing = _line(row(crime_id="y")).replace("On or near Park", 'On or near Park"', 1)
-    lines = [_line(HEADER), _line(row(crime_id="a")), opened, *swallowed, closing,
-             _line(row(crime_id="b"))]  # fmt: skip
-    path = _text_file(tmp_path / "a.csv", lines)
+    opened = csv_line(row(crime_id="x")).replace("On or near Park", '"On or near Park', 1)
+    swallowed = [csv_line(row(crime_id=f"s{i}")) for i in range(5)]
+    closing = csv_line(row(crime_id="y")).replace("On or near Park", 'On or near Park"', 1)
+    lines = [csv_line(HEADER), csv_line(row(crime_id="a")), opened, *swallowed, closing,
+             csv_line(row(crime_id="b"))]  # fmt: skip
+    path = write_lines(tmp_path / "a.csv", lines)
     events, report = psa_geo.read_police_uk(path, return_report=True)
     assert events["event_id"].tolist() == ["a", "b"]
     assert report.rejected == {"unclosed_quote": 1}
@@ -274,7 +264,7 @@ def test_a_quote_left_open_over_rows_is_one_rejected_row_spanning_them(tmp_path)
 
 def test_zip_members_beyond_the_cap_are_refused_in_one_line(tmp_path, monkeypatch):
     archive = tmp_path / "police.zip"
-    text = "".join([_line(HEADER), *[_line(row()) for _ in range(50)]])
+    text = "".join([csv_line(HEADER), *[csv_line(row()) for _ in range(50)]])
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("2019-01/2019-01-devon-and-cornwall-street.csv", text)
     assert len(psa_geo.read_police_uk(archive)) == 50
