@@ -79,6 +79,7 @@ SUPPRESS_BELOW = (2, 1_000)
 CELL_SIZE_M = (1, 10_000)
 SEED = (0, 2**32 - 1)
 SYNTH_ROWS = (1, 1_000_000)
+LATEST_MONTHS = (1, 120)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -106,6 +107,21 @@ def _parser() -> argparse.ArgumentParser:
         help="download from the publishers and cut to the force area",
     )
     fetch.add_argument("--only", nargs="+", metavar="DATASET", help="fetch only these datasets")
+    months = fetch.add_mutually_exclusive_group()
+    months.add_argument(
+        "--months",
+        default=None,
+        metavar="FIRST:LAST",
+        help="with --online: the force's police.uk street files for these months, "
+        "e.g. 2023-04:2026-03, into crime/YYYY-MM/",
+    )
+    months.add_argument(
+        "--latest",
+        type=_number(int, *LATEST_MONTHS),
+        default=None,
+        metavar="N",
+        help="with --online: the latest N months police.uk has published (1 to 120)",
+    )
     data_sub.add_parser(
         "status", parents=[common], help="show each dataset: present, rows, period, licence"
     )
@@ -294,6 +310,8 @@ def _run(args: argparse.Namespace) -> int:
     from . import datadir
 
     if args.command == "data" and args.data_command == "fetch":
+        if args.months is not None or args.latest is not None:
+            return _fetch_months(args)
         if args.online:
             from .download import fetch_online
 
@@ -414,6 +432,25 @@ def _period(text: str | None):
         return parse_period(text) if text else None
     except ValueError as exc:
         raise PsaGeoError(str(exc)) from None
+
+
+def _fetch_months(args: argparse.Namespace) -> int:
+    from .download import fetch_police_uk_months, parse_month_range
+
+    option = "--months" if args.months is not None else "--latest"
+    if not args.online:
+        raise PsaGeoError(f"{option} downloads from police.uk: add --online")
+    if args.only:
+        raise PsaGeoError(f"{option} fetches police.uk months only: leave out --only")
+    months = parse_month_range(args.months) if args.months is not None else None
+    result = fetch_police_uk_months(args.data_dir, months=months, latest=args.latest)
+    if not args.quiet:
+        lacking = f"; police.uk lacks {', '.join(result.missing)}" if result.missing else ""
+        print(
+            f"Wrote {len(result.months)} of the months {result.first}:{result.last} "
+            f"to {result.written[0].parent.parent}{lacking}"
+        )
+    return 0
 
 
 def _print_status(rows, *, quiet: bool) -> None:

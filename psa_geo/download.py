@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
+import datetime as dt
+import errno
 import gzip
 import http.client
 import io
@@ -18,13 +21,14 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
 from ._version import __version__
 from .datadir import Dataset, Manifest, load_manifest, resolve_data_dir
-from .errors import MissingDataError
+from .errors import MissingDataError, PsaGeoError
 
 log = logging.getLogger(__name__)
 
@@ -276,3 +280,301 @@ _KINDS = {
     "csv_filter": _csv_filter,
     "police_uk_archive": _police_uk_archive,
 }
+
+
+# --- police.uk months -----------------------------------------------------------------------
+
+POLICE_UK_ARCHIVE_URL = "https://data.police.uk/data/archive/{month}.zip"
+"""Address of police.uk's archive for one month; ``{month}`` is YYYY-MM."""
+
+POLICE_UK_FORCE = "devon-and-cornwall"
+"""The force's police.uk slug, as in ``2024-03/2024-03-devon-and-cornwall-street.csv``."""
+
+ARCHIVE_MONTHS = 36
+"""Months each police.uk archive holds: the 36 up to and including its own month."""
+
+ARCHIVE_PROBES = 6
+"""Archives tried, stepping back a month on each HTTP 404, to find the newest published one."""
+
+DISK_MARGIN = 0.10
+DISK_SLACK = 100 * 2**20
+"""Free space needed before a download: the archive's size plus 10% plus 100 MiB."""
+
+
+@dataclasses.dataclass(frozen=True)
+class FetchedMonths:
+    """What :func:`fetch_police_uk_months` wrote.
+
+    Attributes
+    ----------
+    first, last
+        The month range asked for (YYYY-MM).
+    written
+        The monthly street files written, ``crime/YYYY-MM/YYYY-MM-<force>-street.csv``.
+    months
+        The months written, oldest first.
+    missing
+        The months of the range no archive held a street file for.
+    archives
+        The archive addresses read, newest first.
+    """
+
+    first: str
+    last: str
+    written: list[Path]
+    months: list[str]
+    missing: list[str]
+    archives: list[str]
+
+
+def parse_month_range(text: str) -> tuple[str, str]:
+    """``"2023-04:2026-03"`` (or one month, ``"2024-05"``) as (first, last) YYYY-MM."""
+    first, _, last = str(text).strip().partition(":")
+    last = last or first
+    for month in (first, last):
+        if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month.strip()):
+            raise PsaGeoError(
+                f"--months {text!r}: write a month range as YYYY-MM:YYYY-MM, e.g. 2023-04:2026-03"
+            )
+    first, last = first.strip(), last.strip()
+    if first > last:
+        raise PsaGeoError(f"--months {text!r}: the first month is after the last")
+    return first, last
+
+
+def fetch_police_uk_months(
+    data_dir: str | Path | None = None,
+    *,
+    months: tuple[str, str] | None = None,
+    latest: int | None = None,
+    force: str = POLICE_UK_FORCE,
+    archive_url: str | None = None,
+    today: dt.date | None = None,
+    timeout: float = 60.0,
+) -> FetchedMonths:
+    """Download police.uk archives and keep the force's monthly street files.
+
+    The archive ``YYYY-MM.zip`` holds every force's files for the :data:`ARCHIVE_MONTHS`
+    months up to YYYY-MM. The newest archive that, with as few archives as possible, still
+    reaches back to the first month is found by trying ``min(this month, first + 36k - 1)``
+    (k archives for the range) and stepping back a month on each HTTP 404, at most
+    :data:`ARCHIVE_PROBES` times; older months come from the archive 36 months before it,
+    and so on. Each archive is streamed to a temporary file beside the target (after checking
+    the free disk space against its size), only the force's street files are extracted, and
+    the archive is deleted before the next. Nothing is written unless every archive was read.
+
+    Parameters
+    ----------
+    data_dir
+        Where to write (default :func:`resolve_data_dir`); files go to its ``crime/`` folder.
+    months
+        (first, last) YYYY-MM, inclusive; see :func:`parse_month_range`.
+    latest
+        Instead of ``months``: the latest N months police.uk has published.
+    force
+        The force's police.uk slug (default :data:`POLICE_UK_FORCE`).
+    archive_url
+        The archive address with ``{month}`` (default :data:`POLICE_UK_ARCHIVE_URL`).
+    today
+        The date that decides the newest archive tried (default: today).
+    timeout
+        Seconds to wait for each network operation.
+
+    Returns
+    -------
+    FetchedMonths
+        The files written and the months of the range that no archive held.
+
+    Raises
+    ------
+    MissingDataError
+        A download failed (HTTP error, a truncated or non-zip answer, too little disk space),
+        or no month of the range was found. One line naming the address or file.
+    """
+    if (months is None) == (latest is None):
+        raise PsaGeoError("give either months=(first, last) or latest=N")
+    if latest is not None and (not isinstance(latest, int) or latest < 1):
+        raise PsaGeoError(f"latest must be a whole number of months, at least 1; got {latest!r}")
+    template = archive_url or POLICE_UK_ARCHIVE_URL
+    this_month = _month_index(f"{(today or dt.date.today()):%Y-%m}")
+    crime = resolve_data_dir(data_dir) / "crime"
+    crime.mkdir(parents=True, exist_ok=True)
+    pattern = re.compile(rf"(?:^|/)(\d{{4}}-\d{{2}})-{re.escape(force)}-street\.csv$")
+    stage = Path(tempfile.mkdtemp(dir=crime, prefix=".fetch-"))
+    try:
+        if latest is not None:
+            newest, response = _open_newest(template, this_month, timeout)
+            first, last = _month_text(newest - latest + 1), _month_text(newest)
+        else:
+            first, last = months
+            count = _month_index(last) - _month_index(first) + 1
+            archives = -(-count // ARCHIVE_MONTHS)
+            start = min(this_month, _month_index(first) + archives * ARCHIVE_MONTHS - 1)
+            newest, response = _open_newest(template, start, timeout)
+            if newest < _month_index(first):
+                response.close()
+                raise MissingDataError(
+                    f"police.uk's newest archive, {template.format(month=_month_text(newest))}, "
+                    f"ends before {first}: none of {first}:{last} is published yet"
+                )
+        wanted = set(_months(first, last))
+        found: dict[str, Path] = {}
+        read: list[str] = []
+        archive = newest
+        while True:
+            url = template.format(month=_month_text(archive))
+            read.append(url)
+            if response is None:
+                response = _open_archive(url, timeout)
+            found |= _extract_force_months(url, response, stage, pattern, wanted - set(found))
+            response = None
+            oldest = archive - ARCHIVE_MONTHS + 1
+            if oldest <= _month_index(first):
+                break
+            archive -= ARCHIVE_MONTHS
+        missing = sorted(wanted - set(found))
+        if not found:
+            raise MissingDataError(
+                f"no {force} street file for any month of {first}:{last} in {', '.join(read)}"
+            )
+        written = []
+        for month in sorted(found):
+            dst = crime / month / f"{month}-{force}-street.csv"
+            dst.parent.mkdir(exist_ok=True)
+            os.replace(found[month], dst)
+            written.append(dst)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    log.info("police.uk: wrote %d months, %s to %s, to %s", len(written), first, last, crime)
+    if missing:
+        log.warning("police.uk has no %s street file for %s", force, ", ".join(missing))
+    return FetchedMonths(first, last, written, sorted(found), missing, read)
+
+
+class _NotFound(MissingDataError):
+    """HTTP 404 for an archive address."""
+
+
+def _month_index(month: str) -> int:
+    year, mon = map(int, month.split("-"))
+    return year * 12 + mon - 1
+
+
+def _month_text(index: int) -> str:
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def _open_archive(url: str, timeout: float):
+    """Open an archive address as a streaming HTTP response; one-line error on failure."""
+    request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
+    try:
+        return urllib.request.urlopen(request, timeout=timeout)
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        error = _NotFound if exc.code == 404 else MissingDataError
+        raise error(f"police.uk archive {url}: download failed (HTTP {exc.code})") from None
+    except urllib.error.URLError as exc:
+        reason = "timed out" if isinstance(exc.reason, TimeoutError) else exc.reason
+        raise MissingDataError(f"police.uk archive {url}: cannot connect ({reason})") from None
+    except (OSError, http.client.HTTPException) as exc:
+        raise MissingDataError(
+            f"police.uk archive {url}: download failed ({type(exc).__name__} {exc})"
+        ) from None
+
+
+def _open_newest(template: str, start: int, timeout: float):
+    """(month index, open response) of the newest archive at or before ``start``."""
+    for back in range(ARCHIVE_PROBES):
+        url = template.format(month=_month_text(start - back))
+        try:
+            return start - back, _open_archive(url, timeout)
+        except _NotFound:
+            log.info("police.uk: no archive at %s", url)
+    raise MissingDataError(
+        f"no police.uk archive at {template} for any month from {_month_text(start)} back to "
+        f"{_month_text(start - ARCHIVE_PROBES + 1)} (HTTP 404 for each)"
+    )
+
+
+def _extract_force_months(
+    url: str, response, stage: Path, pattern: re.Pattern, wanted: set[str]
+) -> dict[str, Path]:
+    """Stream one archive to ``stage``, check it, extract the wanted months; month -> file."""
+    raw = stage / "archive.zip.part"
+    with response:
+        size = response.headers.get("Content-Length")
+        expected = int(size) if size and size.isdigit() else None
+        _check_disk_space(url, stage, expected)
+        start = time.monotonic()
+        log.info("police.uk: downloading %s (%s)", url, _size_text(expected))
+        got = 0
+        try:
+            with raw.open("wb") as out:
+                while chunk := response.read(1 << 20):
+                    out.write(chunk)
+                    got += len(chunk)
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise MissingDataError(f"{raw}: the disk is full while downloading {url}") from None
+            if not isinstance(exc, TimeoutError | ConnectionError):
+                raise
+            raise MissingDataError(
+                f"police.uk archive {url}: download broken off after {got} bytes ({exc})"
+            ) from None
+        except http.client.HTTPException as exc:
+            raise MissingDataError(
+                f"police.uk archive {url}: download broken off after {got} bytes "
+                f"({type(exc).__name__})"
+            ) from None
+    if expected is not None and got != expected:
+        raise MissingDataError(
+            f"police.uk archive {url}: truncated download ({got} of {expected} bytes)"
+        )
+    log.info("police.uk: %s downloaded in %.1f s", url, time.monotonic() - start)
+    out: dict[str, Path] = {}
+    try:
+        with zipfile.ZipFile(raw) as archive:
+            members = {}
+            for name in archive.namelist():
+                match = pattern.search(name)
+                if match and match.group(1) in wanted:
+                    members[match.group(1)] = name
+            for month, name in sorted(members.items()):
+                path = stage / f"{month}.csv"
+                try:
+                    with archive.open(name) as src, path.open("wb") as dst:
+                        shutil.copyfileobj(src, dst, 1 << 20)
+                except OSError as exc:
+                    if exc.errno == errno.ENOSPC:
+                        raise MissingDataError(
+                            f"{path}: the disk is full while extracting {name} from {url}"
+                        ) from None
+                    raise
+                out[month] = path
+    except (zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError) as exc:
+        raise MissingDataError(
+            f"police.uk archive {url}: not a readable zip archive (truncated or not a zip: {exc})"
+        ) from None
+    finally:
+        raw.unlink(missing_ok=True)
+    log.info("police.uk: %d months from %s", len(out), url)
+    return out
+
+
+def _check_disk_space(url: str, folder: Path, size: int | None) -> None:
+    if size is None:
+        log.warning("police.uk: %s gives no size; cannot check the free disk space first", url)
+        return
+    need = int(size * (1 + DISK_MARGIN)) + DISK_SLACK
+    free = shutil.disk_usage(folder).free
+    if free < need:
+        raise MissingDataError(
+            f"{folder}: too little free disk space for {url} ({_size_text(size)}): "
+            f"{_size_text(free)} free, {_size_text(need)} needed"
+        )
+
+
+def _size_text(size: int | None) -> str:
+    if size is None:
+        return "size unknown"
+    return f"{size / 2**30:.2f} GB" if size >= 2**30 else f"{size / 2**20:.1f} MB"

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import functools
 import gzip
 import io
 import json
 import logging
+import shutil
 import socket
 import threading
 import time
@@ -20,8 +22,9 @@ from typing import ClassVar
 import pytest
 
 import psa_geo
+from psa_geo import cli, download
 from psa_geo.datadir import Dataset, Manifest
-from psa_geo.download import fetch_online
+from psa_geo.download import fetch_online, fetch_police_uk_months
 from psa_geo.errors import MissingDataError
 
 LADS = ("E06000052", "E06000026", "E07000041")
@@ -305,3 +308,227 @@ def test_missing_months_are_named(server, tmp_path):
     ):
         fetch_online(tmp_path / "d", manifest=Manifest({"police": ds}, force_lads=LADS))
     assert [p for p in (tmp_path / "d").rglob("*") if p.is_file()] == []
+
+
+# --- fetch_police_uk_months: police.uk archives of 36 months each ---------------------------
+
+TODAY = dt.date(2026, 5, 10)  # police.uk has published up to the 2026-03 archive
+
+
+def month_add(month: str, n: int) -> str:
+    index = int(month[:4]) * 12 + int(month[5:]) - 1 + n
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def member_text(force: str, month: str, archive: str) -> str:
+    """A street file whose first Crime ID names the archive it came from."""
+    rows = street_rows(force, month)
+    return "\n".join([HEADER, f"from-{archive}{rows[0]}", *rows[1:]]) + "\n"
+
+
+def write_window(root: Path, archive: str, *, lacking=()) -> Path:
+    """``archive/YYYY-MM.zip``: both forces' street files (and outcomes) for 36 months."""
+    path = root / "archive" / f"{archive}.zip"
+    path.parent.mkdir(exist_ok=True)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for back in range(36):
+            month = month_add(archive, -back)
+            for force in FORCES:
+                if force == "devon-and-cornwall" and month in lacking:
+                    continue
+                z.writestr(
+                    f"{month}/{month}-{force}-street.csv", member_text(force, month, archive)
+                )
+            z.writestr(f"{month}/{month}-devon-and-cornwall-outcomes.csv", "Crime ID\nx\n")
+    return path
+
+
+def fetch_months(base, out, **kw):
+    kw.setdefault("today", TODAY)
+    return fetch_police_uk_months(
+        out, archive_url=f"{base}/archive/{{month}}.zip", timeout=10, **kw
+    )
+
+
+def written_months(out: Path) -> dict[str, str]:
+    """month -> the archive its file came from; asserts the layout and the contents."""
+    found = {}
+    for path in sorted((out / "crime").rglob("*")):
+        if path.is_dir():
+            continue
+        rel = path.relative_to(out / "crime").as_posix()
+        month = rel[:7]
+        assert rel == f"{month}/{month}-devon-and-cornwall-street.csv"
+        text = path.read_text(encoding="utf-8")
+        archive = text.split("\n")[1].split("from-")[1][:7]
+        assert text == member_text("devon-and-cornwall", month, archive)
+        found[month] = archive
+    return found
+
+
+def test_months_inside_one_archive(server, tmp_path):
+    base, root = server
+    write_window(root, "2026-03")
+    write_window(root, "2026-02")
+    out = tmp_path / "data"
+    result = fetch_months(base, out, months=("2024-01", "2024-06"))
+    # tried 2026-05 and 2026-04 (HTTP 404), then the newest, 2026-03
+    assert result.archives == [f"{base}/archive/2026-03.zip"]
+    assert result.months == [f"2024-0{m}" for m in range(1, 7)] and result.missing == []
+    assert written_months(out) == {m: "2026-03" for m in result.months}
+    assert result.written == [
+        out / "crime" / m / f"{m}-devon-and-cornwall-street.csv" for m in result.months
+    ]
+    _events, report = psa_geo.read_police_uk(result.written[0], return_report=True)
+    assert report.accepted == 3 and report.months == ["2024-01"]
+
+
+def test_old_months_come_from_the_archive_that_starts_with_them(server, tmp_path):
+    base, root = server
+    write_window(root, "2020-12")  # 2018-01 to 2020-12, as the manifest's 2018 dataset
+    result = fetch_months(base, tmp_path / "data", months=("2018-01", "2019-12"))
+    assert result.archives == [f"{base}/archive/2020-12.zip"]
+    assert len(result.months) == 24 and not result.missing
+
+
+def test_months_across_two_archives(server, tmp_path):
+    base, root = server
+    write_window(root, "2026-03")  # 2023-04 to 2026-03
+    write_window(root, "2023-03")  # 2020-04 to 2023-03
+    result = fetch_months(base, tmp_path / "data", months=("2022-01", "2026-03"))
+    assert result.archives == [f"{base}/archive/2026-03.zip", f"{base}/archive/2023-03.zip"]
+    assert len(result.months) == 51 and not result.missing
+    found = written_months(tmp_path / "data")
+    assert found["2022-01"] == found["2023-03"] == "2023-03"
+    assert found["2023-04"] == found["2026-03"] == "2026-03"
+    assert [p.name for p in (tmp_path / "data" / "crime").iterdir() if p.name.startswith(".")] == []
+
+
+def test_missing_month_is_reported_and_the_rest_written(server, tmp_path, caplog):
+    base, root = server
+    write_window(root, "2026-03", lacking={"2025-07", "2025-09"})
+    result = fetch_months(base, tmp_path / "data", months=("2025-06", "2026-06"))
+    # 2026-04 to 2026-06 are not published yet: missing too
+    assert result.missing == ["2025-07", "2025-09", "2026-04", "2026-05", "2026-06"]
+    assert sorted(written_months(tmp_path / "data")) == result.months
+    assert len(result.months) == 8
+    assert "police.uk has no devon-and-cornwall street file for 2025-07, 2025-09, 2026-04" in (
+        caplog.text
+    )
+
+
+def test_latest_months(server, tmp_path):
+    base, root = server
+    write_window(root, "2026-03")
+    write_window(root, "2026-02")
+    result = fetch_months(base, tmp_path / "data", latest=3)
+    assert (result.first, result.last) == ("2026-01", "2026-03")
+    assert written_months(tmp_path / "data") == {
+        m: "2026-03" for m in ("2026-01", "2026-02", "2026-03")
+    }
+
+
+def assert_one_line_nothing_written(info, out: Path, *needles) -> None:
+    message = str(info.value)
+    assert "\n" not in message and all(n in message for n in needles), message
+    assert [p for p in out.rglob("*") if p.is_file()] == []
+    assert [p for p in (out / "crime").iterdir()] == []
+
+
+@pytest.mark.parametrize(
+    ("months", "archives", "needles"),
+    [
+        pytest.param(
+            ("2019-01", "2019-02"),
+            [],
+            ["no police.uk archive at", "/archive/{month}.zip", "from 2021-12 back to 2021-07"],
+            id="no-archive",
+        ),
+        pytest.param(
+            ("2022-01", "2026-03"),
+            ["2026-03"],
+            ["/archive/2023-03.zip: download failed (HTTP 404)"],
+            id="second-archive-404",
+        ),
+        pytest.param(
+            ("2026-04", "2026-06"),
+            ["2026-03"],
+            ["/archive/2026-03.zip, ends before 2026-04: none of 2026-04:2026-06"],
+            id="not-published-yet",
+        ),
+    ],
+)
+def test_months_not_there(server, tmp_path, months, archives, needles):
+    base, root = server
+    for archive in archives:
+        write_window(root, archive)
+    with pytest.raises(MissingDataError) as info:
+        fetch_months(base, tmp_path / "data", months=months)
+    assert_one_line_nothing_written(info, tmp_path / "data", *needles)
+
+
+@pytest.mark.parametrize("spoil", ["truncated", "not-a-zip"])
+def test_broken_archive(server, tmp_path, spoil):
+    base, root = server
+    path = write_window(root, "2026-03")
+    raw = path.read_bytes()
+    path.write_bytes(raw[: len(raw) // 2] if spoil == "truncated" else b"<html>busy</html>")
+    with pytest.raises(MissingDataError) as info:
+        fetch_months(base, tmp_path / "data", months=("2025-01", "2025-12"))
+    assert_one_line_nothing_written(
+        info, tmp_path / "data", f"{base}/archive/2026-03.zip: not a readable zip archive"
+    )
+
+
+def test_too_little_disk_space(server, tmp_path, monkeypatch):
+    base, root = server
+    write_window(root, "2026-03")
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage._replace(free=50 * 2**20))
+    with pytest.raises(MissingDataError) as info:
+        fetch_months(base, tmp_path / "data", months=("2025-01", "2025-12"))
+    assert_one_line_nothing_written(
+        info,
+        tmp_path / "data",
+        "too little free disk space",
+        f"{base}/archive/2026-03.zip",
+        "50.0 MB free",
+    )
+
+
+def test_second_archive_failing_leaves_the_first_unwritten(server, tmp_path):
+    base, root = server
+    write_window(root, "2026-03")
+    (root / "archive" / "2023-03.zip").write_bytes(b"PK\x03\x04 cut short")
+    with pytest.raises(MissingDataError) as info:
+        fetch_months(base, tmp_path / "data", months=("2022-01", "2026-03"))
+    assert_one_line_nothing_written(
+        info, tmp_path / "data", "2023-03.zip: not a readable zip archive"
+    )
+
+
+def test_cli_latest_and_month_errors(server, tmp_path, monkeypatch, capsys):
+    base, root = server
+    this_month = f"{dt.date.today():%Y-%m}"
+    newest = month_add(this_month, -1)  # this month's archive is not out yet: HTTP 404
+    write_window(root, newest, lacking={month_add(newest, -1)})
+    monkeypatch.setattr(download, "POLICE_UK_ARCHIVE_URL", f"{base}/archive/{{month}}.zip")
+    data = tmp_path / "data"
+    assert cli.main(["data", "fetch", "--online", "--latest", "3", "--data-dir", str(data)]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    first = month_add(newest, -2)
+    assert out == [
+        f"Wrote 2 of the months {first}:{newest} to {data / 'crime'}; "
+        f"police.uk lacks {month_add(newest, -1)}"
+    ]
+    assert sorted(written_months(data)) == [first, newest]
+
+    for args, problem in [
+        (["--online", "--months", "2023-13:2024-01"], "--months '2023-13:2024-01': write"),
+        (["--online", "--months", "2024-02:2024-01"], "the first month is after the last"),
+        (["--months", "2024-01:2024-02"], "--months downloads from police.uk: add --online"),
+        (["--online", "--latest", "3", "--only", "imd"], "leave out --only"),
+    ]:
+        assert cli.main(["data", "fetch", *args, "--data-dir", str(data)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("psa-geo: error: ") and problem in err and "\n" not in err
