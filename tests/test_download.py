@@ -72,6 +72,17 @@ class Handler(SimpleHTTPRequestHandler):
         if url.path == "/slow":
             time.sleep(1.0)
             return self.send_error(500)
+        if url.path.startswith("/cut/"):  # the whole size announced, half of it sent
+            path = Path(self.directory) / "archive" / url.path[5:]
+            if not path.is_file():
+                return self.send_error(404)
+            body = path.read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[: len(body) // 2])
+            self.close_connection = True
+            return None
         if not url.path.endswith("/FeatureServer/0/query"):
             return super().do_GET()
         q = dict(urllib.parse.parse_qsl(url.query))
@@ -477,6 +488,22 @@ def test_broken_archive(server, tmp_path, spoil):
         fetch_months(base, tmp_path / "data", months=("2025-01", "2025-12"))
     assert_one_line_nothing_written(
         info, tmp_path / "data", f"{base}/archive/2026-03.zip: not a readable zip archive"
+    )
+
+
+def test_download_cut_short(server, tmp_path):
+    base, root = server
+    write_window(root, "2026-03")
+    with pytest.raises(MissingDataError) as info:
+        fetch_police_uk_months(
+            tmp_path / "data",
+            months=("2025-01", "2025-12"),
+            archive_url=f"{base}/cut/{{month}}.zip",
+            today=TODAY,
+            timeout=10,
+        )
+    assert_one_line_nothing_written(
+        info, tmp_path / "data", f"{base}/cut/2026-03.zip: truncated download ("
     )
 
 
