@@ -406,7 +406,7 @@ def fetch_police_uk_months(
             newest, response = _open_newest(template, this_month, timeout)
             first, last = _month_text(newest - latest + 1), _month_text(newest)
         else:
-            first, last = months
+            first, last = parse_month_range(":".join(months))
             count = _month_index(last) - _month_index(first) + 1
             archives = -(-count // ARCHIVE_MONTHS)
             start = min(this_month, _month_index(first) + archives * ARCHIVE_MONTHS - 1)
