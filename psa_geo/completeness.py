@@ -14,7 +14,7 @@ The rule, for one source's monthly totals (every month it has, whatever the area
 The median is taken over the months the source has. A month absent from the totals is not
 judged (it is a gap in coverage, reported by :func:`psa_geo.measures.coverage_gap`) and breaks a
 run. With fewer than ``min_months`` (6) months the median is no yardstick: nothing is flagged and
-the log says so.
+the log says so. A share of 0 turns its rule off.
 """
 
 from __future__ import annotations
@@ -28,6 +28,9 @@ from .errors import PsaGeoError
 from .periods import Period
 
 log = logging.getLogger(__name__)
+
+RULE = {"run_below": 0.8, "min_run": 3, "single_below": 0.5, "min_months": 6}
+"""The defaults of :func:`incomplete_months`'s options."""
 
 COLUMNS = ["month", "total", "share_of_median", "rule", "limit", "reason"]
 """The columns of :func:`incomplete_months`: ``month`` "YYYY-MM", the month's ``total``, its
@@ -64,10 +67,10 @@ def incomplete_months(
     ``single_below`` of it on its own (see the module's docstring for the whole rule). Returns
     one row per flagged month, in order, with :data:`COLUMNS`; none flagged is an empty frame.
     """
-    if not 0 < single_below <= 1 or not 0 < run_below <= 1:
+    if not 0 <= single_below <= 1 or not 0 <= run_below <= 1:
         raise PsaGeoError(
-            f"'run_below' and 'single_below' should be shares of the median month above 0 and "
-            f"up to 1, got {run_below} and {single_below}"
+            f"'run_below' and 'single_below' should be shares of the median month from 0 to 1, "
+            f"got {run_below} and {single_below}"
         )
     if min_run < 1 or min_months < 1:
         raise PsaGeoError(
@@ -222,3 +225,19 @@ def _span(first: pd.Timestamp, last: pd.Timestamp) -> str:
 
 def _pct(share: float) -> str:
     return f"{100 * share:g}%"
+
+
+def incomplete_note(
+    flagged: pd.DataFrame | None, *periods: Period, source: str = "police.uk"
+) -> str:
+    """A short line for a page whose ``periods`` hold flagged months ("police.uk months
+    2023-04 to 2023-11 look incomplete (...): changes and trends that span them are
+    withheld."); empty text when none of their months is flagged (or no ``periods`` given:
+    then every flagged month is named)."""
+    inside = in_periods(flagged, *periods) if periods else flagged
+    if inside is None or len(inside) == 0:
+        return ""
+    return (
+        f"{source} months {describe_incomplete(inside)}: changes and trends that span them "
+        "are withheld."
+    )

@@ -1,6 +1,9 @@
+import json
+from pathlib import Path
+
 import pandas as pd
 import pytest
-from conftest import make_events
+from conftest import make_events, run_cli
 
 import psa_geo
 from psa_geo.completeness import (
@@ -73,6 +76,7 @@ def test_thresholds_are_options():
     single = {"2023-04": 0.6}
     assert flagged(incomplete_months(series(single))) == []
     assert flagged(incomplete_months(series(single), single_below=0.7)) == ["2023-04"]
+    assert incomplete_months(series({"2023-04": 0.1}), single_below=0, run_below=0).empty
     with pytest.raises(psa_geo.PsaGeoError, match="run_below"):
         incomplete_months(series({}), run_below=1.5)
     with pytest.raises(psa_geo.PsaGeoError, match="min_run"):
@@ -165,3 +169,52 @@ def test_rate_table_withholds_a_change_across_a_flagged_month(tiny_areas):
     # A flagged month outside both periods changes nothing.
     later = incomplete_months(series({"2020-04": 0.3}, start="2019-06", months=12))
     assert psa_geo.rate_table(events, tiny_areas, incomplete=later, **options).equals(plain)
+
+
+@pytest.fixture(scope="module")
+def thinned_data(small_data, tmp_path_factory) -> Path:
+    """The cut-down data with two of every three rows of April to June 2018 left out."""
+    data = tmp_path_factory.mktemp("thinned")
+    for folder in small_data.iterdir():
+        if folder.name != "crime":
+            (data / folder.name).symlink_to(folder.resolve())
+    (data / "crime").mkdir()
+    for path in sorted((small_data / "crime").glob("*.csv.gz")):
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        thin = frame["Month"].isin(["2018-04", "2018-05", "2018-06"])
+        keep = ~thin | (pd.Series(range(len(frame)), index=frame.index) % 3 == 0)
+        frame[keep].to_csv(data / "crime" / path.name, index=False)
+    return data
+
+
+@pytest.mark.data
+def test_build_withholds_trends_and_names_the_months(thinned_data, tmp_path):
+    out, town = tmp_path / "tables", tmp_path / "towns"
+    result = run_cli("tables", "--data-dir", thinned_data, "--out", out, "--quiet")
+    assert result.returncode == 0, result.stderr
+    report = json.loads((out / "run_report.json").read_text(encoding="utf-8"))
+    rows = report["incomplete_months"]["police_uk"]
+    assert [r["month"] for r in rows] == ["2018-04", "2018-05", "2018-06"]
+    assert all(r["share_of_median"] < 0.5 and r["total"] > 0 and r["reason"] for r in rows)
+    assert report["incomplete_rule"]["run_below"] == 0.8
+    reason = "not comparable: 2018-04 to 2018-06 look incomplete (below 80% of the median month)"
+    csp = pd.read_csv(out / "tables" / "rates_csp.csv", encoding="utf-8-sig")
+    assert csp["trend_word"].eq(reason).all()
+    assert csp["change_pct"].isna().all() and csp["count"].gt(0).any()
+    page = (out / "assessment.html").read_text(encoding="utf-8")
+    assert "Incomplete months:</strong> police.uk months 2018-04 to 2018-06 look incomplete" in page
+
+    result = run_cli("profile", "--data-dir", thinned_data, "--out", town, "--town", "Penzance")
+    assert result.returncode == 0, result.stderr
+    profile = (town / "towns" / "penzance.html").read_text(encoding="utf-8")
+    assert "Incomplete months:</strong> police.uk months 2018-04 to 2018-06" in profile
+
+    # The thresholds are options: at 20% nothing is flagged and the trends come back.
+    options = ("--incomplete-run", "0.2", "--incomplete-single", "0.2", "--quiet")
+    result = run_cli("tables", "--data-dir", thinned_data, "--out", tmp_path / "off", *options)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "off" / "run_report.json").read_text(encoding="utf-8"))
+    assert report["incomplete_months"] == {"police_uk": []}
+    csp = pd.read_csv(tmp_path / "off" / "tables" / "rates_csp.csv", encoding="utf-8-sig")
+    assert not csp["trend_word"].str.startswith("not comparable").any()
+    assert csp["change_pct"].notna().any()
