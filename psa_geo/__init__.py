@@ -16,6 +16,7 @@ from .casualties import (
     road_user,
     severity_counts,
 )
+from .completeness import incomplete_months, monthly_totals
 from .corridor import (
     CorridorSpec,
     CorridorStudy,
@@ -112,6 +113,7 @@ __all__ = [
     "gistar",
     "hotspot_map",
     "hotspot_study",
+    "incomplete_months",
     "kde",
     "latest_complete_months",
     "link_casualties",
@@ -128,6 +130,7 @@ __all__ = [
     "make_grid",
     "mann_kendall",
     "monthly_series",
+    "monthly_totals",
     "parse_period",
     "point_tables",
     "poisson_ci",

@@ -86,9 +86,15 @@ def league_table(csp: pd.DataFrame) -> pd.DataFrame:
 
 
 def assessment_html(
-    quick: pd.DataFrame, league: pd.DataFrame, season: pd.DataFrame, *, headline_groups: list[str]
+    quick: pd.DataFrame,
+    league: pd.DataFrame,
+    season: pd.DataFrame,
+    *,
+    headline_groups: list[str],
+    incomplete: str = "",
 ) -> str:
-    """The three tables as one print-friendly page, every cell escaped."""
+    """The three tables as one print-friendly page, every cell escaped; ``incomplete`` is a
+    line naming flagged months in the periods (:func:`psa_geo.completeness.incomplete_note`)."""
     template = load_template("assessment.html.j2", missing="")
     areas = list(dict.fromkeys(quick["area"]))
     return template.render(
@@ -100,6 +106,7 @@ def assessment_html(
         rag=RAG,
         caveats=CAVEATS,
         version=__version__,
+        incomplete=incomplete,
     )
 
 
@@ -110,6 +117,7 @@ def write_assessment(
     season: pd.DataFrame,
     *,
     headline_groups: list[str],
+    incomplete: str = "",
 ) -> list[Path]:
     """Write the three tables as CSV (under tables/) and the page ``assessment.html``."""
     (out_dir / "tables").mkdir(parents=True, exist_ok=True)
@@ -120,6 +128,9 @@ def write_assessment(
         written.append(path)
     page = out_dir / "assessment.html"
     page.write_text(
-        assessment_html(quick, league, season, headline_groups=headline_groups), encoding="utf-8"
+        assessment_html(
+            quick, league, season, headline_groups=headline_groups, incomplete=incomplete
+        ),
+        encoding="utf-8",
     )
     return [*written, page]

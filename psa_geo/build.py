@@ -16,6 +16,7 @@ from ._version import __version__
 from .areas import LEVELS, dissolve_areas, load_areas
 from .assessment import league_table, quick_facts, write_assessment
 from .assign import assign_areas
+from .completeness import RULE, in_periods, incomplete_months, incomplete_note, report_rows
 from .corridor_pages import corridor_job
 from .csvfile import write_csv
 from .datadir import dataset_path, load_manifest, require_datasets, resolve_data_dir
@@ -107,6 +108,8 @@ def build_study(
     points: list[tuple[str, Path]] | None = None,
     demo: bool = False,
     suppress_below: int = 5,
+    incomplete_run: float = 0.8,
+    incomplete_single: float = 0.5,
 ) -> BuildResult:
     """Build the Peninsula study from the data directory and write every output.
 
@@ -129,13 +132,21 @@ def build_study(
     Funnel plots (``funnels/*.svg``) and the ``funnel_*`` columns of the LSOA and CSP tables
     compare each area with the Peninsula's located rate; LSOA limits are widened for
     overdispersion (``"multiplicative"``, ``"additive"`` or ``"none"``).
+
+    The police.uk monthly totals are checked for incomplete months
+    (:func:`psa_geo.completeness.incomplete_months`: a run of three or more months below
+    ``incomplete_run`` of the median month, or one below ``incomplete_single``): they are
+    listed in the run report (``incomplete_months``), on the index and on the pages whose
+    periods hold them, and changes and trends across them are withheld.
     """
     data_dir = resolve_data_dir(data_dir)
     with SiteBuild(out_dir) as site:
         result = _write_study(data_dir, site.staging, study=study, comparison=comparison,
                               threshold=threshold, groups=groups, allow_partial=allow_partial,
                               maps=maps, overdispersion=overdispersion, points=points,
-                              demo=demo, suppress_below=suppress_below)  # fmt: skip
+                              demo=demo, suppress_below=suppress_below,
+                              incomplete_run=incomplete_run,
+                              incomplete_single=incomplete_single)  # fmt: skip
         result.files = site.commit(result.report, result.files)
     result.out_dir = site.out
     result.report["outputs"] = [str(p.relative_to(site.out)) for p in result.files]
@@ -158,6 +169,8 @@ def _write_study(
     points: list[tuple[str, Path]] | None,
     demo: bool,
     suppress_below: int,
+    incomplete_run: float = 0.8,
+    incomplete_single: float = 0.5,
 ) -> BuildResult:
     """:func:`build_study`'s work, written into ``out_dir`` (the new site, beside the old
     one); ``result.report`` is the run report, written by the site's commit."""
@@ -170,6 +183,9 @@ def _write_study(
         sources = load_point_sources(points or [], placed_areas, towns=towns)
     covered = {pd.Timestamp(f"{month}-01") for month in ingest.months}
     study, comparison = _choose_periods(events, covered, study, comparison, allow_partial)
+    rule = {**RULE, "run_below": incomplete_run, "single_below": incomplete_single}
+    flagged = incomplete_months(events, **rule)
+    incomplete = incomplete_note(flagged, study, comparison)
     notes = [NOTE_WITHOUT_LOCATION]
     unmapped = unmapped_categories(events["category"], groups)
     if unmapped:
@@ -186,6 +202,7 @@ def _write_study(
                 threshold=threshold,
                 months_covered=covered,
                 groups=groups,
+                incomplete=flagged,
             )
             for level in LEVELS
         }
@@ -211,6 +228,9 @@ def _write_study(
         if coverage_gap(covered, study) or study.months != 12:
             season = monthly.iloc[0:0].assign(summer_uplift_pct=None)
             notes.append(f"no seasonality: {study.label} is not 12 whole months of data")
+        elif len(in_periods(flagged, study)):
+            season = monthly.iloc[0:0].assign(summer_uplift_pct=None)
+            notes.append(f"no seasonality: {study.label} holds months that look incomplete")
         else:
             season = seasonality(monthly, period=study)
         result.files += write_assessment(
@@ -219,6 +239,7 @@ def _write_study(
             league_table(tables["csp"]),
             season,
             headline_groups=[g for g in (ALL_CRIME, ASB) if g in groups],
+            incomplete=incomplete,
         )
     hotspot_pages: list[tuple[str, str]] = []
     extra_pages: list[tuple[str, str]] = []
@@ -282,7 +303,8 @@ def _write_study(
             else:
                 notes.append("no A38 corridor: the road sections or STATS19 are not in the data")
         options = {"study": study, "comparison": comparison, "groups": groups,
-                   "months_covered": covered, "threshold": threshold}  # fmt: skip
+                   "months_covered": covered, "threshold": threshold,
+                   "incomplete": flagged}  # fmt: skip
         with _Step(timings, "town profiles"):
             result.files += _write_towns(data_dir, out_dir / TOWNS_FOLDER, events, areas, towns,
                                          points=(sources, point_tables),
@@ -299,6 +321,8 @@ def _write_study(
         "study_period": _period_dict(study),
         "comparison_period": _period_dict(comparison),
         "trend_threshold": threshold,
+        "incomplete_rule": rule,
+        "incomplete_months": {"police_uk": report_rows(flagged)},
         "sources": {
             "police_uk": {"ingest": ingest.to_dict(), "assignment": placed.to_dict()},
             **{
@@ -323,6 +347,7 @@ def _write_study(
                 hotspot_pages=hotspot_pages,
                 towns_page=f"{TOWNS_FOLDER}/index.html",
                 extra_pages=extra_pages,
+                incomplete=[incomplete_note(flagged)] if len(flagged) else [],
             ),
             encoding="utf-8",
         )
@@ -435,7 +460,8 @@ def profiles_job(
         written = _write_towns(data_dir, site.staging, events, areas, definitions, names=towns,
                                study=study, comparison=comparison,
                                groups=groups or load_crime_groups(),
-                               months_covered=covered, threshold=threshold)  # fmt: skip
+                               months_covered=covered, threshold=threshold,
+                               incomplete=incomplete_months(events))  # fmt: skip
         return site.commit(written)
 
 

@@ -181,6 +181,22 @@ def _parser() -> argparse.ArgumentParser:
         default="multiplicative",
         help="widen LSOA funnel limits for overdispersion (default: multiplicative)",
     )
+    study.add_argument(
+        "--incomplete-run",
+        type=_fraction,
+        default=0.8,
+        metavar="SHARE",
+        help="flag a run of 3 or more months each below SHARE of the median month as incomplete "
+        "(default 0.8; 0 turns this rule off)",
+    )
+    study.add_argument(
+        "--incomplete-single",
+        type=_fraction,
+        default=0.5,
+        metavar="SHARE",
+        help="flag any month below SHARE of the median month as incomplete "
+        "(default 0.5; 0 turns this rule off)",
+    )
     build = sub.add_parser(
         "build",
         parents=[common, study],
@@ -346,6 +362,8 @@ def _run(args: argparse.Namespace) -> int:
             + (load_points_config(args.points_config) if args.points_config else []),
             demo=getattr(args, "demo", False),
             suppress_below=args.suppress_below,
+            incomplete_run=args.incomplete_run,
+            incomplete_single=args.incomplete_single,
         )
         if not args.quiet:
             page = "index.html" if args.command == "build" else "assessment.html"

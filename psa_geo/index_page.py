@@ -31,8 +31,11 @@ def index_html(
     hotspot_pages: list[tuple[str, str]] = (),
     towns_page: str | None = None,
     extra_pages: list[tuple[str, str]] = (),
+    incomplete: list[str] = (),
 ) -> str:
-    """Render the landing page from the rate tables and the run report (all text escaped)."""
+    """Render the landing page from the rate tables and the run report (all text escaped);
+    ``incomplete`` are lines naming each source's flagged months
+    (:func:`psa_geo.completeness.incomplete_note`)."""
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     env.filters["num"] = lambda n: f"{n:,}"
     source = resources.files("psa_geo.templates").joinpath("index.html.j2")
@@ -63,6 +66,7 @@ def index_html(
         hotspot_pages=list(hotspot_pages),
         towns_page=towns_page,
         extra_pages=list(extra_pages),
+        incomplete=list(incomplete),
         tables=blocks,
         ingest=report["sources"]["police_uk"]["ingest"],
         placed=report["sources"]["police_uk"]["assignment"],

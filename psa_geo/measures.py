@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .areas import LEVELS, PENINSULA, check_level
+from .completeness import incomplete_gap
 from .errors import PsaGeoError
 from .groups import single_groups
 from .periods import Period
@@ -63,6 +64,7 @@ def rate_table(
     groups: dict[str, list[str]] | None = None,
     threshold: float = 0.05,
     months_covered: set[pd.Timestamp] | None = None,
+    incomplete: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Counts, rates per 1,000 with confidence intervals, change and comparison with the parent.
 
@@ -75,7 +77,9 @@ def rate_table(
       (LSOA vs CSP, ward vs LAD, LAD and CSP vs Peninsula), whose rate uses located events.
     - Change: %, trend arrow (±``threshold``) and an exact Poisson test of the change.
       Change and trend are left blank, with the reason in ``trend_word``, when
-      ``months_covered`` (default: months with at least one event) does not fill both periods.
+      ``months_covered`` (default: months with at least one event) does not fill both periods,
+      or when either period holds a month of ``incomplete`` (the flagged months of
+      :func:`psa_geo.completeness.incomplete_months`; default: none flagged).
     - The ``peninsula`` row is the force total: located events, plus events without a
       location and the force's own events placed outside its area (``located_count``,
       ``without_location``, ``placed_outside``).
@@ -121,7 +125,10 @@ def rate_table(
     )
     if months_covered is None:
         months_covered = months_with_data(events)
-    gap = coverage_gap(months_covered, study, comparison)
+    gap = _withheld(
+        coverage_gap(months_covered, study, comparison),
+        incomplete_gap(incomplete, study, comparison),
+    )
     if gap:
         out[["change_pct", "change_p_value"]] = math.nan
         out["trend"] = ""
@@ -206,6 +213,12 @@ def coverage_gap(months_covered: set[pd.Timestamp], *periods: Period) -> str | N
         if present < period.months:
             gaps.append(f"{period.label} has data for {present} of {period.months} months")
     return ("not comparable: " + "; ".join(gaps)) if gaps else None
+
+
+def _withheld(*reasons: str | None) -> str | None:
+    """One "not comparable: ..." sentence from any of ``reasons`` that are given."""
+    given = [r.removeprefix("not comparable: ") for r in reasons if r]
+    return ("not comparable: " + "; ".join(given)) if given else None
 
 
 def _area_index(areas: gpd.GeoDataFrame, level: str) -> dict:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import geopandas as gpd
 import pandas as pd
 
+from .completeness import incomplete_note
 from .errors import PsaGeoError
 from .filenames import safe_name
 from .groups import single_groups
@@ -63,6 +64,8 @@ class TownProfile:
     hotspots: dict[str, HotspotResult] = field(default_factory=dict)
     point_sources: dict[str, dict | None] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    incomplete: str = ""
+    """A line naming the flagged months in the periods (empty when none)."""
 
     @property
     def slug(self) -> str:
@@ -90,13 +93,16 @@ def town_profiles(
     months_covered: set[pd.Timestamp] | None = None,
     threshold: float = 0.05,
     hotspots: bool = True,
+    incomplete: pd.DataFrame | None = None,
 ) -> list[TownProfile]:
     """Profiles of the towns ``names`` (default: every town in ``towns``).
 
     ``events`` are assigned events (:func:`assign_areas`); ``towns`` has ``town`` and
     ``lsoa_code`` columns (:func:`load_towns` or :func:`define_town`). An unknown name is an
     error listing the known towns. The comparison "vs other towns" pools the located events
-    and residents of every other town in ``towns``.
+    and residents of every other town in ``towns``. Changes and trends across months of
+    ``incomplete`` (:func:`psa_geo.completeness.incomplete_months`) are withheld and the
+    page names those months.
     """
     known = list(dict.fromkeys(towns["town"]))
     chosen = known if names is None else list(names)
@@ -106,7 +112,7 @@ def town_profiles(
     groups = groups or single_groups(events["category"])
     areas_t, events_t = with_towns(areas, towns), with_towns(events, towns)
     common = {"study": study, "comparison": comparison, "months_covered": months_covered,
-              "threshold": threshold}  # fmt: skip
+              "threshold": threshold, "incomplete": incomplete}  # fmt: skip
     table = _with_other_towns(rate_table(events_t, areas_t, level="town", groups=groups, **common))
     headline = {g: groups[g] for g in HEADLINE_GROUPS if g in groups}
     lsoa_rates = rate_table(
@@ -118,7 +124,10 @@ def town_profiles(
     if study.months == 12 and not table["trend_word"].str.startswith("not comparable").any():
         season = seasonality(monthly, period=study)
     shared = (events_t, areas_t, table, lsoa_rates, monthly, season, groups, study, comparison)
-    return [_profile(name, *shared, hotspots) for name in chosen]
+    profiles = [_profile(name, *shared, hotspots) for name in chosen]
+    for profile in profiles:
+        profile.incomplete = incomplete_note(incomplete, study, comparison)
+    return profiles
 
 
 def _with_other_towns(table: pd.DataFrame) -> pd.DataFrame:
