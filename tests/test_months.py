@@ -9,6 +9,7 @@ import zipfile
 
 import pandas as pd
 import pytest
+from conftest import run_cli
 
 from psa_geo.build import load_study
 from psa_geo.crime_files import crime_status, find_crime_files, is_street_header
@@ -21,7 +22,6 @@ from psa_geo.periods import (
     financial_year,
 )
 from psa_geo.police_uk import REQUIRED_COLUMNS
-from tests.conftest import run_cli
 
 COUNTS_FILE = "policeuk_crime_counts_lsoa21_monthly_2022-05_2025-04_devon_cornwall.csv"
 #: Cornwall 037B, 037C and 037D: 037C and 037D merged into one 2021 LSOA (Looe).
