@@ -18,8 +18,9 @@ from .assessment import league_table, quick_facts, write_assessment
 from .assign import assign_areas
 from .completeness import RULE, in_periods, incomplete_months, incomplete_note, report_rows
 from .corridor_pages import corridor_job
+from .crime_files import FORCE, crime_paths
 from .csvfile import write_csv
-from .datadir import dataset_path, load_manifest, require_datasets, resolve_data_dir
+from .datadir import load_manifest, require_datasets, resolve_data_dir
 from .demo import FOLDER as DEMO_FOLDER
 from .demo import write_demo
 from .errors import InputFileError, MissingDataError, PsaGeoError
@@ -35,7 +36,7 @@ from .measures import (
     coverage_gap,
     rate_table,
 )
-from .periods import Period, latest_complete_months
+from .periods import RULE_GIVEN, Period, default_periods
 from .point_sources import FOLDER as POINTS_FOLDER
 from .point_sources import (
     load_point_sources,
@@ -110,14 +111,19 @@ def build_study(
     suppress_below: int = 5,
     incomplete_run: float = 0.8,
     incomplete_single: float = 0.5,
+    crime: list[str | Path] | None = None,
 ) -> BuildResult:
     """Build the Peninsula study from the data directory and write every output.
 
     Writes to ``out_dir``: ``tables/`` (rates by level, monthly series, quick facts, league
     table, seasonality), ``assessment.html``, ``rejected_rows.csv``, ``run_report.json`` and,
     unless ``maps=False``, ``index.html``, ``peninsula_map.html`` and ``psa_geo_rates.gpkg``.
-    The default study period is the latest 12 complete months in the data, compared with the
-    12 before. A study period the data do not fill is refused unless ``allow_partial``, and
+    The police.uk files are those of the data directory's ``crime/`` folder and ``crime``
+    (``--crime``: files, folders or zips anywhere; :mod:`psa_geo.crime_files`). The default
+    study period is the latest complete financial year, compared with the one before, when
+    the data cover both; else the latest 12 complete months, compared with the 12 before
+    (:func:`psa_geo.periods.default_periods`; the run report's ``period_rule`` says which).
+    A study period the data do not fill is refused unless ``allow_partial``, and
     then labelled partial. ``groups`` defaults to :func:`load_crime_groups`.
 
     With maps, it also writes the hotspot maps of each CSP (``hotspots/``) and the Safer
@@ -146,7 +152,7 @@ def build_study(
                               maps=maps, overdispersion=overdispersion, points=points,
                               demo=demo, suppress_below=suppress_below,
                               incomplete_run=incomplete_run,
-                              incomplete_single=incomplete_single)  # fmt: skip
+                              incomplete_single=incomplete_single, crime=crime)  # fmt: skip
         result.files = site.commit(result.report, result.files)
     result.out_dir = site.out
     result.report["outputs"] = [str(p.relative_to(site.out)) for p in result.files]
@@ -171,20 +177,23 @@ def _write_study(
     suppress_below: int,
     incomplete_run: float = 0.8,
     incomplete_single: float = 0.5,
+    crime: list[str | Path] | None = None,
 ) -> BuildResult:
     """:func:`build_study`'s work, written into ``out_dir`` (the new site, beside the old
     one); ``result.report`` is the run report, written by the site's commit."""
     timings: dict[str, float] = {}
     groups = groups or load_crime_groups()
-    areas, events, ingest, placed = load_study(data_dir, timings)
+    areas, events, ingest, placed = load_study(data_dir, timings, crime=crime)
     towns = load_towns(areas=areas)
     with _Step(timings, "read point files"):
         placed_areas = with_towns(areas, towns)
         sources = load_point_sources(points or [], placed_areas, towns=towns)
     covered = {pd.Timestamp(f"{month}-01") for month in ingest.months}
-    study, comparison = _choose_periods(events, covered, study, comparison, allow_partial)
-    rule = {**RULE, "run_below": incomplete_run, "single_below": incomplete_single}
-    flagged = incomplete_months(events, **rule)
+    study, comparison, period_rule = _choose_periods(
+        events, covered, study, comparison, allow_partial
+    )
+    incomplete_rule = {**RULE, "run_below": incomplete_run, "single_below": incomplete_single}
+    flagged = incomplete_months(events, **incomplete_rule)
     incomplete = incomplete_note(flagged, study, comparison)
     notes = [NOTE_WITHOUT_LOCATION]
     unmapped = unmapped_categories(events["category"], groups)
@@ -320,8 +329,9 @@ def _write_study(
         "data_dir": str(data_dir),
         "study_period": _period_dict(study),
         "comparison_period": _period_dict(comparison),
+        "period_rule": period_rule,
         "trend_threshold": threshold,
-        "incomplete_rule": rule,
+        "incomplete_rule": incomplete_rule,
         "incomplete_months": {"police_uk": report_rows(flagged)},
         "sources": {
             "police_uk": {"ingest": ingest.to_dict(), "assignment": placed.to_dict()},
@@ -355,19 +365,22 @@ def _write_study(
     return result
 
 
-def load_study(data_dir: Path, timings: dict, *, areas=None) -> tuple:
+def load_study(data_dir: Path, timings: dict, *, areas=None, crime=None) -> tuple:
     """Areas (``areas`` if already loaded), assigned police.uk events and their two reports,
-    from the data directory."""
+    from the data directory's ``crime/`` folder and ``crime`` (more police.uk paths)."""
     manifest = load_manifest()
     require_datasets(data_dir, manifest=manifest)
     if areas is None:
         with _Step(timings, "load areas"):
             areas = load_areas(data_dir)
     with _Step(timings, "read police.uk"):
-        paths = [
-            dataset_path(ds.name, data_dir, manifest=manifest) for ds in manifest.group("police_uk")
-        ]
-        events, ingest = read_police_uk(paths, return_report=True)
+        paths, found = crime_paths(data_dir, crime, force=FORCE)
+        events, ingest = read_police_uk(paths, return_report=True, force=FORCE)
+        if found.skipped:
+            ingest.notes.append(
+                f"{len(found.skipped)} files in {found.folder} are not police.uk street files "
+                "and were not read (see 'psa-geo data status')"
+            )
     with _Step(timings, "assign areas"):
         events, placed = assign_areas(events, areas, return_report=True)
         log.info(
@@ -389,15 +402,16 @@ def hotspots_job(
     study: Period | None = None,
     cell_size: float | None = None,
     groups: dict[str, list[str]] | None = None,
+    crime: list[str | Path] | None = None,
 ) -> list[Path]:
     """``psa-geo hotspots``: the hotspot map and cell GeoPackage of one area, in
     ``out_dir/hotspots/`` beside the other areas' (the folder is replaced whole, keeping
     the files of other areas)."""
     data_dir = resolve_data_dir(data_dir)
     with SubfolderUpdate(out_dir, HOTSPOTS_FOLDER, command="hotspots", keep_others=True) as site:
-        areas, events, ingest, _ = load_study(data_dir, {})
+        areas, events, ingest, _ = load_study(data_dir, {}, crime=crime)
         covered = {pd.Timestamp(f"{month}-01") for month in ingest.months}
-        study, _ = _choose_periods(events, covered, study, None, False)
+        study, _, _ = _choose_periods(events, covered, study, None, False)
         result = hotspot_study(
             events,
             areas,
@@ -447,6 +461,7 @@ def profiles_job(
     threshold: float = 0.05,
     allow_partial: bool = False,
     groups: dict[str, list[str]] | None = None,
+    crime: list[str | Path] | None = None,
 ) -> list[Path]:
     """``psa-geo profile``: town profiles (``towns``: names, None for all) in ``out/towns/``."""
     data_dir = resolve_data_dir(data_dir)
@@ -454,9 +469,9 @@ def profiles_job(
         require_datasets(data_dir)
         areas = load_areas(data_dir)
         definitions = load_towns(towns_file, areas=areas)  # checked before the crime is read
-        areas, events, ingest, _ = load_study(data_dir, {}, areas=areas)
+        areas, events, ingest, _ = load_study(data_dir, {}, areas=areas, crime=crime)
         covered = {pd.Timestamp(f"{month}-01") for month in ingest.months}
-        study, comparison = _choose_periods(events, covered, study, comparison, allow_partial)
+        study, comparison, _ = _choose_periods(events, covered, study, comparison, allow_partial)
         written = _write_towns(data_dir, site.staging, events, areas, definitions, names=towns,
                                study=study, comparison=comparison,
                                groups=groups or load_crime_groups(),
@@ -549,9 +564,13 @@ def add_funnels(
     return written
 
 
-def _choose_periods(events, covered, study, comparison, allow_partial) -> tuple[Period, Period]:
+def _choose_periods(
+    events, covered, study, comparison, allow_partial
+) -> tuple[Period, Period, str]:
+    """Study and comparison periods, and the rule that chose the study period."""
+    rule = RULE_GIVEN
     if study is None:
-        study, default_comparison = latest_complete_months(events)
+        study, default_comparison, rule = default_periods(events, covered)
         comparison = comparison or default_comparison
     elif comparison is None:
         comparison = study.previous()
@@ -568,7 +587,7 @@ def _choose_periods(events, covered, study, comparison, allow_partial) -> tuple[
         study = Period(
             f"{study.label} (partial: {present} of {study.months} months)", study.start, study.end
         )
-    return study, comparison
+    return study, comparison, rule
 
 
 def _period_dict(period: Period) -> dict:

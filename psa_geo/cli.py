@@ -126,11 +126,22 @@ def _parser() -> argparse.ArgumentParser:
         "status", parents=[common], help="show each dataset: present, rows, period, licence"
     )
 
-    periods = argparse.ArgumentParser(add_help=False)
+    crime = argparse.ArgumentParser(add_help=False)
+    crime.add_argument(
+        "--crime",
+        action="append",
+        type=Path,
+        metavar="PATH",
+        default=None,
+        help="police.uk street files to read besides the data directory's crime/ folder "
+        "(a CSV, .csv.gz, folder of monthly files or police.uk zip); repeatable",
+    )
+    periods = argparse.ArgumentParser(add_help=False, parents=[crime])
     periods.add_argument(
         "--study",
         default=None,
-        help="study period: 2018/19, 2019 or 2019-01:2019-12 (default: latest 12 months)",
+        help="study period: 2018/19, 2019 or 2019-01:2019-12 (default: the latest complete "
+        "financial year when the data hold it and the one before, else the latest 12 months)",
     )
     periods.add_argument(
         "--comparison", default=None, help="comparison period (default: the same length before)"
@@ -215,7 +226,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     hot = sub.add_parser(
         "hotspots",
-        parents=[common],
+        parents=[common, crime],
         help="hotspot map (density, Gi* hot and cold spots, repeat locations) of one area",
     )
     hot.add_argument("--area", required=True, help="area name, e.g. Plymouth or 'Cornwall'")
@@ -341,7 +352,10 @@ def _run(args: argparse.Namespace) -> int:
         datadir.fetch_from_mirror(mirror, args.data_dir, names=args.only)
         return 0
     if args.command == "data" and args.data_command == "status":
+        from .crime_files import crime_status
+
         _print_status(datadir.dataset_status(args.data_dir), quiet=args.quiet)
+        _print_crime_status(crime_status(datadir.resolve_data_dir(args.data_dir)), quiet=args.quiet)
         return 0
     if args.command in ("build", "tables"):
         from .build import build_study
@@ -364,6 +378,7 @@ def _run(args: argparse.Namespace) -> int:
             suppress_below=args.suppress_below,
             incomplete_run=args.incomplete_run,
             incomplete_single=args.incomplete_single,
+            crime=args.crime,
         )
         if not args.quiet:
             page = "index.html" if args.command == "build" else "assessment.html"
@@ -380,6 +395,7 @@ def _run(args: argparse.Namespace) -> int:
             group=args.group,
             study=_period(args.study),
             cell_size=args.cell_size,
+            crime=args.crime,
         )
         if not args.quiet:
             print(f"Open {written[0]}")
@@ -418,6 +434,7 @@ def _run(args: argparse.Namespace) -> int:
             threshold=args.threshold,
             allow_partial=args.allow_partial,
             groups=load_crime_groups(args.groups) if args.groups else None,
+            crime=args.crime,
         )
         if not args.quiet:
             print(f"Open {written[-1] if args.all else written[0]}")
@@ -486,6 +503,23 @@ def _print_status(rows, *, quiet: bool) -> None:
             f"{len(missing)} datasets missing; fetch them with 'psa-geo data fetch --mirror DIR'",
             file=sys.stderr,
         )
+
+
+def _print_crime_status(status: dict, *, quiet: bool) -> None:
+    """The police.uk months, forces and gaps of crime/, and the files skipped there."""
+    from .crime_files import month_ranges
+
+    if quiet:
+        return
+    print(f"\npolice.uk street files in {status['folder']}: {len(status['files'])} "
+          f"({status['rows']:,} rows)")  # fmt: skip
+    print(f"  months: {month_ranges(status['months'])}")
+    print(f"  forces: {', '.join(status['forces']) or 'none'}")
+    print(f"  gaps:   {month_ranges(status['gaps'])}")
+    for path, why in status["skipped"]:
+        print(f"  skipped: {path}: {why}")
+    for path, why in status["problems"]:
+        print(f"  problem: {path}: {why}")
 
 
 def _configure_logging(*, quiet: bool) -> None:

@@ -57,6 +57,7 @@ def index_html(
     return template.render(
         study=report["study_period"]["label"],
         comparison=report["comparison_period"]["label"],
+        period_rule=report.get("period_rule", ""),
         threshold_pct=f"{100 * report['trend_threshold']:g}",
         n_lsoa=n_lsoa,
         n_csp=n_csp,

@@ -93,3 +93,42 @@ def latest_complete_months(events: pd.DataFrame, *, months: int = 12) -> tuple[P
         end = month_start
     study = _months(end - pd.DateOffset(months=months), end)
     return study, study.previous()
+
+
+#: How :func:`default_periods` chose the study period (for the index and the run report).
+RULE_FINANCIAL_YEAR = "the latest complete financial year in the data, compared with the one before"
+RULE_LATEST_MONTHS = (
+    "the latest 12 complete months in the data, compared with the 12 before "
+    "(the data do not cover two whole financial years)"
+)
+RULE_GIVEN = "chosen with --study"
+
+
+def latest_financial_years(covered) -> tuple[Period, Period] | None:
+    """The latest financial year whose 12 months are all in ``covered`` (month starts),
+    and the one before, when that is covered too; else None."""
+    months = {pd.Timestamp(m).to_period("M") for m in covered}
+    if not months:
+        return None
+    last = max(months)
+    year = last.year if last.month >= 3 else last.year - 1  # FY year starts by April
+    for start_year in range(year, min(months).year - 1, -1):
+        fy = pd.period_range(f"{start_year}-04", f"{start_year + 1}-03", freq="M")
+        if all(m in months for m in fy):
+            before = pd.period_range(f"{start_year - 1}-04", f"{start_year}-03", freq="M")
+            if all(m in months for m in before):
+                return financial_year(start_year), financial_year(start_year - 1)
+            return None
+    return None
+
+
+def default_periods(events: pd.DataFrame, covered=None) -> tuple[Period, Period, str]:
+    """The default study and comparison periods and the rule that chose them: the latest
+    complete financial year and the one before when ``covered`` (month starts; default:
+    the events' months) has both, else :func:`latest_complete_months`."""
+    if covered is None:
+        covered = pd.to_datetime(events["date"].dropna()).dt.to_period("M").dt.start_time
+    years = latest_financial_years(covered)
+    if years is not None:
+        return *years, RULE_FINANCIAL_YEAR
+    return *latest_complete_months(events), RULE_LATEST_MONTHS

@@ -83,6 +83,7 @@ def read_police_uk(
     *,
     return_report: bool = False,
     today: dt.date | None = None,
+    force: str | None = None,
 ) -> gpd.GeoDataFrame | tuple[gpd.GeoDataFrame, IngestReport]:
     """Read police.uk street-level files into canonical events (EPSG:27700).
 
@@ -96,6 +97,9 @@ def read_police_uk(
         Also return the :class:`IngestReport` (counts, reasons, overlaps, rejected rows).
     today
         The date months may not pass (default: the real date); for tests.
+    force
+        A police.uk force slug (``devon-and-cornwall``): from folders and zips, read only
+        that force's ``*-<force>-street.csv`` files (files named directly are always read).
 
     Notes
     -----
@@ -115,7 +119,7 @@ def read_police_uk(
     seen: dict[tuple[str, str], tuple[int, str]] = {}
     frames, rejected = [], []
     known_forces = set(police_forces()["name"])
-    for label, handle in _iter_csvs(paths):
+    for label, handle in _iter_csvs(paths, force=force):
         raw, lines = _read_csv(label, handle)
         report.files.append(label)
         report.add_lines(lines)
@@ -171,10 +175,18 @@ def _describe(paths) -> str:
     return ", ".join(str(p) for p in paths) or "(no paths)"
 
 
-def _iter_csvs(paths) -> Iterator[tuple[str, _csvlines.CountingReader | Path]]:
+def street_suffix(force: str | None) -> str:
+    """How the street files of ``force`` (a slug; None: any force) end."""
+    return f"-{force}-street.csv" if force else "-street.csv"
+
+
+def _iter_csvs(
+    paths, *, force: str | None = None
+) -> Iterator[tuple[str, _csvlines.CountingReader | Path]]:
     """Yield (label, path-or-text-handle) for every police.uk CSV in ``paths``, sorted."""
     if isinstance(paths, str | Path):
         paths = [paths]
+    ending = street_suffix(force)
     for path in map(Path, paths):
         if not path.exists():
             raise InputFileError(path, "no such file or folder")
@@ -182,26 +194,29 @@ def _iter_csvs(paths) -> Iterator[tuple[str, _csvlines.CountingReader | Path]]:
             files = sorted(
                 p
                 for p in path.rglob("*")
-                if p.is_file() and p.name.endswith(("-street.csv", "-street.csv.gz", ".zip"))
+                if p.is_file() and p.name.endswith((ending, f"{ending}.gz", ".zip"))
             )
             if not files:
-                raise InputFileError(path, "the folder holds no *-street.csv files")
-            yield from _iter_csvs(files)
+                raise InputFileError(path, f"the folder holds no *{ending} files")
+            yield from _iter_csvs(files, force=force)
         elif path.suffix == ".zip":
-            yield from _iter_zip(path)
+            yield from _iter_zip(path, force=force)
         else:
             yield str(path), path
 
 
-def _iter_zip(path: Path) -> Iterator[tuple[str, _csvlines.CountingReader]]:
+def _iter_zip(
+    path: Path, *, force: str | None = None
+) -> Iterator[tuple[str, _csvlines.CountingReader]]:
+    ending = street_suffix(force)
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile:
         raise InputFileError(path, "not a zip archive") from None
     with archive:
-        members = sorted(n for n in archive.namelist() if n.endswith("-street.csv"))
+        members = sorted(n for n in archive.namelist() if n.endswith(ending))
         if not members:
-            raise InputFileError(path, "the archive holds no *-street.csv files")
+            raise InputFileError(path, f"the archive holds no *{ending} files")
         for member in members:
             cap = _csvlines.MAX_UNCOMPRESSED_BYTES
             size = archive.getinfo(member).file_size

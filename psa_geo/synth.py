@@ -200,17 +200,16 @@ def synth_job(
     ``synthetic_<source>_<town>_seed<seed>.csv``.
     """
     from .areas import load_areas
-    from .datadir import dataset_path, load_manifest, require_datasets, resolve_data_dir
+    from .crime_files import FORCE, crime_paths
+    from .datadir import load_manifest, require_datasets, resolve_data_dir
     from .police_uk import read_police_uk
 
     data_dir = resolve_data_dir(data_dir)
     manifest = load_manifest()
     require_datasets(data_dir, manifest=manifest)
     areas = load_areas(data_dir)
-    paths = [
-        dataset_path(ds.name, data_dir, manifest=manifest) for ds in manifest.group("police_uk")
-    ]
-    events = read_police_uk(paths)
+    paths, _ = crime_paths(data_dir, force=FORCE)
+    events = read_police_uk(paths, force=FORCE)
     towns = load_towns(towns_file, areas=areas)
     rows = synth_points(areas, events, source=source, town=town, seed=seed, start=start,
                         end=end, n=n, towns=towns)  # fmt: skip
