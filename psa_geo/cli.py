@@ -516,6 +516,7 @@ def _print_crime_status(status: dict, *, quiet: bool) -> None:
     print(f"  months: {month_ranges(status['months'])}")
     print(f"  forces: {', '.join(status['forces']) or 'none'}")
     print(f"  gaps:   {month_ranges(status['gaps'])}")
+    print(f"  incomplete months: {status['incomplete'] or 'none'}")
     for path, why in status["skipped"]:
         print(f"  skipped: {path}: {why}")
     for path, why in status["problems"]:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .completeness import describe_incomplete, incomplete_months
 from .errors import MissingDataError
 from .police_uk import REQUIRED_COLUMNS, street_suffix
 
@@ -131,7 +132,9 @@ def _columns(handle) -> pd.DataFrame:
 
 def crime_status(data_dir: str | Path, *, force: str = FORCE) -> dict:
     """For ``data status``: the months and forces in ``crime/``'s police.uk files, the gaps
-    (months missing between the first and the last), and the files skipped."""
+    (months missing between the first and the last), the months that look incomplete
+    (:func:`psa_geo.completeness.incomplete_months` with its default rule, as a phrase; empty
+    when none), and the files skipped."""
     found = find_crime_files(data_dir, force=force)
     frames, problems = [], []
     for path in found.files:
@@ -156,6 +159,7 @@ def crime_status(data_dir: str | Path, *, force: str = FORCE) -> dict:
     if months:
         every = pd.period_range(months[0], months[-1], freq="M").strftime("%Y-%m")
         gaps = [m for m in every if m not in set(months)]
+    totals = rows.loc[rows["Month"].isin(months), "Month"].value_counts().sort_index()
     return {
         "folder": str(found.folder),
         "files": [str(p) for p in found.files],
@@ -163,6 +167,7 @@ def crime_status(data_dir: str | Path, *, force: str = FORCE) -> dict:
         "months": months,
         "forces": sorted(f for f in rows["Falls within"].unique() if f),
         "gaps": gaps,
+        "incomplete": describe_incomplete(incomplete_months(totals)),
         "skipped": found.skipped,
         "problems": problems,
     }

@@ -236,3 +236,12 @@ def test_no_police_uk_files_is_one_line_saying_where_to_put_them(mirror, tmp_pat
     assert len(lines) == 1
     assert "no police.uk street-level files" in lines[0] and "--crime" in lines[0]
     assert str(data / "crime") in lines[0]
+
+
+def test_data_status_names_the_months_that_look_incomplete(mirror, tmp_path):
+    data = _data_dir(mirror, tmp_path / "data")
+    for i, month in enumerate(pd.period_range("2024-01", "2024-12", freq="M").strftime("%Y-%m")):
+        _write_month(data / "crime", month, 3 if i in (4, 5, 6) else 10)  # May-July at 30%
+    result = run_cli("data", "status", "--data-dir", data)
+    assert result.returncode == 0, result.stderr
+    assert "incomplete months: 2024-05 to 2024-07 look incomplete" in result.stdout
