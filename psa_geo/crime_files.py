@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from .completeness import describe_incomplete, incomplete_months
-from .errors import MissingDataError
+from .errors import InputFileError, MissingDataError
 from .police_uk import REQUIRED_COLUMNS, street_suffix
 
 log = logging.getLogger(__name__)
@@ -34,11 +34,14 @@ _SNIFF_BYTES = 64 * 1024
 
 @dataclass
 class CrimeFiles:
-    """What ``crime/`` holds: ``files`` to read (CSV, ``.csv.gz`` or zip paths) and
-    ``skipped`` ``(path, why)`` for everything else."""
+    """What ``crime/`` holds: ``files`` to read (CSV, ``.csv.gz`` or zip paths),
+    ``unreadable`` ``(path, why)`` for a ``.csv``, ``.csv.gz`` or zip that cannot be opened (a
+    damaged download: an error for the commands that read them), and ``skipped``
+    ``(path, why)`` for everything else (other files, other forces', counts tables)."""
 
     folder: Path
     files: list[Path] = field(default_factory=list)
+    unreadable: list[tuple[str, str]] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -101,6 +104,8 @@ def find_crime_files(data_dir: str | Path, *, force: str = FORCE) -> CrimeFiles:
                 why = _sniff_file(path)
             if why is None:
                 found.files.append(path)
+            elif why.startswith("unreadable"):
+                found.unreadable.append((str(path), why))
             else:
                 found.skipped.append((str(path), why))
     for path, why in found.skipped:
@@ -112,8 +117,11 @@ def crime_paths(
     data_dir: str | Path, crime: Iterable[str | Path] | None = None, *, force: str = FORCE
 ) -> tuple[list[Path], CrimeFiles]:
     """The police.uk files to read: those of ``crime/`` and then ``crime`` (``--crime``:
-    files, folders or zips anywhere). One line of error when there are none."""
+    files, folders or zips anywhere). One line of error when there are none, or when a
+    file of ``crime/`` cannot be opened (it would otherwise be left out unseen)."""
     found = find_crime_files(data_dir, force=force)
+    if found.unreadable:
+        raise InputFileError(*found.unreadable[0])
     paths = [*found.files, *(Path(p) for p in crime or ())]
     if not paths:
         raise MissingDataError(
@@ -136,7 +144,7 @@ def crime_status(data_dir: str | Path, *, force: str = FORCE) -> dict:
     (:func:`psa_geo.completeness.incomplete_months` with its default rule, as a phrase; empty
     when none), and the files skipped."""
     found = find_crime_files(data_dir, force=force)
-    frames, problems = [], []
+    frames, problems = [], list(found.unreadable)
     for path in found.files:
         try:
             if path.suffix.lower() == ".zip":

@@ -151,7 +151,8 @@ def point_tables(
     """
     levels = ["lsoa", "csp"] + (["town"] if "town_code" in areas else [])
     if source.sensitive:
-        tables = publishable_counts(source.events, areas, levels, study=study, threshold=threshold)
+        tables = publishable_counts(source.events, areas, levels, study=study,
+                                    threshold=threshold, source=source.name)  # fmt: skip
     else:
         tables = {level: _rates(source, areas, level, study, comparison) for level in levels}
         tables["csp_quarter"] = report_counts(source.events, areas, level="csp", period="quarter")
@@ -194,9 +195,12 @@ def publishable_counts(
     *,
     study: Period,
     threshold: int = 5,
+    source: str | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Counts of a sensitive source in ``study`` that are safe to publish: by each of
     ``levels`` and by CSP and quarter (``csp_quarter``, long, with a ``measure`` column).
+    ``source`` (default: the events' ``source``) names the summed weight, even when no
+    record was accepted (``people`` for rough sleeping).
 
     Each measure (reports, the summed weight: people or items, and with ids distinct people) is
     suppressed on its own over one set of lines (:func:`suppress_lines`): each CSP and each
@@ -206,7 +210,9 @@ def publishable_counts(
     """
     within = events[study.contains(events["date"])]
     placed = within[within["area_status"] == "inside"]
-    weight = WEIGHT_NAMES.get(events["source"].iloc[0], "weight") if len(events) else "weight"
+    if source is None and len(events):
+        source = events["source"].iloc[0]
+    weight = WEIGHT_NAMES.get(source, "weight")
     measures = ["reports", weight] + (["distinct_people"] if "person_id" in events else [])
     out = {level: _study_counts(placed, areas, level, measures) for level in levels}
     grid = report_counts(placed, areas, level="csp", period="quarter", within=study)
@@ -470,18 +476,20 @@ def write_point_sources(
             write_csv(table, path, float_format="%.3f")
             written.append(path)
         level, name = map_area or ("csp", None)
-        map_path = folder / f"{source.name}_map.html"
-        source_map(
-            source,
-            areas,
-            tables,
-            study=study,
-            level=level,
-            area_name=name,
-            bins=bins if source.name == "drug_litter" else None,
-        ).save(map_path)
-        written.append(map_path)
-        sections.append(_section(source, tables, map_path.name, threshold))
+        map_path = None
+        if name is not None or (source.events["area_status"] == "inside").any():
+            map_path = folder / f"{source.name}_map.html"
+            source_map(
+                source,
+                areas,
+                tables,
+                study=study,
+                level=level,
+                area_name=name,
+                bins=bins if source.name == "drug_litter" else None,
+            ).save(map_path)
+            written.append(map_path)
+        sections.append(_section(source, tables, map_path and map_path.name, threshold))
     page = folder / "index.html"
     synthetic = any(s.synthetic for s in sources.values())
     page.write_text(
@@ -490,7 +498,7 @@ def write_point_sources(
     return [*written, page], all_tables
 
 
-def _section(source: PointSource, tables, map_file: str, threshold: int) -> dict:
+def _section(source: PointSource, tables, map_file: str | None, threshold: int) -> dict:
     levels = [("Town", "town"), ("CSP", "csp")]
     return {
         "key": source.name,

@@ -271,3 +271,21 @@ def test_points_config_file(records, tmp_path):
         with pytest.raises(InputFileError, match=message) as err:
             load_points_config(bad)
         assert str(bad) in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.data
+def test_a_sensitive_source_with_no_accepted_record_still_writes_its_page(areas, tmp_path):
+    towns = psa_geo.load_towns(areas=areas)
+    path = tmp_path / "reports.csv"
+    path.write_text("date,easting,northing,people\n2019-13-01,182000,44300,1\n", encoding="utf-8")
+    placed_areas = with_towns(areas, towns)
+    sources = load_point_sources([("rough_sleeping", path)], placed_areas, towns=towns)
+    assert sources["rough_sleeping"].read.rejected == {"bad_date": 1}
+    tables = point_tables(sources["rough_sleeping"], placed_areas, study=STUDY,
+                          comparison=calendar_year(2018))  # fmt: skip
+    assert "people" in tables["csp"] and (tables["csp"]["people"] == "0").all()
+    psa_geo.write_point_sources(sources, placed_areas, tmp_path / "out", study=STUDY,
+                                comparison=calendar_year(2018))  # fmt: skip
+    page = (tmp_path / "out" / "points" / "index.html").read_text(encoding="utf-8")
+    assert "People seen" in page and "No map: no record was placed in the area." in page
+    assert not (tmp_path / "out" / "points" / "rough_sleeping_map.html").exists()
