@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO
 
 from ._version import __version__
+from .crime_files import FORCE
 from .datadir import Dataset, Manifest, load_manifest, resolve_data_dir
 from .errors import MissingDataError, PsaGeoError
 
@@ -287,8 +288,9 @@ _KINDS = {
 POLICE_UK_ARCHIVE_URL = "https://data.police.uk/data/archive/{month}.zip"
 """Address of police.uk's archive for one month; ``{month}`` is YYYY-MM."""
 
-POLICE_UK_FORCE = "devon-and-cornwall"
-"""The force's police.uk slug, as in ``2024-03/2024-03-devon-and-cornwall-street.csv``."""
+POLICE_UK_FORCE = FORCE
+"""The force's police.uk slug (:data:`psa_geo.crime_files.FORCE`, the one place it is set), as
+in ``2024-03/2024-03-devon-and-cornwall-street.csv``."""
 
 ARCHIVE_MONTHS = 36
 """Months each police.uk archive holds: the 36 up to and including its own month."""
