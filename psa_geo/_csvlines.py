@@ -25,6 +25,12 @@ from .errors import InputFileError
 #: files are under 100 MB; a zip or gzip member beyond this is refused in one line.
 MAX_UNCOMPRESSED_BYTES = 4 * 1024**3
 _BREAKS = r"\r\n|\r|\n"
+#: The reasons every reader gives for rows rejected because of their lines.
+LINE_REASONS = {
+    "line_break_in_field": "a field psa_geo uses holds a line break",
+    "unclosed_quote": "a quote left open: the field runs over lines that look like rows of "
+    "their own (those rows are inside this one)",
+}
 _OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 
 
@@ -153,3 +159,16 @@ def line_break_rows(
         )
         swallowed[rows[has][full.to_numpy(dtype=bool)]] = True
     return in_used & ~swallowed, swallowed
+
+
+def located_rows(
+    frame: pd.DataFrame, lines: Lines, used: list[str], *, source_file: str
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The rows of ``frame`` that are not blank lines, with ``source_file`` and
+    ``source_row`` added, and each row's line reason: ``"unclosed_quote"``,
+    ``"line_break_in_field"`` (a line break in a column of ``used``) or ``""``."""
+    in_field, swallowed = line_break_rows(frame, lines, used)
+    reasons = np.where(swallowed, "unclosed_quote", np.where(in_field, "line_break_in_field", ""))
+    keep = ~lines.blank
+    rows = frame.assign(source_file=source_file, source_row=lines.source_row)
+    return rows[keep], reasons[keep]

@@ -137,9 +137,7 @@ REJECT_REASONS = {
     "bad_date": "the date is not YYYY-MM-DD or DD/MM/YYYY, or not a real day",
     "future_date": "the date is after today",
     "early_date": f"the date is before {FIRST_DATE:%d %B %Y} (the earliest psa_geo reads)",
-    "line_break_in_field": "a field psa_geo uses holds a line break",
-    "unclosed_quote": "a quote left open: the field runs over lines that look like rows of "
-    "their own (those rows are inside this one)",
+    **_csvlines.LINE_REASONS,
     "partial_coordinates": "only one coordinate of a pair is given",
     "non_numeric_coordinates": "a coordinate is not a number",
     "outside_great_britain": "the coordinates are nowhere in Great Britain, even read the "
@@ -267,10 +265,9 @@ def read_points(
         raw, columns, encoding, lines = _read_file(path, spec, source)
         report.files.append(str(path))
         report.add_lines(lines)
-        in_field, swallowed = _csvlines.line_break_rows(raw, lines, list(columns.values()))
-        raw = raw.assign(source_file=str(path), source_row=lines.source_row)
-        keep = ~lines.blank
-        raw, in_field, swallowed = raw[keep], in_field[keep], swallowed[keep]
+        raw, line = _csvlines.located_rows(
+            raw, lines, list(columns.values()), source_file=str(path)
+        )
         report.rows_read += len(raw)
         if encoding != "utf-8":
             report.notes.append(f"{path.name} is not UTF-8: read as Windows-1252")
@@ -286,8 +283,8 @@ def read_points(
         if sensitive and "reported_by" in columns:  # not even rejected rows keep its text
             raw[columns["reported_by"]] = raw[columns["reported_by"]].map(_reporter)
         frame, reason = _parse(raw, columns, spec, tree, today=today)
-        reason[swallowed] = "unclosed_quote"
-        reason[in_field & reason.isna().to_numpy()] = "line_break_in_field"
+        reason[line == "unclosed_quote"] = "unclosed_quote"
+        reason[(line == "line_break_in_field") & reason.isna().to_numpy()] = "line_break_in_field"
         bad = reason.notna().to_numpy()
         if bad.any():
             rejected.append(raw[bad].assign(reason=reason[bad].to_numpy()))

@@ -56,9 +56,7 @@ REJECT_REASONS = {
     "bad_month": "Month is not YYYY-MM",
     "early_month": f"Month is before {FIRST_MONTH}, when police.uk street-level data begin",
     "future_month": "Month is after the current month",
-    "line_break_in_field": "a field psa_geo uses holds a line break",
-    "unclosed_quote": "a quote left open: the field runs over lines that look like rows of "
-    "their own (those rows are inside this one)",
+    **_csvlines.LINE_REASONS,
     "unknown_force": "'Falls within' is not a police.uk force",
     "non_numeric_coordinates": "Longitude or Latitude is not a number",
     "partial_coordinates": "only one of Longitude and Latitude is given",
@@ -124,15 +122,11 @@ def read_police_uk(
         report.files.append(label)
         report.add_lines(lines)
         used = [c for c in raw.columns if c in REQUIRED_COLUMNS or c in _RENAME]
-        in_field, swallowed = _csvlines.line_break_rows(raw, lines, used)
-        raw["source_file"] = label
-        raw["source_row"] = lines.source_row
-        keep = ~lines.blank
-        raw, in_field, swallowed = raw[keep], in_field[keep], swallowed[keep]
+        raw, line = _csvlines.located_rows(raw, lines, used, source_file=label)
         report.rows_read += len(raw)
         reason = _reject_reasons(raw, known_forces, today=today)
-        reason[swallowed] = "unclosed_quote"
-        reason[in_field & reason.isna().to_numpy()] = "line_break_in_field"
+        reason[line == "unclosed_quote"] = "unclosed_quote"
+        reason[(line == "line_break_in_field") & reason.isna().to_numpy()] = "line_break_in_field"
         reason = _mark_overlaps(raw, reason, seen, (len(report.files), label), report)
         bad = reason.notna()
         if bad.any():

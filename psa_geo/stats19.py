@@ -117,9 +117,7 @@ REJECT_REASONS = {
     "date_out_of_range": f"the date is before {FIRST_YEAR} or after today",
     "bad_number": f"a code or count is not a number from -1 to {MAX_NUMBER:,} (the notes "
     "name the column)",
-    "line_break_in_field": "a field holds a line break",
-    "unclosed_quote": "a quote left open: the field runs over lines that look like rows of "
-    "their own (those rows are inside this one)",
+    **_csvlines.LINE_REASONS,
     "duplicate": "the row repeats the key (index and references) of an earlier row",
 }
 
@@ -214,15 +212,9 @@ def read_stats19(
         _check_same_layout(str(path), schema, list(raw.columns), first)
         report.files.append(str(path))
         report.add_lines(lines)
-        in_field, swallowed = _csvlines.line_break_rows(raw, lines, list(raw.columns))
-        keep = ~lines.blank
-        raw = raw.assign(source_file=str(path), source_row=lines.source_row)[keep]
+        raw, line = _csvlines.located_rows(raw, lines, list(raw.columns), source_file=str(path))
         report.rows_read += len(raw)
-        line_reasons.append(
-            np.where(swallowed, "unclosed_quote", np.where(in_field, "line_break_in_field", ""))[
-                keep
-            ]
-        )
+        line_reasons.append(line)
         frames.append(raw)
     report.schema = first[1]
     raw = pd.concat(frames, ignore_index=True)
