@@ -26,6 +26,7 @@ from .corridor import (
     load_corridor,
 )
 from .corridor_pages import corridor_map, write_corridor
+from .counts import ALL_RECORDS, counts_coverage, read_counts
 from .datadir import dataset_status, fetch_from_mirror, load_manifest
 from .download import fetch_online
 from .emerging import emerging_hotspots, mann_kendall
@@ -66,6 +67,7 @@ from .synth import synth_points, write_synth
 from .towns import assign_towns, define_town, load_towns, town_areas, town_match_report
 
 __all__ = [
+    "ALL_RECORDS",
     "CRASH_CAVEAT",
     "AssignReport",
     "BinCoverage",
@@ -97,6 +99,7 @@ __all__ = [
     "corridor_membership",
     "corridor_study",
     "count_points",
+    "counts_coverage",
     "dataset_status",
     "default_cell_size",
     "define_town",
@@ -137,6 +140,7 @@ __all__ = [
     "rate_ci",
     "rate_map",
     "rate_table",
+    "read_counts",
     "read_points",
     "read_police_uk",
     "read_snapshot",

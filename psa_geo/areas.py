@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import ClassVar
 
 import geopandas as gpd
 import pandas as pd
@@ -139,7 +140,10 @@ def load_areas(
 
 class Lsoa21Lookup(dict):
     """2021 → 2011 LSOA codes, kept in ``areas.attrs``; never copied (pandas deep-copies
-    attrs on every operation, which would be slow for a dict of a thousand codes)."""
+    attrs on every operation, which would be slow for a dict of a thousand codes).
+    ``merged`` maps each 2021 LSOA merged from several 2011 LSOAs to those 2011 codes."""
+
+    merged: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     def __deepcopy__(self, memo):
         return self
@@ -150,8 +154,8 @@ def _lsoa21_to_lsoa11(data_dir, manifest) -> dict[str, str]:
         dataset_path("lsoa11_lsoa21_lookup", data_dir, manifest=manifest),
         ["LSOA11CD", "LSOA21CD"],
     )
-    parents = pairs.groupby("LSOA21CD")["LSOA11CD"].agg(["nunique", "first"])
-    return Lsoa21Lookup(
+    parents = pairs.groupby("LSOA21CD")["LSOA11CD"].agg(["nunique", "first", "unique"])
+    lookup = Lsoa21Lookup(
         {
             code21: (code11 if n == 1 else None)
             for code21, n, code11 in zip(
@@ -159,6 +163,9 @@ def _lsoa21_to_lsoa11(data_dir, manifest) -> dict[str, str]:
             )
         }
     )
+    several = parents[parents["nunique"] > 1]
+    lookup.merged = {code: tuple(sorted(codes)) for code, codes in several["unique"].items()}
+    return lookup
 
 
 def check_level(areas: pd.DataFrame, level: str) -> None:

@@ -8,6 +8,7 @@ import pandas as pd
 
 from ._version import __version__
 from .csvfile import write_csv
+from .measures import NO_DATA
 from .templating import template as load_template
 
 # Okabe–Ito colours (colour-blind safe), always shown beside the word.
@@ -76,7 +77,8 @@ def league_table(csp: pd.DataFrame) -> pd.DataFrame:
     out["note"] = ""
     out.loc[out["rank"] == 1, "note"] = "highest"
     out.loc[out["rank"] == size, "note"] = "lowest"
-    out["rank"] = out["rank"].astype(int)
+    out.loc[out["rank"].isna(), "note"] = NO_DATA
+    out["rank"] = out["rank"].astype("Int64")
     order = pd.Categorical(
         out["group"], categories=list(dict.fromkeys(csp["category"])), ordered=True
     )

@@ -28,6 +28,7 @@ class AssignReport:
     published_compared: int = 0
     published_agree: int = 0
     converted_from_2021: int = 0
+    placed_above_lsoa: int = 0
 
     @property
     def agreement_rate(self) -> float | None:
@@ -46,6 +47,7 @@ class AssignReport:
             "without_location": self.without_location,
             "by_basis": dict(sorted(self.by_basis.items())),
             "lsoa_2021_codes_converted": self.converted_from_2021,
+            "placed_above_lsoa": self.placed_above_lsoa,
             "published_lsoa_compared": self.published_compared,
             "published_lsoa_agree": self.published_agree,
             "published_lsoa_agreement_rate": self.agreement_rate,
@@ -101,8 +103,14 @@ def assign_areas(
     return_report
         Also return the :class:`AssignReport`.
 
-    Adds ``area_status`` (``inside``, ``outside`` or ``no_location``) and
-    ``assignment_basis`` (``published``, ``published_2021``, ``spatial`` or ``none``).
+    An event without a point whose 2021 LSOA merges several 2011 LSOAs (a counts table's
+    row) is placed at the lowest level that wholly contains those LSOAs: its ward, LAD or
+    CSP, or only the force total; the levels below it are left blank.
+
+    Adds ``area_status`` (``inside``, ``outside`` or ``no_location``), ``placed_level``
+    (``lsoa``, ``ward``, ``lad``, ``csp`` or ``peninsula`` for events inside) and
+    ``assignment_basis`` (``published``, ``published_2021``, ``published_2021_merged``,
+    ``spatial`` or ``none``).
     """
     validate_events(events)
     if areas.crs is None or areas.crs != events.crs:
@@ -148,8 +156,23 @@ def assign_areas(
     joined = attrs.reindex(lsoa)
     for col in ASSIGNED_COLUMNS[1:]:
         out[col] = joined[col].to_numpy()
+    placed_level = np.where(pd.notna(lsoa), "lsoa", None).astype(object)
+    if use_published_lsoa and "published_lsoa_code" in out:
+        above = is_2021 & pd.isna(converted) & pd.isna(lsoa)
+        merged = getattr(mapping, "merged", {})
+        for code in np.unique(published[above]):
+            rows = np.flatnonzero(above & (published == code))
+            level, values = _containing_level(attrs, merged.get(code, ()))
+            if level is None:
+                continue
+            for col, value in values.items():
+                out.iloc[rows, out.columns.get_loc(col)] = value
+            placed_level[rows] = level
+            basis[rows] = "published_2021_merged"
+        report.placed_above_lsoa = int(pd.notna(placed_level[above]).sum())
+    out["placed_level"] = placed_level
     status = np.where(
-        pd.notna(lsoa),
+        pd.notna(placed_level),
         "inside",
         np.where(located | published_outside, "outside", "no_location"),
     )
@@ -170,3 +193,20 @@ def assign_areas(
             report.published_compared,
         )
     return (out, report) if return_report else out
+
+
+def _containing_level(attrs: pd.DataFrame, parts: tuple[str, ...]) -> tuple[str | None, dict]:
+    """The lowest level (ward, LAD, CSP, else ``peninsula``) sharing one area for every LSOA
+    of ``parts``, and the assigned columns' values there (blank below it)."""
+    members = attrs.reindex([p for p in parts if p in attrs.index])
+    if members.empty:
+        return None, {}
+    values = dict.fromkeys(ASSIGNED_COLUMNS[1:])
+    shared = None
+    for level in ("csp", "lad", "ward"):
+        if members[f"{level}_code"].nunique() != 1:
+            break
+        shared = level
+        values[f"{level}_code"] = members[f"{level}_code"].iloc[0]
+        values[f"{level}_name"] = members[f"{level}_name"].iloc[0]
+    return shared or "peninsula", values

@@ -9,21 +9,25 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from ._version import __version__
 from .areas import LEVELS, dissolve_areas, load_areas
 from .assessment import league_table, quick_facts, write_assessment
-from .assign import assign_areas
+from .assign import AssignReport, assign_areas
 from .completeness import RULE, in_periods, incomplete_months, incomplete_note, report_rows
 from .corridor_pages import corridor_job
-from .crime_files import FORCE, crime_paths
+from .counts import ALL_RECORDS, LEVEL_RANK, counts_coverage, read_counts
+from .counts import SOURCE as COUNTS_SOURCE
+from .crime_files import FORCE, crime_paths, find_crime_files
 from .csvfile import write_csv
 from .datadir import load_manifest, require_datasets, resolve_data_dir
 from .demo import FOLDER as DEMO_FOLDER
 from .demo import write_demo
 from .errors import InputFileError, MissingDataError, PsaGeoError
+from .events import CANONICAL_COLUMNS, CRS, IngestReport
 from .faults import fault_point
 from .groups import load_crime_groups, unmapped_categories
 from .hotspots import hotspot_study, write_hotspots
@@ -112,6 +116,7 @@ def build_study(
     incomplete_run: float = 0.8,
     incomplete_single: float = 0.5,
     crime: list[str | Path] | None = None,
+    counts: list[str | Path] | None = None,
 ) -> BuildResult:
     """Build the Peninsula study from the data directory and write every output.
 
@@ -144,6 +149,12 @@ def build_study(
     ``incomplete_run`` of the median month, or one below ``incomplete_single``): they are
     listed in the run report (``incomplete_months``), on the index and on the pages whose
     periods hold them, and changes and trends across them are withheld.
+
+    ``counts`` are counts tables (``--counts``, :func:`psa_geo.read_counts`): rows placed
+    by their LSOA code, for the months the street files do not cover. An LSOA with no row
+    is "no data" and its residents leave every rate; a table without categories makes one
+    group, :data:`ALL_RECORDS`; sections that need points (hotspots, town profiles) are
+    skipped with a note when the study period has none.
     """
     data_dir = resolve_data_dir(data_dir)
     with SiteBuild(out_dir) as site:
@@ -152,7 +163,8 @@ def build_study(
                               maps=maps, overdispersion=overdispersion, points=points,
                               demo=demo, suppress_below=suppress_below,
                               incomplete_run=incomplete_run,
-                              incomplete_single=incomplete_single, crime=crime)  # fmt: skip
+                              incomplete_single=incomplete_single, crime=crime,
+                              counts=counts)  # fmt: skip
         result.files = site.commit(result.report, result.files)
     result.out_dir = site.out
     result.report["outputs"] = [str(p.relative_to(site.out)) for p in result.files]
@@ -178,24 +190,29 @@ def _write_study(
     incomplete_run: float = 0.8,
     incomplete_single: float = 0.5,
     crime: list[str | Path] | None = None,
+    counts: list[str | Path] | None = None,
 ) -> BuildResult:
     """:func:`build_study`'s work, written into ``out_dir`` (the new site, beside the old
     one); ``result.report`` is the run report, written by the site's commit."""
     timings: dict[str, float] = {}
     groups = groups or load_crime_groups()
-    areas, events, ingest, placed = load_study(data_dir, timings, crime=crime)
+    records = load_records(data_dir, timings, crime=crime, counts=counts)
+    areas, events, ingest, placed = records.areas, records.events, records.ingest, records.placed
     towns = load_towns(areas=areas)
     with _Step(timings, "read point files"):
         placed_areas = with_towns(areas, towns)
         sources = load_point_sources(points or [], placed_areas, towns=towns)
-    covered = {pd.Timestamp(f"{month}-01") for month in ingest.months}
+    covered = records.months
     study, comparison, period_rule = _choose_periods(
         events, covered, study, comparison, allow_partial
     )
+    groups = records_groups(events, groups)
+    headline = headline_group(groups)
+    coverage = records.coverage_of(study, comparison)
     incomplete_rule = {**RULE, "run_below": incomplete_run, "single_below": incomplete_single}
-    flagged = incomplete_months(events, **incomplete_rule)
+    flagged, flagged_by_source = incomplete_by_source(events, incomplete_rule)
     incomplete = incomplete_note(flagged, study, comparison)
-    notes = [NOTE_WITHOUT_LOCATION]
+    notes = [NOTE_WITHOUT_LOCATION, *records.notes(study, comparison)]
     unmapped = unmapped_categories(events["category"], groups)
     if unmapped:
         notes.append(f"categories in no group (left out of every row): {', '.join(unmapped)}")
@@ -212,6 +229,7 @@ def _write_study(
                 months_covered=covered,
                 groups=groups,
                 incomplete=flagged,
+                coverage=coverage,
             )
             for level in LEVELS
         }
@@ -222,15 +240,19 @@ def _write_study(
             ],
             ignore_index=True,
         )
+        monthly = monthly[~monthly["area_code"].isin(no_data_areas(tables["csp"]))]
     result = BuildResult(out_dir=out_dir, tables=tables)
     (out_dir / "tables").mkdir(parents=True, exist_ok=True)
     with _Step(timings, "funnel plots"):
-        result.files += add_funnels(tables, out_dir / "funnels", overdispersion=overdispersion)
+        funnels = add_funnels(tables, out_dir / "funnels", overdispersion=overdispersion)
+        result.files += funnels
     with _Step(timings, "write tables"):
         for level, table in tables.items():
             result.files.append(_write_csv(table, out_dir / "tables" / f"rates_{level}.csv"))
         result.files.append(_write_csv(monthly, out_dir / "tables" / "monthly_csp.csv"))
         rejected = [ingest.rejected_rows.assign(source="police_uk")]
+        if records.counts is not None:
+            rejected.append(records.counts.rejected_rows.assign(source=COUNTS_SOURCE))
         rejected += [source.rejected_rows() for source in sources.values()]
         result.files.append(_write_csv(pd.concat(rejected, ignore_index=True),
                                        out_dir / "rejected_rows.csv"))  # fmt: skip
@@ -247,12 +269,13 @@ def _write_study(
             quick_facts(tables["csp"], tables["peninsula"]),
             league_table(tables["csp"]),
             season,
-            headline_groups=[g for g in (ALL_CRIME, ASB) if g in groups],
+            headline_groups=[g for g in (ALL_CRIME, ASB, ALL_RECORDS) if g in groups],
             incomplete=incomplete,
         )
     hotspot_pages: list[tuple[str, str]] = []
     extra_pages: list[tuple[str, str]] = []
     point_tables = {}
+    towns_written = False
     if sources:
         with _Step(timings, "point files"):
             written, point_tables = write_point_sources(
@@ -267,9 +290,12 @@ def _write_study(
             extra_pages.append(("Drug-related litter and rough sleeping",
                                 f"{POINTS_FOLDER}/index.html"))  # fmt: skip
     if maps:
-        result.files += _write_maps(out_dir, areas, tables, study, timings)
+        result.files += _write_maps(out_dir, areas, tables, study, timings, group=headline)
+        no_points = _no_points(events, study)
+        if no_points:
+            notes.append(f"no hotspot maps: {no_points}")
         with _Step(timings, "hotspots"):
-            for csp in sorted(areas["csp_name"].unique()):
+            for csp in [] if no_points else sorted(areas["csp_name"].unique()):
                 try:
                     hot = hotspot_study(events, areas, area_name=csp, group=ALL_CRIME,
                                         groups=groups, period=study)  # fmt: skip
@@ -315,9 +341,15 @@ def _write_study(
                    "months_covered": covered, "threshold": threshold,
                    "incomplete": flagged}  # fmt: skip
         with _Step(timings, "town profiles"):
-            result.files += _write_towns(data_dir, out_dir / TOWNS_FOLDER, events, areas, towns,
-                                         points=(sources, point_tables),
-                                         suppress_below=suppress_below, **options)  # fmt: skip
+            if no_points or headline != ALL_CRIME:
+                why = no_points or f"the records have no categories (one group, {headline})"
+                notes.append(f"no Safer Towns profiles: {why}")
+            else:
+                towns_written = True
+                result.files += _write_towns(data_dir, out_dir / TOWNS_FOLDER, events, areas,
+                                             towns, points=(sources, point_tables),
+                                             suppress_below=suppress_below,
+                                             **options)  # fmt: skip
         if demo:
             with _Step(timings, "demo"):
                 result.files += write_demo(out_dir, events, areas, towns, **options)
@@ -332,9 +364,10 @@ def _write_study(
         "period_rule": period_rule,
         "trend_threshold": threshold,
         "incomplete_rule": incomplete_rule,
-        "incomplete_months": {"police_uk": report_rows(flagged)},
+        "incomplete_months": {name: report_rows(rows) for name, rows in flagged_by_source.items()},
         "sources": {
             "police_uk": {"ingest": ingest.to_dict(), "assignment": placed.to_dict()},
+            **records.counts_report(),
             **{
                 name: {"ingest": s.read.to_dict(), "assignment": s.placed.to_dict()}
                 for name, s in sources.items()
@@ -355,7 +388,8 @@ def _write_study(
                 n_lsoa=len(areas),
                 n_csp=areas["csp_code"].nunique(),
                 hotspot_pages=hotspot_pages,
-                towns_page=f"{TOWNS_FOLDER}/index.html",
+                towns_page=f"{TOWNS_FOLDER}/index.html" if towns_written else None,
+                funnels=[str(p.relative_to(out_dir)) for p in funnels],
                 extra_pages=extra_pages,
                 incomplete=[incomplete_note(flagged)] if len(flagged) else [],
             ),
@@ -368,14 +402,142 @@ def _write_study(
 def load_study(data_dir: Path, timings: dict, *, areas=None, crime=None) -> tuple:
     """Areas (``areas`` if already loaded), assigned police.uk events and their two reports,
     from the data directory's ``crime/`` folder and ``crime`` (more police.uk paths)."""
+    records = load_records(data_dir, timings, areas=areas, crime=crime)
+    return records.areas, records.events, records.ingest, records.placed
+
+
+@dataclass
+class Records:
+    """The study's areas and police.uk records: street files and counts tables together.
+
+    ``events`` holds both (a counts table's months that street files cover are left out
+    and counted as ``superseded_by_street_files``); ``ingest``/``placed`` report the street
+    files and ``counts``/``counts_placed`` the counts tables; ``coverage`` is the counts'
+    :func:`counts_coverage` (None without counts); ``months`` every month either covers.
+    """
+
+    areas: pd.DataFrame
+    events: pd.DataFrame
+    ingest: IngestReport
+    placed: AssignReport
+    counts: IngestReport | None = None
+    counts_placed: AssignReport | None = None
+    coverage: pd.Series | None = None
+    months: set = field(default_factory=set)
+    overlap: list[str] = field(default_factory=list)
+
+    def coverage_of(self, *periods: Period) -> pd.Series | None:
+        """The counts' coverage when counts rows fall in any of ``periods``, else None."""
+        if self.coverage is None:
+            return None
+        rows = self.events[self.events["source"] == COUNTS_SOURCE]
+        if not any(period.contains(rows["date"]).any() for period in periods):
+            return None
+        return self.coverage
+
+    def notes(self, *periods: Period) -> list[str]:
+        """Lines for the index and run report: overlap with street files, areas with no data."""
+        if self.counts is None:
+            return []
+        lines = list(self.counts.notes)
+        coverage = self.coverage_of(*periods)
+        if coverage is not None:
+            by_code = self.areas.set_index("lsoa_code")
+            missing = by_code.loc[coverage.index[coverage.isna()]]
+            if len(missing):
+                names = ", ".join(missing["lsoa_name"].head(5))
+                lines.append(
+                    f"no data for {len(missing)} LSOAs in the counts tables ({names}): they show "
+                    f"'no data', and their {int(missing['population'].sum()):,} residents are "
+                    "left out of every rate, their parent areas' too"
+                )
+            above = by_code.loc[coverage.index[coverage > 0]]
+            if len(above):
+                lines.append(
+                    f"{len(above)} LSOAs ({', '.join(above['lsoa_name'].head(5))}) are counted "
+                    "only at the level that wholly holds the 2021 LSOA they merged into (their "
+                    "ward, LAD or CSP); below it they show 'no data'"
+                )
+        return lines
+
+    def counts_report(self) -> dict:
+        """The counts tables' part of the run report's ``sources``."""
+        if self.counts is None:
+            return {}
+        coverage = self.coverage
+        levels = {rank: level for level, rank in LEVEL_RANK.items()}
+        return {
+            COUNTS_SOURCE: {
+                "ingest": self.counts.to_dict(),
+                "assignment": self.counts_placed.to_dict(),
+                "months_superseded_by_street_files": self.overlap,
+                "lsoas_without_data": sorted(coverage.index[coverage.isna()]),
+                "lsoas_known_above_lsoa_level": {
+                    code: levels[int(rank)] for code, rank in coverage[coverage > 0].items()
+                },
+            }
+        }
+
+
+def incomplete_by_source(events: pd.DataFrame, rule: dict) -> tuple[pd.DataFrame, dict]:
+    """The months that look incomplete (:func:`incomplete_months` with ``rule``), each
+    source's monthly totals checked on their own (street files; counts tables): all flagged
+    months together, and the flagged months of each source."""
+    names = ["police_uk", *sorted(set(events["source"]) - {"police_uk"})]
+    by_source = {name: incomplete_months(events[events["source"] == name], **rule)
+                 for name in names}  # fmt: skip
+    flagged = pd.concat(by_source.values(), ignore_index=True).sort_values("month")
+    return flagged.reset_index(drop=True), by_source
+
+
+def records_groups(events: pd.DataFrame, groups: dict[str, list[str]]) -> dict[str, list[str]]:
+    """``groups``, or, when records without categories (a counts table's
+    :data:`ALL_RECORDS`) are among ``events``, the one group of every record."""
+    if not (events["category"] == ALL_RECORDS).any():
+        return groups
+    return {ALL_RECORDS: sorted(events["category"].dropna().unique())}
+
+
+def headline_group(groups: dict[str, list[str]]) -> str:
+    """The group of the headline figures, map and hotspots: all crime, else all records."""
+    return ALL_CRIME if ALL_CRIME in groups else next(iter(groups))
+
+
+def no_data_areas(table: pd.DataFrame) -> set[str]:
+    """The codes of a rate table's areas with no data (no residents known)."""
+    return set(table.loc[table["population"] == 0, "area_code"])
+
+
+def _no_points(events: pd.DataFrame, period: Period) -> str | None:
+    """Why point-based sections cannot run for ``period`` (no located points), else None."""
+    rows = events[period.contains(events["date"])]
+    if rows.empty or not (rows.geometry.notna() & ~rows.geometry.is_empty).any():
+        return (
+            f"the records of {period.label} have no points (a counts table has none); "
+            "density, Gi* hot spots and repeat locations need street-level records"
+        )
+    return None
+
+
+def load_records(data_dir: Path, timings: dict, *, areas=None, crime=None, counts=None) -> Records:
+    """:func:`load_study` with ``counts`` (counts tables, :func:`read_counts`) too."""
     manifest = load_manifest()
     require_datasets(data_dir, manifest=manifest)
     if areas is None:
         with _Step(timings, "load areas"):
             areas = load_areas(data_dir)
     with _Step(timings, "read police.uk"):
-        paths, found = crime_paths(data_dir, crime, force=FORCE)
-        events, ingest = read_police_uk(paths, return_report=True, force=FORCE)
+        if counts:
+            found = find_crime_files(data_dir, force=FORCE)
+            paths = [*found.files, *(Path(p) for p in crime or ())]
+            if found.unreadable:
+                raise InputFileError(*found.unreadable[0])
+        else:
+            paths, found = crime_paths(data_dir, crime, force=FORCE)
+        if paths:
+            events, ingest = read_police_uk(paths, return_report=True, force=FORCE)
+        else:
+            events, ingest = _no_events(), IngestReport(source="police_uk")
         if found.skipped:
             ingest.notes.append(
                 f"{len(found.skipped)} files in {found.folder} are not police.uk street files "
@@ -389,7 +551,59 @@ def load_study(data_dir: Path, timings: dict, *, areas=None, crime=None) -> tupl
             placed.outside,
             placed.without_location,
         )
-    return areas, events, ingest, placed
+    records = Records(areas, events, ingest, placed, months={_month(m) for m in ingest.months})
+    if counts:
+        with _Step(timings, "read counts tables"):
+            _add_counts(records, counts)
+    return records
+
+
+def _add_counts(records: Records, paths) -> None:
+    """Read the counts tables into ``records``; street files win where both hold a month."""
+    table, report = read_counts(paths, return_report=True)
+    street = {_month(m) for m in records.ingest.months}
+    superseded = table["date"].isin(street).to_numpy()
+    if superseded.any():
+        overlap = sorted({f"{d:%Y-%m}" for d in table.loc[superseded, "date"]})
+        records.overlap = overlap
+        report.notes.append(
+            f"street files cover {len(overlap)} months of the counts tables "
+            f"({overlap[0]} to {overlap[-1]}); the street files are used for them"
+        )
+        dropped = table[superseded]
+        rows = pd.DataFrame({"source_file": dropped["event_id"].str.rsplit(":", n=1).str[0],
+                             "source_row": dropped["event_id"].str.rsplit(":", n=1).str[1],
+                             "reason": "superseded_by_street_files",
+                             "code": dropped["published_lsoa_code"],
+                             "month": dropped["date"].dt.strftime("%Y-%m"),
+                             "category": dropped["category"],
+                             "count_text": dropped["weight"].astype(str)})  # fmt: skip
+        report.rejected_rows = pd.concat([report.rejected_rows, rows], ignore_index=True)
+        report.rejected["superseded_by_street_files"] = int(superseded.sum())
+        report.accepted -= int(superseded.sum())
+        report.without_location = report.accepted
+        report.months = sorted(set(report.months) - set(overlap))
+        table = table[~superseded]
+    report.check()
+    placed_table, placed = assign_areas(table, records.areas, return_report=True)
+    records.events = pd.concat([records.events, placed_table], ignore_index=True)
+    records.counts, records.counts_placed = report, placed
+    records.coverage = counts_coverage(placed_table, records.areas)
+    records.months |= {_month(m) for m in report.months}
+
+
+def _month(text: str) -> pd.Timestamp:
+    return pd.Timestamp(f"{text}-01")
+
+
+def _no_events() -> gpd.GeoDataFrame:
+    """An empty police.uk events table (no street files, only counts tables)."""
+    columns = [c for c in CANONICAL_COLUMNS if c != "geometry"]
+    return gpd.GeoDataFrame(
+        {c: pd.Series(dtype="datetime64[ns]" if c == "date" else object) for c in columns},
+        geometry=gpd.GeoSeries([], crs=CRS),
+        crs=CRS,
+    )
 
 
 def hotspots_job(
@@ -403,15 +617,19 @@ def hotspots_job(
     cell_size: float | None = None,
     groups: dict[str, list[str]] | None = None,
     crime: list[str | Path] | None = None,
+    counts: list[str | Path] | None = None,
 ) -> list[Path]:
     """``psa-geo hotspots``: the hotspot map and cell GeoPackage of one area, in
     ``out_dir/hotspots/`` beside the other areas' (the folder is replaced whole, keeping
     the files of other areas)."""
     data_dir = resolve_data_dir(data_dir)
     with SubfolderUpdate(out_dir, HOTSPOTS_FOLDER, command="hotspots", keep_others=True) as site:
-        areas, events, ingest, _ = load_study(data_dir, {}, crime=crime)
-        covered = {pd.Timestamp(f"{month}-01") for month in ingest.months}
-        study, _, _ = _choose_periods(events, covered, study, None, False)
+        records = load_records(data_dir, {}, crime=crime, counts=counts)
+        areas, events = records.areas, records.events
+        study, _, _ = _choose_periods(events, records.months, study, None, False)
+        no_points = _no_points(events, study)
+        if no_points:
+            raise PsaGeoError(f"no hotspot map: {no_points}")
         result = hotspot_study(
             events,
             areas,
@@ -462,6 +680,7 @@ def profiles_job(
     allow_partial: bool = False,
     groups: dict[str, list[str]] | None = None,
     crime: list[str | Path] | None = None,
+    counts: list[str | Path] | None = None,
 ) -> list[Path]:
     """``psa-geo profile``: town profiles (``towns``: names, None for all) in ``out/towns/``."""
     data_dir = resolve_data_dir(data_dir)
@@ -469,14 +688,17 @@ def profiles_job(
         require_datasets(data_dir)
         areas = load_areas(data_dir)
         definitions = load_towns(towns_file, areas=areas)  # checked before the crime is read
-        areas, events, ingest, _ = load_study(data_dir, {}, areas=areas, crime=crime)
-        covered = {pd.Timestamp(f"{month}-01") for month in ingest.months}
+        records = load_records(data_dir, {}, areas=areas, crime=crime, counts=counts)
+        events, covered = records.events, records.months
         study, comparison, _ = _choose_periods(events, covered, study, comparison, allow_partial)
+        no_points = _no_points(events, study)
+        if no_points:
+            raise PsaGeoError(f"no town profiles: {no_points}")
         written = _write_towns(data_dir, site.staging, events, areas, definitions, names=towns,
                                study=study, comparison=comparison,
                                groups=groups or load_crime_groups(),
                                months_covered=covered, threshold=threshold,
-                               incomplete=incomplete_months(events))  # fmt: skip
+                               incomplete=incomplete_by_source(events, RULE)[0])  # fmt: skip
         return site.commit(written)
 
 
@@ -526,7 +748,7 @@ def add_funnels(
         table = tables[level]
         for column in ("funnel_flag", "funnel_flag_adjusted", "funnel_phi", "funnel_tau2"):
             table[column] = None if "flag" in column else np.nan
-        for group, rows in table.groupby("category", sort=False):
+        for group, rows in table[table["population"] > 0].groupby("category", sort=False):
             benchmark = 1000.0 * pen.loc[group, "located_count"] / pen.loc[group, "population"]
             if benchmark <= 0:
                 continue
@@ -542,7 +764,7 @@ def add_funnels(
                     *args, phi=phi, tau2=tau2
                 )
                 table.loc[rows.index, ["funnel_phi", "funnel_tau2"]] = phi, tau2
-            if group in (ALL_CRIME, ASB):
+            if group in (ALL_CRIME, ASB, ALL_RECORDS):
                 name = f"funnel_{level}_{_slug(group)}.svg"
                 title = f"{group}: {level.upper()} rates per 1,000, {rows['period'].iloc[0]}"
                 labels = rows["area_name"]
@@ -602,8 +824,10 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> Path:
     return write_csv(frame, path, float_format="%.3f")
 
 
-def _write_maps(out_dir: Path, areas, tables, study: Period, timings: dict) -> list[Path]:
-    """The GeoPackage (one layer per level) and the Peninsula map."""
+def _write_maps(
+    out_dir: Path, areas, tables, study: Period, timings: dict, *, group: str = ALL_CRIME
+) -> list[Path]:
+    """The GeoPackage (one layer per level) and the Peninsula map of ``group``."""
     with _Step(timings, "dissolve areas"):
         outlines = {level: dissolve_areas(areas, level=level) for level in ("ward", "lad", "csp")}
     with _Step(timings, "write GeoPackage"):
@@ -617,13 +841,13 @@ def _write_maps(out_dir: Path, areas, tables, study: Period, timings: dict) -> l
             layer.to_file(gpkg, layer=level, driver="GPKG")
             fault_point("gpkg")
     with _Step(timings, "write map"):
-        headline = tables["lsoa"][tables["lsoa"]["category"] == ALL_CRIME]
+        headline = tables["lsoa"][tables["lsoa"]["category"] == group]
         lsoa_rates = areas[["lsoa_code", "lsoa_name", "csp_name", "geometry"]].merge(
             headline[["area_code", "count", "rate_per_1000", "change_pct", "trend", "trend_word"]],
             left_on="lsoa_code",
             right_on="area_code",
         )
-        title = f"{ALL_CRIME}: rate per 1,000 residents by LSOA, {study.label}"
+        title = f"{group}: rate per 1,000 residents by LSOA, {study.label}"
         map_path = out_dir / MAP_FILE
         fault_point("map")
         rate_map(lsoa_rates, outlines["csp"], title=title).save(map_path)
@@ -633,6 +857,7 @@ def _write_maps(out_dir: Path, areas, tables, study: Period, timings: dict) -> l
 
 def _slug(text: str) -> str:
     text = text.replace("(excl. ASB)", "").replace("Anti-social behaviour", "asb")
+    text = text.replace(ALL_RECORDS, "all records")
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
 
 

@@ -136,6 +136,15 @@ def _parser() -> argparse.ArgumentParser:
         help="police.uk street files to read besides the data directory's crime/ folder "
         "(a CSV, .csv.gz, folder of monthly files or police.uk zip); repeatable",
     )
+    crime.add_argument(
+        "--counts",
+        action="append",
+        type=Path,
+        metavar="FILE",
+        default=None,
+        help="a counts table to read too: LSOA code (2011 or 2021), month, optional category, "
+        "count; street files win for months both cover; repeatable",
+    )
     periods = argparse.ArgumentParser(add_help=False, parents=[crime])
     periods.add_argument(
         "--study",
@@ -379,6 +388,7 @@ def _run(args: argparse.Namespace) -> int:
             incomplete_run=args.incomplete_run,
             incomplete_single=args.incomplete_single,
             crime=args.crime,
+            counts=args.counts,
         )
         if not args.quiet:
             page = "index.html" if args.command == "build" else "assessment.html"
@@ -396,6 +406,7 @@ def _run(args: argparse.Namespace) -> int:
             study=_period(args.study),
             cell_size=args.cell_size,
             crime=args.crime,
+            counts=args.counts,
         )
         if not args.quiet:
             print(f"Open {written[0]}")
@@ -435,6 +446,7 @@ def _run(args: argparse.Namespace) -> int:
             allow_partial=args.allow_partial,
             groups=load_crime_groups(args.groups) if args.groups else None,
             crime=args.crime,
+            counts=args.counts,
         )
         if not args.quiet:
             print(f"Open {written[-1] if args.all else written[0]}")

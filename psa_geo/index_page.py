@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from importlib import resources
+from pathlib import Path
 
 import jinja2
 import pandas as pd
 
 from ._version import __version__
+from .counts import ALL_RECORDS
+from .counts import SOURCE as COUNTS_SOURCE
 from .maps import ATTRIBUTION
-from .measures import ALL_CRIME, ASB, NOTE_WITHOUT_LOCATION
+from .measures import ALL_CRIME, ASB, NO_DATA, NOTE_WITHOUT_LOCATION
 
 MAP_FILE = "peninsula_map.html"
 GPKG_FILE = "psa_geo_rates.gpkg"
@@ -32,6 +35,7 @@ def index_html(
     towns_page: str | None = None,
     extra_pages: list[tuple[str, str]] = (),
     incomplete: list[str] = (),
+    funnels: list[str] = (),
 ) -> str:
     """Render the landing page from the rate tables and the run report (all text escaped);
     ``incomplete`` are lines naming each source's flagged months
@@ -42,7 +46,7 @@ def index_html(
     template = env.from_string(source.read_text(encoding="utf-8"))
     csp, pen = tables["csp"], tables["peninsula"]
     blocks = []
-    for category in (ALL_CRIME, ASB):
+    for category in [c for c in (ALL_CRIME, ASB, ALL_RECORDS) if c in set(csp["category"])]:
         pen_rows = pen[pen["category"] == category]
         without = int(pen_rows["without_location"].sum())
         outside = int(pen_rows["placed_outside"].sum())
@@ -68,6 +72,8 @@ def index_html(
         towns_page=towns_page,
         extra_pages=list(extra_pages),
         incomplete=list(incomplete),
+        funnels=[(_funnel_label(p), p) for p in funnels],
+        counts=report["sources"].get(COUNTS_SOURCE),
         tables=blocks,
         ingest=report["sources"]["police_uk"]["ingest"],
         placed=report["sources"]["police_uk"]["assignment"],
@@ -78,14 +84,25 @@ def index_html(
     )
 
 
+def _funnel_label(path: str) -> str:
+    """ "CSPs, all crime" from ``funnels/funnel_csp_all_crime.svg``."""
+    level, _, group = Path(path).stem.removeprefix("funnel_").partition("_")
+    group = {"all_crime": "all crime", "asb": "ASB"}.get(group, group.replace("_", " "))
+    return f"{level.upper()}s, {group}"
+
+
+def _number(value, pattern: str = "{:,}") -> str:
+    return NO_DATA if pd.isna(value) else pattern.format(value)
+
+
 def _rows(frame: pd.DataFrame) -> list[dict]:
     return [
         {
             "area_name": r.area_name,
-            "population": f"{r.population:,}",
-            "comparison_count": f"{r.comparison_count:,}",
-            "count": f"{r.count:,}",
-            "rate": f"{r.rate_per_1000:.1f}",
+            "population": f"{r.population:,}" if r.population else NO_DATA,
+            "comparison_count": _number(r.comparison_count),
+            "count": _number(r.count),
+            "rate": _number(r.rate_per_1000, "{:.1f}"),
             "change": "" if pd.isna(r.change_pct) else f"{r.change_pct:+.1f}%",
             "trend": r.trend,
             "trend_word": r.trend_word,

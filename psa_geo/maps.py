@@ -45,6 +45,11 @@ def _classify(values: pd.Series, edges: list[float]) -> np.ndarray:
     return np.clip(idx, 0, max(len(edges) - 2, 0))
 
 
+def _labels(values: pd.Series, pattern: str) -> pd.Series:
+    """Numbers formatted with ``pattern``; missing ones as "no data"."""
+    return values.map(lambda v: "no data" if pd.isna(v) else pattern.format(v))
+
+
 def _display_geojson(frame: gpd.GeoDataFrame, *, tolerance: float) -> dict:
     """GeoJSON in EPSG:4326, simplified in metres and rounded to about 1 m; text columns as
     text (missing as ""; :func:`geojson_layer` escapes what it shows)."""
@@ -59,14 +64,22 @@ def _display_geojson(frame: gpd.GeoDataFrame, *, tolerance: float) -> dict:
     return frame.to_geo_dict(drop_id=True, show_bbox=False)
 
 
-def legend_html(title: str, edges: list[float], counts: list[int], *, unit: str) -> str:
-    """A legend as an HTML table: each colour beside its range in words and the area count."""
+def legend_html(
+    title: str, edges: list[float], counts: list[int], *, unit: str, no_data: int = 0
+) -> str:
+    """A legend as an HTML table: each colour beside its range in words and the area count,
+    and a "No data" row when ``no_data`` areas have none."""
     rows = []
     for i, colour in enumerate(PALETTE[: len(edges) - 1]):
         rows.append(
             f'<tr><td><span class="swatch" style="background:{colour}"></span></td>'
             f"<td>{edges[i]:,.1f} to {edges[i + 1]:,.1f}</td>"
             f"<td>{counts[i]:,} {html.escape(unit)}</td></tr>"
+        )
+    if no_data:
+        rows.append(
+            f'<tr><td><span class="swatch" style="background:{NO_DATA_COLOUR}"></span></td>'
+            f"<td>No data</td><td>{no_data:,} {html.escape(unit)}</td></tr>"
         )
     return (
         '<div id="psa-legend" class="psa-legend" role="region" aria-label="Map legend">'
@@ -124,14 +137,18 @@ def rate_map(
     for name, frame in (("lsoa_rates", lsoa_rates), ("outlines", outlines)):
         if frame.crs is None:
             raise ValueError(f"'{name}' has no CRS; set it with set_crs() first")
-    edges = class_breaks(lsoa_rates[value])
-    classes = _classify(lsoa_rates[value], edges)
-    counts = np.bincount(classes, minlength=len(edges) - 1).tolist()
+    values = pd.to_numeric(lsoa_rates[value], errors="coerce")
+    missing = values.isna().to_numpy()
+    edges = class_breaks(values[~missing])
+    classes = _classify(values, edges)
+    counts = np.bincount(classes[~missing], minlength=len(edges) - 1).tolist()
     frame = lsoa_rates[["lsoa_code", "lsoa_name", "csp_name", "geometry"]].copy()
-    frame["fill"] = [PALETTE[c] for c in classes]
-    frame["count_label"] = lsoa_rates[count].map("{:,.0f}".format)
-    frame["rate_label"] = lsoa_rates[value].map("{:,.1f}".format)
-    frame["class_label"] = [f"{edges[c]:,.1f} to {edges[c + 1]:,.1f}" for c in classes]
+    frame["fill"] = np.where(missing, NO_DATA_COLOUR, [PALETTE[c] for c in classes])
+    frame["count_label"] = _labels(lsoa_rates[count], "{:,.0f}")
+    frame["rate_label"] = _labels(values, "{:,.1f}")
+    frame["class_label"] = np.where(
+        missing, "No data", [f"{edges[c]:,.1f} to {edges[c + 1]:,.1f}" for c in classes]
+    )
     if "trend" in lsoa_rates and "trend_word" in lsoa_rates:
         frame["trend_label"] = (lsoa_rates["trend"] + " " + lsoa_rates["trend_word"]).str.strip()
     lsoa_json = _display_geojson(frame, tolerance=simplify_m)
@@ -172,7 +189,8 @@ def rate_map(
     root.html.add_child(
         folium.Element(f'<div class="psa-title"><strong>{html.escape(title)}</strong></div>')
     )
-    root.html.add_child(folium.Element(legend_html(title, edges, counts, unit="LSOAs")))
+    legend = legend_html(title, edges, counts, unit="LSOAs", no_data=int(missing.sum()))
+    root.html.add_child(folium.Element(legend))
     m.add_child(AttributionControl(ATTRIBUTION))
     log.info("map: %d LSOAs in %d classes", len(frame), len(edges) - 1)
     return m

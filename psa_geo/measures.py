@@ -10,6 +10,7 @@ import pandas as pd
 
 from .areas import LEVELS, PENINSULA, check_level
 from .completeness import incomplete_gap
+from .counts import LEVEL_RANK
 from .errors import PsaGeoError
 from .groups import single_groups
 from .periods import Period
@@ -52,6 +53,7 @@ def change_pct(current: float, previous: float) -> float:
 PARENT_LEVEL = {"lsoa": "csp", "ward": "lad", "lad": "peninsula", "csp": "peninsula"}
 """The parent each level is compared with; a custom level (a town) is compared with its CSP."""
 FORCE_NAME = "Devon & Cornwall Police"
+NO_DATA = "no data"
 
 
 def rate_table(
@@ -65,6 +67,7 @@ def rate_table(
     threshold: float = 0.05,
     months_covered: set[pd.Timestamp] | None = None,
     incomplete: pd.DataFrame | None = None,
+    coverage: pd.Series | None = None,
 ) -> pd.DataFrame:
     """Counts, rates per 1,000 with confidence intervals, change and comparison with the parent.
 
@@ -83,6 +86,9 @@ def rate_table(
     - The ``peninsula`` row is the force total: located events, plus events without a
       location and the force's own events placed outside its area (``located_count``,
       ``without_location``, ``placed_outside``).
+    - ``coverage`` (a counts source's :func:`psa_geo.counts.counts_coverage`): each area
+      counts only its LSOAs whose figures are known at its level, in events and residents
+      alike; an area with none is "no data" (blank count and rate, ``trend_word`` "no data").
     """
     check_level(areas, level)
     if study.start < comparison.end and comparison.start < study.end:
@@ -93,7 +99,7 @@ def rate_table(
     period[comparison.contains(events["date"])] = "comparison"
     in_time = events.assign(_period=period)[period.notna()]
     located = in_time[in_time["area_status"] == "inside"]
-    out = _located_counts(located, areas, level, groups)
+    out = _located_counts(located, areas, level, groups, coverage)
     if level == "peninsula":
         unlocated = in_time["area_status"] == "no_location"
         outside = in_time["area_status"] == "outside"
@@ -107,11 +113,13 @@ def rate_table(
             out[column] = _lookup(extra, out, "study")
             out["study_count"] += out[column]
             out["comparison_count"] += _lookup(extra, out, "comparison")
-    out["rate_per_1000"], lo95, hi95 = rate_ci(out["study_count"], out["population"], level=0.95)
-    _, lo998, hi998 = rate_ci(out["study_count"], out["population"], level=0.998)
+    no_data = out["population"] == 0  # a counts table's areas with no row (coverage)
+    residents = out["population"].where(~no_data, 1)  # blanked below
+    out["rate_per_1000"], lo95, hi95 = rate_ci(out["study_count"], residents, level=0.95)
+    _, lo998, hi998 = rate_ci(out["study_count"], residents, level=0.998)
     out["rate_lower_95"], out["rate_upper_95"] = lo95, hi95
     out["rate_lower_998"], out["rate_upper_998"] = lo998, hi998
-    out["comparison_rate_per_1000"] = 1000.0 * out["comparison_count"] / out["population"]
+    out["comparison_rate_per_1000"] = 1000.0 * out["comparison_count"] / residents
     pairs = list(zip(out["study_count"], out["comparison_count"], strict=True))
     out["change_pct"] = [change_pct(c, p) for c, p in pairs]
     out["trend"] = [trend_arrow(c, p, threshold=threshold) for c, p in pairs]
@@ -136,7 +144,7 @@ def rate_table(
     parent_columns = []
     parent_level = PARENT_LEVEL.get(level, "csp" if level not in LEVELS else None)
     if parent_level:
-        parent = _located_counts(located, areas, parent_level, groups)
+        parent = _located_counts(located, areas, parent_level, groups, coverage)
         parent = parent.rename(columns={"area_code": "parent_code", "area_name": "parent_name"})
         parent["parent_rate_per_1000"] = 1000.0 * parent["study_count"] / parent["population"]
         out["parent_code"] = out["area_code"].map(_parent_codes(areas, level))
@@ -147,9 +155,23 @@ def rate_table(
         )
         for lvl, suffix in ((0.95, "95"), (0.998, "998")):
             out[f"vs_parent_{suffix}"] = compare_with_benchmark(
-                out["study_count"], out["population"], out["parent_rate_per_1000"], level=lvl
+                out["study_count"],
+                out["population"].where(out["population"] > 0, 1),
+                out["parent_rate_per_1000"].fillna(0.0),  # a parent with no data: blanked below
+                level=lvl,
             )
         parent_columns = ["parent_name", "parent_rate_per_1000", "vs_parent_95", "vs_parent_998"]
+    no_data = out["population"] == 0
+    if no_data.any():
+        out["study_count"] = out["study_count"].astype("Int64").mask(no_data)
+        out["comparison_count"] = out["comparison_count"].astype("Int64").mask(no_data)
+        numbers = [c for c in out.columns if c.startswith(("rate_", "comparison_rate", "change_"))]
+        out.loc[no_data, [c for c in numbers if c != "change_significance"]] = math.nan
+        out.loc[no_data, "trend"] = ""
+        out.loc[no_data, ["trend_word", "change_significance"]] = NO_DATA
+        for column in ("vs_parent_95", "vs_parent_998"):
+            if column in out:
+                out.loc[no_data, column] = NO_DATA
     out.insert(0, "level", level)
     out["period"] = study.label
     out["comparison_period"] = comparison.label
@@ -180,10 +202,22 @@ def _parent_codes(areas: gpd.GeoDataFrame, level: str) -> pd.Series:
     return pd.Series(first[f"{parent}_code"].to_numpy(), index=first[f"{level}_code"].to_numpy())
 
 
-def _located_counts(located, areas, level, groups) -> pd.DataFrame:
-    """Study and comparison counts of located events for every area of ``level`` × group."""
-    index = _area_index(areas, level)
-    located = located.assign(area_code=located["lsoa_code"].map(index["lsoa_to_area"]))
+def _located_counts(located, areas, level, groups, coverage=None) -> pd.DataFrame:
+    """Study and comparison counts of located events for every area of ``level`` × group.
+
+    Events placed above LSOA level (``placed_level``) count at their level and above.
+    With ``coverage`` (:func:`psa_geo.counts.counts_coverage`), an area's population and
+    counts are those of its LSOAs known at this level or below; an area with none has
+    ``population`` 0 (no data)."""
+    index = _area_index(areas, level, coverage)
+    area_code = located["lsoa_code"].map(index["lsoa_to_area"])
+    if "placed_level" in located:
+        above = located["lsoa_code"].isna()
+        if level == "peninsula":
+            area_code[above] = PENINSULA[0]
+        elif level in LEVELS:
+            area_code[above] = located.loc[above, f"{level}_code"]
+    located = located.assign(area_code=area_code)
     counts = _group_counts(located, groups)
     out = index["areas"].merge(pd.Series(list(groups), name="category"), how="cross")
     for name in ("study", "comparison"):
@@ -221,24 +255,33 @@ def _withheld(*reasons: str | None) -> str | None:
     return ("not comparable: " + "; ".join(given)) if given else None
 
 
-def _area_index(areas: gpd.GeoDataFrame, level: str) -> dict:
+def _area_index(areas: gpd.GeoDataFrame, level: str, coverage=None) -> dict:
+    """The areas of ``level`` with their population, and LSOA code → area code (only LSOAs
+    known at this level, with ``coverage``)."""
+    known = pd.Series(True, index=areas.index)
+    if coverage is not None:
+        rank = LEVEL_RANK.get(level, 0)
+        known = areas["lsoa_code"].map(coverage).le(rank).to_numpy()
+    population = areas["population"].where(known, 0)
     if level == "peninsula":
         table = pd.DataFrame(
             {
                 "area_code": [PENINSULA[0]],
                 "area_name": [PENINSULA[1]],
-                "population": [int(areas["population"].sum())],
+                "population": [int(population.sum())],
             }
         )
-        return {"areas": table, "lsoa_to_area": pd.Series(PENINSULA[0], index=areas["lsoa_code"])}
-    code, name = f"{level}_code", f"{level}_name"
-    table = (
-        areas.groupby([code, name], as_index=False)["population"]
-        .sum()
-        .rename(columns={code: "area_code", name: "area_name"})
-    )
-    lsoa_to_area = pd.Series(areas[code].to_numpy(), index=areas["lsoa_code"].to_numpy())
-    return {"areas": table, "lsoa_to_area": lsoa_to_area}
+        code_of = pd.Series(PENINSULA[0], index=areas["lsoa_code"].to_numpy())
+    else:
+        code, name = f"{level}_code", f"{level}_name"
+        table = (
+            areas.assign(population=population)
+            .groupby([code, name], as_index=False)["population"]
+            .sum()
+            .rename(columns={code: "area_code", name: "area_name"})
+        )
+        code_of = pd.Series(areas[code].to_numpy(), index=areas["lsoa_code"].to_numpy())
+    return {"areas": table, "lsoa_to_area": code_of[np.asarray(known, dtype=bool)]}
 
 
 def _group_counts(events: pd.DataFrame, groups: dict[str, list[str]]) -> pd.Series:

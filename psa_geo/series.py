@@ -25,7 +25,11 @@ def _with_area_code(events: pd.DataFrame, areas: gpd.GeoDataFrame, level: str) -
         return events[keep].assign(area_code=PENINSULA[0])
     lookup = pd.Series(areas[f"{level}_code"].to_numpy(), index=areas["lsoa_code"].to_numpy())
     inside = events[events["area_status"] == "inside"]
-    return inside.assign(area_code=inside["lsoa_code"].map(lookup))
+    area_code = inside["lsoa_code"].map(lookup)
+    if "placed_level" in inside and f"{level}_code" in inside and level != "lsoa":
+        above = inside["lsoa_code"].isna()  # placed at a ward, LAD or CSP (counts tables)
+        area_code[above] = inside.loc[above, f"{level}_code"]
+    return inside.assign(area_code=area_code)
 
 
 def monthly_series(
