@@ -511,7 +511,7 @@ def no_data_areas(table: pd.DataFrame) -> set[str]:
 def _no_points(events: pd.DataFrame, period: Period) -> str | None:
     """Why point-based sections cannot run for ``period`` (no located points), else None."""
     rows = events[period.contains(events["date"])]
-    if rows.empty or not (rows.geometry.notna() & ~rows.geometry.is_empty).any():
+    if rows.empty or not (~(rows.geometry.isna() | rows.geometry.is_empty)).any():
         return (
             f"the records of {period.label} have no points (a counts table has none); "
             "density, Gi* hot spots and repeat locations need street-level records"

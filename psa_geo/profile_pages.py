@@ -191,6 +191,7 @@ def towns_index_html(
         synthetic=any(p.synthetic for p in profiles),
         study=first.study,
         comparison=first.comparison,
+        incomplete=first.incomplete,
         rag=RAG,
         caveats=CAVEATS,
         attribution=ATTRIBUTION,

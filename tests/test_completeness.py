@@ -208,6 +208,8 @@ def test_build_withholds_trends_and_names_the_months(thinned_data, tmp_path):
     assert result.returncode == 0, result.stderr
     profile = (town / "towns" / "penzance.html").read_text(encoding="utf-8")
     assert "Incomplete months:</strong> police.uk months 2018-04 to 2018-06" in profile
+    towns_index = (town / "towns" / "index.html").read_text(encoding="utf-8")
+    assert "Incomplete months:</strong> police.uk months 2018-04 to 2018-06" in towns_index
 
     # The thresholds are options: at 20% nothing is flagged and the trends come back.
     options = ("--incomplete-run", "0.2", "--incomplete-single", "0.2", "--quiet")
