@@ -44,6 +44,7 @@ from .point_sources import (
     write_point_sources,
 )
 from .police_uk import read_police_uk
+from .population import load_estimates, population_for
 from .profile_pages import write_profiles
 from .profiles import town_profiles
 from .road_safety import FOLDER as ROAD_SAFETY_FOLDER
@@ -112,6 +113,7 @@ def build_study(
     incomplete_run: float = 0.8,
     incomplete_single: float = 0.5,
     crime: list[str | Path] | None = None,
+    population: list[str | Path] | None = None,
 ) -> BuildResult:
     """Build the Peninsula study from the data directory and write every output.
 
@@ -144,6 +146,10 @@ def build_study(
     ``incomplete_run`` of the median month, or one below ``incomplete_single``): they are
     listed in the run report (``incomplete_months``), on the index and on the pages whose
     periods hold them, and changes and trends across them are withheld.
+
+    Rates use the population estimates nearest the middle of the study period, from the
+    data directory's mid-2018 and the ``population`` files (``--population``;
+    :mod:`psa_geo.population`); the run report's ``population`` and the pages say which.
     """
     data_dir = resolve_data_dir(data_dir)
     with SiteBuild(out_dir) as site:
@@ -152,7 +158,8 @@ def build_study(
                               maps=maps, overdispersion=overdispersion, points=points,
                               demo=demo, suppress_below=suppress_below,
                               incomplete_run=incomplete_run,
-                              incomplete_single=incomplete_single, crime=crime)  # fmt: skip
+                              incomplete_single=incomplete_single, crime=crime,
+                              population=population)  # fmt: skip
         result.files = site.commit(result.report, result.files)
     result.out_dir = site.out
     result.report["outputs"] = [str(p.relative_to(site.out)) for p in result.files]
@@ -178,12 +185,17 @@ def _write_study(
     incomplete_run: float = 0.8,
     incomplete_single: float = 0.5,
     crime: list[str | Path] | None = None,
+    population: list[str | Path] | None = None,
 ) -> BuildResult:
     """:func:`build_study`'s work, written into ``out_dir`` (the new site, beside the old
     one); ``result.report`` is the run report, written by the site's commit."""
     timings: dict[str, float] = {}
     groups = groups or load_crime_groups()
-    areas, events, ingest, placed = load_study(data_dir, timings, crime=crime)
+    require_datasets(data_dir)
+    with _Step(timings, "load areas"):
+        areas = load_areas(data_dir)
+    estimates = load_estimates(areas, population, data_dir=data_dir)  # before the crime is read
+    areas, events, ingest, placed = load_study(data_dir, timings, areas=areas, crime=crime)
     towns = load_towns(areas=areas)
     with _Step(timings, "read point files"):
         placed_areas = with_towns(areas, towns)
@@ -192,6 +204,8 @@ def _write_study(
     study, comparison, period_rule = _choose_periods(
         events, covered, study, comparison, allow_partial
     )
+    base_areas = areas  # mid-2018, labelled so: the rough-sleeping snapshot and the demo
+    areas, population_info = population_for(areas, study, estimates)
     incomplete_rule = {**RULE, "run_below": incomplete_run, "single_below": incomplete_single}
     flagged = incomplete_months(events, **incomplete_rule)
     incomplete = incomplete_note(flagged, study, comparison)
@@ -249,6 +263,7 @@ def _write_study(
             season,
             headline_groups=[g for g in (ALL_CRIME, ASB) if g in groups],
             incomplete=incomplete,
+            population=population_info["sentence"],
         )
     hotspot_pages: list[tuple[str, str]] = []
     extra_pages: list[tuple[str, str]] = []
@@ -293,7 +308,8 @@ def _write_study(
         with _Step(timings, "rough-sleeping snapshot"):
             if _has(data_dir, "rough_sleeping_snapshot"):
                 written = _optional(notes, "rough-sleeping snapshot",
-                                    lambda: write_snapshot(data_dir, out_dir, areas))  # fmt: skip
+                                    lambda: write_snapshot(data_dir, out_dir,
+                                                           base_areas))  # fmt: skip
                 if written:
                     result.files += written
                     extra_pages.append(("Rough sleeping: the official snapshot",
@@ -317,10 +333,11 @@ def _write_study(
         with _Step(timings, "town profiles"):
             result.files += _write_towns(data_dir, out_dir / TOWNS_FOLDER, events, areas, towns,
                                          points=(sources, point_tables),
-                                         suppress_below=suppress_below, **options)  # fmt: skip
+                                         suppress_below=suppress_below,
+                                         population=population_info, **options)  # fmt: skip
         if demo:
             with _Step(timings, "demo"):
-                result.files += write_demo(out_dir, events, areas, towns, **options)
+                result.files += write_demo(out_dir, events, base_areas, towns, **options)
                 extra_pages.append(("Example with synthetic data (demo)",
                                     f"{DEMO_FOLDER}/{POINTS_FOLDER}/index.html"))  # fmt: skip
     report = {
@@ -330,6 +347,7 @@ def _write_study(
         "study_period": _period_dict(study),
         "comparison_period": _period_dict(comparison),
         "period_rule": period_rule,
+        "population": population_info,
         "trend_threshold": threshold,
         "incomplete_rule": incomplete_rule,
         "incomplete_months": {"police_uk": report_rows(flagged)},
@@ -462,26 +480,40 @@ def profiles_job(
     allow_partial: bool = False,
     groups: dict[str, list[str]] | None = None,
     crime: list[str | Path] | None = None,
+    population: list[str | Path] | None = None,
 ) -> list[Path]:
-    """``psa-geo profile``: town profiles (``towns``: names, None for all) in ``out/towns/``."""
+    """``psa-geo profile``: town profiles (``towns``: names, None for all) in ``out/towns/``;
+    ``population`` as for :func:`build_study`."""
     data_dir = resolve_data_dir(data_dir)
     with SubfolderUpdate(out_dir, TOWNS_FOLDER, command="profile") as site:
         require_datasets(data_dir)
         areas = load_areas(data_dir)
         definitions = load_towns(towns_file, areas=areas)  # checked before the crime is read
+        estimates = load_estimates(areas, population, data_dir=data_dir)
         areas, events, ingest, _ = load_study(data_dir, {}, areas=areas, crime=crime)
         covered = {pd.Timestamp(f"{month}-01") for month in ingest.months}
         study, comparison, _ = _choose_periods(events, covered, study, comparison, allow_partial)
+        areas, population_info = population_for(areas, study, estimates)
         written = _write_towns(data_dir, site.staging, events, areas, definitions, names=towns,
                                study=study, comparison=comparison,
                                groups=groups or load_crime_groups(),
                                months_covered=covered, threshold=threshold,
-                               incomplete=incomplete_months(events))  # fmt: skip
+                               incomplete=incomplete_months(events),
+                               population=population_info)  # fmt: skip
         return site.commit(written)
 
 
 def _write_towns(
-    data_dir, folder, events, areas, definitions, *, points=None, suppress_below=5, **options
+    data_dir,
+    folder,
+    events,
+    areas,
+    definitions,
+    *,
+    points=None,
+    suppress_below=5,
+    population=None,
+    **options,
 ) -> list[Path]:
     """Profiles of the towns in ``folder`` (``towns/`` of the site), with how well each
     definition matches its built-up area and parish when those polygons are in the data
@@ -502,7 +534,7 @@ def _write_towns(
         log.info("no town definition report: %s", exc)
         match = None
     fault_point("profile")
-    return write_profiles(profiles, folder, match=match)
+    return write_profiles(profiles, folder, match=match, population=population)
 
 
 def add_funnels(

@@ -163,6 +163,15 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="build a study period the data do not fill, labelled partial",
     )
+    periods.add_argument(
+        "--population",
+        action="append",
+        type=Path,
+        metavar="FILE",
+        default=None,
+        help="population estimates (LSOA code 2011 or 2021, population, optional year); rates "
+        "use the year nearest the middle of the study period (default: ONS mid-2018); repeatable",
+    )
     study = argparse.ArgumentParser(add_help=False, parents=[periods])
     study.add_argument(
         "--points",
@@ -379,6 +388,7 @@ def _run(args: argparse.Namespace) -> int:
             incomplete_run=args.incomplete_run,
             incomplete_single=args.incomplete_single,
             crime=args.crime,
+            population=args.population,
         )
         if not args.quiet:
             page = "index.html" if args.command == "build" else "assessment.html"
@@ -435,6 +445,7 @@ def _run(args: argparse.Namespace) -> int:
             allow_partial=args.allow_partial,
             groups=load_crime_groups(args.groups) if args.groups else None,
             crime=args.crime,
+            population=args.population,
         )
         if not args.quiet:
             print(f"Open {written[-1] if args.all else written[0]}")
