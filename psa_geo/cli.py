@@ -365,6 +365,10 @@ def _run(args: argparse.Namespace) -> int:
 
         _print_status(datadir.dataset_status(args.data_dir), quiet=args.quiet)
         _print_crime_status(crime_status(datadir.resolve_data_dir(args.data_dir)), quiet=args.quiet)
+        if not args.quiet:
+            from .population import status_line
+
+            print(f"\n{status_line(args.data_dir)}")
         return 0
     if args.command in ("build", "tables"):
         from .build import build_study

@@ -67,6 +67,18 @@ def base_estimates(areas: pd.DataFrame, *, data_dir=None) -> pd.DataFrame:
     )
 
 
+def status_line(data_dir=None) -> str:
+    """The population years of the data directory, one line for ``psa-geo data status``."""
+    try:
+        path = dataset_path("population", data_dir)
+    except PsaGeoError:
+        return "population estimates: none (the population dataset is missing)"
+    return (
+        f"population estimates: mid-{BASE_YEAR} ({path.name}); "
+        "add other years with --population FILE"
+    )
+
+
 def load_lsoa_pairs(data_dir=None) -> pd.DataFrame:
     """The 2011/2021 LSOA pairs (``LSOA11CD``, ``LSOA21CD``) of the data directory."""
     path = dataset_path("lsoa11_lsoa21_lookup", data_dir)

@@ -349,3 +349,12 @@ def test_profiles_use_the_file_and_escape_its_name(small_data, areas, converted_
     truro = pd.read_csv(REPO / "boundaries" / "safer_towns.csv", dtype=str).query("town == 'Truro'")
     residents = converted_2019.loc[truro["lsoa_code"], "population"].sum()
     assert f"Residents (mid-2019)<strong>{residents:,}</strong>" in page
+
+
+def test_data_status_lists_the_population_years(mirror):
+    result = run_cli("data", "status", "--data-dir", mirror)
+    assert result.returncode == 0, result.stderr
+    assert (
+        "population estimates: mid-2018 (lsoa11_population_mid2018_devon_cornwall.csv); "
+        "add other years with --population FILE" in result.stdout
+    )
