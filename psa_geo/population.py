@@ -50,6 +50,7 @@ ALIASES = {
 }  # fmt: skip
 _YEAR_IN_NAME = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
 _YEAR_CELL = re.compile(r"(?:mid[-_ ]?)?(\d{4})", re.IGNORECASE)
+_EXPECTED = "expected an LSOA code, a population and optionally a year"
 _WHOLE = re.compile(r"\d{1,3}(?:,\d{3})+|\d+(?:\.0*)?")
 
 
@@ -123,11 +124,16 @@ def read_population(
     codes in a year is refused. ``pairs`` are :func:`load_lsoa_pairs`.
     """
     path = Path(path)
-    raw = read_user_csv(path, [])
+    try:
+        raw = read_user_csv(path, [])
+    except InputFileError as exc:
+        if exc.problem.startswith("the file is empty"):
+            raise InputFileError(path, "the file is empty; " + _EXPECTED) from None
+        raise
     columns = _columns(raw, path)
     codes = raw[columns["lsoa_code"]].str.strip().str.upper()
     has_code = codes != ""
-    years = _years(raw, columns.get("year"), path)
+    years = _years(raw, columns.get("year"), has_code, path)
     population = _populations(raw[columns["population"]], has_code, codes, path)
     weights = lsoa21_weights(areas, pairs)
     study11 = set(areas["lsoa_code"])
@@ -309,13 +315,12 @@ def _columns(raw: pd.DataFrame, path: Path) -> dict[str, str]:
     if missing:
         raise InputFileError(
             path,
-            f"not a population file: missing columns {' and '.join(missing)} "
-            "(expected an LSOA code, a population and optionally a year)",
+            f"not a population file: missing columns {' and '.join(missing)} ({_EXPECTED})",
         )
     return columns
 
 
-def _years(raw: pd.DataFrame, column: str | None, path: Path) -> pd.Series:
+def _years(raw: pd.DataFrame, column: str | None, has_code: pd.Series, path: Path) -> pd.Series:
     this_year = dt.date.today().year
     if column is None:
         found = sorted(set(_YEAR_IN_NAME.findall(path.stem)))
@@ -331,7 +336,10 @@ def _years(raw: pd.DataFrame, column: str | None, path: Path) -> pd.Series:
             )
         return pd.Series(year, index=raw.index)
     years = []
-    for row, text in enumerate(raw[column].str.strip(), start=1):
+    for row, (text, coded) in enumerate(zip(raw[column].str.strip(), has_code, strict=True), 1):
+        if not coded:  # a total or note row: counted, not used
+            years.append(0)
+            continue
         match = _YEAR_CELL.fullmatch(text)
         year = int(match[1]) if match else None
         if year is None or not FIRST_YEAR <= year <= this_year:

@@ -144,7 +144,7 @@ def test_rows_outside_the_study_area_are_counted_not_used(areas, pairs, tmp_path
     grown = _grown(areas, 1.0)
     lines = ["lsoa11cd,count,mid_year"]
     lines += [f"{code},{value},mid-2020" for code, value in grown.items()]
-    lines += ["E01000001,1500,2020", ",1760000,2020"]  # City of London 001A; a total row
+    lines += ["E01000001,1500,2020", ",1760000,"]  # City of London 001A; a total row
     path = tmp_path / "pop.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     table, report = read_population(path, areas=areas, pairs=pairs, return_report=True)
@@ -358,3 +358,10 @@ def test_data_status_lists_the_population_years(mirror):
         "population estimates: mid-2018 (lsoa11_population_mid2018_devon_cornwall.csv); "
         "add other years with --population FILE" in result.stdout
     )
+
+
+def test_an_empty_file_says_what_it_should_hold(areas, pairs, tmp_path):
+    path = tmp_path / "mid2024.csv"
+    path.write_text("", encoding="utf-8")
+    with pytest.raises(InputFileError, match="the file is empty; expected an LSOA code, a pop"):
+        read_population(path, areas=areas, pairs=pairs)
