@@ -45,6 +45,7 @@ from .point_counts import BinCoverage, finds_near_bins, report_counts
 from .point_sources import PointSource, load_point_sources, point_tables, write_point_sources
 from .points import PointsReport, load_points_config, read_points
 from .police_uk import read_police_uk
+from .population import load_estimates, nearest_year, population_for, read_population
 from .profile_pages import render_profile, write_profiles
 from .profiles import TownProfile, town_profiles
 from .repeats import repeat_locations
@@ -124,6 +125,7 @@ __all__ = [
     "load_corridor",
     "load_crime_groups",
     "load_csp_membership",
+    "load_estimates",
     "load_manifest",
     "load_point_sources",
     "load_points_config",
@@ -134,15 +136,18 @@ __all__ = [
     "mann_kendall",
     "monthly_series",
     "monthly_totals",
+    "nearest_year",
     "parse_period",
     "point_tables",
     "poisson_ci",
+    "population_for",
     "rate_ci",
     "rate_map",
     "rate_table",
     "read_counts",
     "read_points",
     "read_police_uk",
+    "read_population",
     "read_snapshot",
     "read_stats19",
     "render_profile",

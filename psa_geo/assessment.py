@@ -94,9 +94,11 @@ def assessment_html(
     *,
     headline_groups: list[str],
     incomplete: str = "",
+    population: str = "",
 ) -> str:
     """The three tables as one print-friendly page, every cell escaped; ``incomplete`` is a
-    line naming flagged months in the periods (:func:`psa_geo.completeness.incomplete_note`)."""
+    line naming flagged months in the periods (:func:`psa_geo.completeness.incomplete_note`),
+    ``population`` the line saying which population estimates the rates use."""
     template = load_template("assessment.html.j2", missing="")
     areas = list(dict.fromkeys(quick["area"]))
     return template.render(
@@ -109,6 +111,7 @@ def assessment_html(
         caveats=CAVEATS,
         version=__version__,
         incomplete=incomplete,
+        population=population,
     )
 
 
@@ -120,6 +123,7 @@ def write_assessment(
     *,
     headline_groups: list[str],
     incomplete: str = "",
+    population: str = "",
 ) -> list[Path]:
     """Write the three tables as CSV (under tables/) and the page ``assessment.html``."""
     (out_dir / "tables").mkdir(parents=True, exist_ok=True)
@@ -131,7 +135,12 @@ def write_assessment(
     page = out_dir / "assessment.html"
     page.write_text(
         assessment_html(
-            quick, league, season, headline_groups=headline_groups, incomplete=incomplete
+            quick,
+            league,
+            season,
+            headline_groups=headline_groups,
+            incomplete=incomplete,
+            population=population,
         ),
         encoding="utf-8",
     )

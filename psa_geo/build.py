@@ -48,6 +48,7 @@ from .point_sources import (
     write_point_sources,
 )
 from .police_uk import read_police_uk
+from .population import load_estimates, population_for
 from .profile_pages import write_profiles
 from .profiles import town_profiles
 from .road_safety import FOLDER as ROAD_SAFETY_FOLDER
@@ -117,6 +118,7 @@ def build_study(
     incomplete_single: float = 0.5,
     crime: list[str | Path] | None = None,
     counts: list[str | Path] | None = None,
+    population: list[str | Path] | None = None,
 ) -> BuildResult:
     """Build the Peninsula study from the data directory and write every output.
 
@@ -155,6 +157,10 @@ def build_study(
     is "no data" and its residents leave every rate; a table without categories makes one
     group, :data:`ALL_RECORDS`; sections that need points (hotspots, town profiles) are
     skipped with a note when the study period has none.
+
+    Rates use the population estimates nearest the middle of the study period, from the
+    data directory's mid-2018 and the ``population`` files (``--population``;
+    :mod:`psa_geo.population`); the run report's ``population`` and the pages say which.
     """
     data_dir = resolve_data_dir(data_dir)
     with SiteBuild(out_dir) as site:
@@ -164,7 +170,7 @@ def build_study(
                               demo=demo, suppress_below=suppress_below,
                               incomplete_run=incomplete_run,
                               incomplete_single=incomplete_single, crime=crime,
-                              counts=counts)  # fmt: skip
+                              counts=counts, population=population)  # fmt: skip
         result.files = site.commit(result.report, result.files)
     result.out_dir = site.out
     result.report["outputs"] = [str(p.relative_to(site.out)) for p in result.files]
@@ -191,12 +197,17 @@ def _write_study(
     incomplete_single: float = 0.5,
     crime: list[str | Path] | None = None,
     counts: list[str | Path] | None = None,
+    population: list[str | Path] | None = None,
 ) -> BuildResult:
     """:func:`build_study`'s work, written into ``out_dir`` (the new site, beside the old
     one); ``result.report`` is the run report, written by the site's commit."""
     timings: dict[str, float] = {}
     groups = groups or load_crime_groups()
-    records = load_records(data_dir, timings, crime=crime, counts=counts)
+    require_datasets(data_dir)
+    with _Step(timings, "load areas"):
+        areas = load_areas(data_dir)
+    estimates = load_estimates(areas, population, data_dir=data_dir)  # before the crime is read
+    records = load_records(data_dir, timings, areas=areas, crime=crime, counts=counts)
     areas, events, ingest, placed = records.areas, records.events, records.ingest, records.placed
     towns = load_towns(areas=areas)
     with _Step(timings, "read point files"):
@@ -209,6 +220,8 @@ def _write_study(
     groups = records_groups(events, groups)
     headline = headline_group(groups)
     coverage = records.coverage_of(study, comparison)
+    base_areas = areas  # mid-2018, labelled so: the rough-sleeping snapshot and the demo
+    areas, population_info = population_for(areas, study, estimates)
     incomplete_rule = {**RULE, "run_below": incomplete_run, "single_below": incomplete_single}
     flagged, flagged_by_source = incomplete_by_source(events, incomplete_rule)
     incomplete = incomplete_note(flagged, study, comparison)
@@ -271,6 +284,7 @@ def _write_study(
             season,
             headline_groups=[g for g in (ALL_CRIME, ASB, ALL_RECORDS) if g in groups],
             incomplete=incomplete,
+            population=population_info["sentence"],
         )
     hotspot_pages: list[tuple[str, str]] = []
     extra_pages: list[tuple[str, str]] = []
@@ -319,7 +333,8 @@ def _write_study(
         with _Step(timings, "rough-sleeping snapshot"):
             if _has(data_dir, "rough_sleeping_snapshot"):
                 written = _optional(notes, "rough-sleeping snapshot",
-                                    lambda: write_snapshot(data_dir, out_dir, areas))  # fmt: skip
+                                    lambda: write_snapshot(data_dir, out_dir,
+                                                           base_areas))  # fmt: skip
                 if written:
                     result.files += written
                     extra_pages.append(("Rough sleeping: the official snapshot",
@@ -349,10 +364,11 @@ def _write_study(
                 result.files += _write_towns(data_dir, out_dir / TOWNS_FOLDER, events, areas,
                                              towns, points=(sources, point_tables),
                                              suppress_below=suppress_below,
+                                             population=population_info,
                                              **options)  # fmt: skip
         if demo:
             with _Step(timings, "demo"):
-                result.files += write_demo(out_dir, events, areas, towns, **options)
+                result.files += write_demo(out_dir, events, base_areas, towns, **options)
                 extra_pages.append(("Example with synthetic data (demo)",
                                     f"{DEMO_FOLDER}/{POINTS_FOLDER}/index.html"))  # fmt: skip
     report = {
@@ -362,6 +378,7 @@ def _write_study(
         "study_period": _period_dict(study),
         "comparison_period": _period_dict(comparison),
         "period_rule": period_rule,
+        "population": population_info,
         "trend_threshold": threshold,
         "incomplete_rule": incomplete_rule,
         "incomplete_months": {name: report_rows(rows) for name, rows in flagged_by_source.items()},
@@ -681,29 +698,43 @@ def profiles_job(
     groups: dict[str, list[str]] | None = None,
     crime: list[str | Path] | None = None,
     counts: list[str | Path] | None = None,
+    population: list[str | Path] | None = None,
 ) -> list[Path]:
-    """``psa-geo profile``: town profiles (``towns``: names, None for all) in ``out/towns/``."""
+    """``psa-geo profile``: town profiles (``towns``: names, None for all) in ``out/towns/``;
+    ``population`` as for :func:`build_study`."""
     data_dir = resolve_data_dir(data_dir)
     with SubfolderUpdate(out_dir, TOWNS_FOLDER, command="profile") as site:
         require_datasets(data_dir)
         areas = load_areas(data_dir)
         definitions = load_towns(towns_file, areas=areas)  # checked before the crime is read
+        estimates = load_estimates(areas, population, data_dir=data_dir)
         records = load_records(data_dir, {}, areas=areas, crime=crime, counts=counts)
         events, covered = records.events, records.months
         study, comparison, _ = _choose_periods(events, covered, study, comparison, allow_partial)
         no_points = _no_points(events, study)
         if no_points:
             raise PsaGeoError(f"no town profiles: {no_points}")
+        areas, population_info = population_for(areas, study, estimates)
         written = _write_towns(data_dir, site.staging, events, areas, definitions, names=towns,
                                study=study, comparison=comparison,
                                groups=groups or load_crime_groups(),
                                months_covered=covered, threshold=threshold,
-                               incomplete=incomplete_by_source(events, RULE)[0])  # fmt: skip
+                               incomplete=incomplete_by_source(events, RULE)[0],
+                               population=population_info)  # fmt: skip
         return site.commit(written)
 
 
 def _write_towns(
-    data_dir, folder, events, areas, definitions, *, points=None, suppress_below=5, **options
+    data_dir,
+    folder,
+    events,
+    areas,
+    definitions,
+    *,
+    points=None,
+    suppress_below=5,
+    population=None,
+    **options,
 ) -> list[Path]:
     """Profiles of the towns in ``folder`` (``towns/`` of the site), with how well each
     definition matches its built-up area and parish when those polygons are in the data
@@ -724,7 +755,7 @@ def _write_towns(
         log.info("no town definition report: %s", exc)
         match = None
     fault_point("profile")
-    return write_profiles(profiles, folder, match=match)
+    return write_profiles(profiles, folder, match=match, population=population)
 
 
 def add_funnels(

@@ -172,6 +172,15 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="build a study period the data do not fill, labelled partial",
     )
+    periods.add_argument(
+        "--population",
+        action="append",
+        type=Path,
+        metavar="FILE",
+        default=None,
+        help="population estimates (LSOA code 2011 or 2021, population, optional year); rates "
+        "use the year nearest the middle of the study period (default: ONS mid-2018); repeatable",
+    )
     study = argparse.ArgumentParser(add_help=False, parents=[periods])
     study.add_argument(
         "--points",
@@ -365,6 +374,10 @@ def _run(args: argparse.Namespace) -> int:
 
         _print_status(datadir.dataset_status(args.data_dir), quiet=args.quiet)
         _print_crime_status(crime_status(datadir.resolve_data_dir(args.data_dir)), quiet=args.quiet)
+        if not args.quiet:
+            from .population import status_line
+
+            print(f"\n{status_line(args.data_dir)}")
         return 0
     if args.command in ("build", "tables"):
         from .build import build_study
@@ -389,6 +402,7 @@ def _run(args: argparse.Namespace) -> int:
             incomplete_single=args.incomplete_single,
             crime=args.crime,
             counts=args.counts,
+            population=args.population,
         )
         if not args.quiet:
             page = "index.html" if args.command == "build" else "assessment.html"
@@ -447,6 +461,7 @@ def _run(args: argparse.Namespace) -> int:
             groups=load_crime_groups(args.groups) if args.groups else None,
             crime=args.crime,
             counts=args.counts,
+            population=args.population,
         )
         if not args.quiet:
             print(f"Open {written[-1] if args.all else written[0]}")

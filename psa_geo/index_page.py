@@ -62,6 +62,7 @@ def index_html(
         study=report["study_period"]["label"],
         comparison=report["comparison_period"]["label"],
         period_rule=report.get("period_rule", ""),
+        population=report.get("population", {}).get("sentence", ""),
         threshold_pct=f"{100 * report['trend_threshold']:g}",
         n_lsoa=n_lsoa,
         n_csp=n_csp,

@@ -16,6 +16,7 @@ from .filenames import unique_names
 from .hotspot_maps import GI_COLOURS, hotspot_map
 from .maps import ATTRIBUTION
 from .measures import ALL_CRIME, ASB
+from .population import BASE_YEAR
 from .profiles import POINT_SOURCES, TownProfile
 from .templating import inline_svg
 from .templating import template as load_template
@@ -29,7 +30,8 @@ CAVEATS = (
     "Crimes without a location are in no town's figures (they count in the force total only).",
     "police.uk is extracted once a month and not revised when crimes are later reclassified or "
     "cancelled, so figures differ slightly from iQuanta and from the police's own systems.",
-    "Rates are per 1,000 residents (ONS mid-2018 estimates). Town centres draw visitors, "
+    "Rates are per 1,000 residents (the line under the study period says which estimates). "
+    "Town centres draw visitors, "
     "workers and night-time economy users who are not residents, so their resident rates run "
     "high; compare towns with care.",
     "'Higher', 'similar' or 'lower' compare the town's rate with Cornwall's (or the other "
@@ -37,11 +39,14 @@ CAVEATS = (
 )
 
 
-def render_profile(profile: TownProfile, *, map_file: str | None = None) -> str:
+def render_profile(
+    profile: TownProfile, *, map_file: str | None = None, population: dict | None = None
+) -> str:
     """The profile page of one town as HTML (every value escaped).
 
     ``map_file`` is the town's interactive map, embedded in a frame on screen; the printed
-    page carries a static image of the same content instead.
+    page carries a static image of the same content instead. ``population`` is the ``info``
+    of :func:`psa_geo.population.population_for` (default: the mid-2018 estimates).
     """
     figures = profile.figures.to_dict("records")
     season = [] if profile.seasonality is None else profile.seasonality.to_dict("records")
@@ -62,7 +67,15 @@ def render_profile(profile: TownProfile, *, map_file: str | None = None) -> str:
         caveats=CAVEATS,
         attribution=ATTRIBUTION,
         version=__version__,
+        **_population(population),
     )
+
+
+def _population(info: dict | None) -> dict:
+    """The template values of the population line: ``population_year``, ``population``."""
+    if info is None:
+        return {"population_year": BASE_YEAR, "population": ""}
+    return {"population_year": info["year"], "population": info["sentence"]}
 
 
 def profile_map(profile: TownProfile):
@@ -167,7 +180,11 @@ def static_map_png(profile: TownProfile) -> str:
 
 
 def towns_index_html(
-    profiles: list[TownProfile], pages: dict[str, str], match: pd.DataFrame | None = None
+    profiles: list[TownProfile],
+    pages: dict[str, str],
+    match: pd.DataFrame | None = None,
+    *,
+    population: dict | None = None,
 ) -> str:
     """The index page comparing the towns side by side (ranked by all-crime rate), with how
     well each town's LSOAs match its built-up area and parish when ``match`` is given
@@ -196,17 +213,23 @@ def towns_index_html(
         caveats=CAVEATS,
         attribution=ATTRIBUTION,
         version=__version__,
+        **_population(population),
     )
 
 
 def write_profiles(
-    profiles: list[TownProfile], out_dir: str | Path, *, match: pd.DataFrame | None = None
+    profiles: list[TownProfile],
+    out_dir: str | Path,
+    *,
+    match: pd.DataFrame | None = None,
+    population: dict | None = None,
 ) -> list[Path]:
     """Write ``<town>.html``, ``<town>_map.html`` and ``<town>_figures.csv`` per town and
     ``index.html`` comparing them (plus ``town_definitions.csv`` from ``match``, the
     :func:`town_match_report`); file names are made safe from the town names
     (:func:`psa_geo.filenames.safe_name`), and two towns whose names would share one
-    ("St Ives", "St. Ives") are an error before anything is written."""
+    ("St Ives", "St. Ives") are an error before anything is written. ``population`` as for
+    :func:`render_profile`."""
     out_dir = Path(out_dir)
     unique_names([profile.town for profile in profiles], what="town")  # one page per town
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -215,7 +238,9 @@ def write_profiles(
         map_path = out_dir / f"{profile.slug}_map.html"
         profile_map(profile).save(map_path)
         page = out_dir / f"{profile.slug}.html"
-        page.write_text(render_profile(profile, map_file=map_path.name), encoding="utf-8")
+        page.write_text(
+            render_profile(profile, map_file=map_path.name, population=population), encoding="utf-8"
+        )
         figures = out_dir / f"{profile.slug}_figures.csv"
         write_csv(profile.figures, figures)
         pages[profile.town] = page.name
@@ -225,5 +250,7 @@ def write_profiles(
         write_csv(match, definitions)
         written.append(definitions)
     index = out_dir / "index.html"
-    index.write_text(towns_index_html(profiles, pages, match), encoding="utf-8")
+    index.write_text(
+        towns_index_html(profiles, pages, match, population=population), encoding="utf-8"
+    )
     return [*written, index]
