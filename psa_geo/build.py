@@ -18,13 +18,14 @@ from .assessment import league_table, quick_facts, write_assessment
 from .assign import assign_areas
 from .completeness import RULE, in_periods, incomplete_months, incomplete_note, report_rows
 from .corridor_pages import corridor_job
-from .crime_files import FORCE, crime_paths
+from .crime_files import crime_paths
 from .csvfile import write_csv
 from .datadir import load_manifest, require_datasets, resolve_data_dir
 from .demo import FOLDER as DEMO_FOLDER
 from .demo import write_demo
 from .errors import InputFileError, MissingDataError, PsaGeoError
 from .faults import fault_point
+from .force import Force, force_of
 from .groups import load_crime_groups, unmapped_categories
 from .hotspots import hotspot_study, write_hotspots
 from .index_page import GPKG_FILE, MAP_FILE, index_html
@@ -32,8 +33,8 @@ from .maps import rate_map
 from .measures import (
     ALL_CRIME,
     ASB,
-    NOTE_WITHOUT_LOCATION,
     coverage_gap,
+    location_note,
     rate_table,
 )
 from .periods import RULE_GIVEN, Period, default_periods
@@ -65,6 +66,7 @@ from .towns import (
 log = logging.getLogger(__name__)
 
 TOWNS_FOLDER = "towns"
+_NO_TOWNS = pd.DataFrame({"town": [], "lsoa_code": []}, dtype=object)
 HOTSPOTS_FOLDER = "hotspots"
 
 
@@ -112,6 +114,7 @@ def build_study(
     incomplete_run: float = 0.8,
     incomplete_single: float = 0.5,
     crime: list[str | Path] | None = None,
+    force: str | Path | Force | None = None,
 ) -> BuildResult:
     """Build the Peninsula study from the data directory and write every output.
 
@@ -144,6 +147,10 @@ def build_study(
     ``incomplete_run`` of the median month, or one below ``incomplete_single``): they are
     listed in the run report (``incomplete_months``), on the index and on the pages whose
     periods hold them, and changes and trends across them are withheld.
+
+    ``force`` is the force definition (:func:`psa_geo.load_force`; default Devon & Cornwall):
+    its LADs, CSPs, police.uk slug and names; the towns, corridor, road-safety and
+    rough-sleeping sections run only when it names their inputs, else a note says why not.
     """
     data_dir = resolve_data_dir(data_dir)
     with SiteBuild(out_dir) as site:
@@ -152,7 +159,8 @@ def build_study(
                               maps=maps, overdispersion=overdispersion, points=points,
                               demo=demo, suppress_below=suppress_below,
                               incomplete_run=incomplete_run,
-                              incomplete_single=incomplete_single, crime=crime)  # fmt: skip
+                              incomplete_single=incomplete_single, crime=crime,
+                              force=force)  # fmt: skip
         result.files = site.commit(result.report, result.files)
     result.out_dir = site.out
     result.report["outputs"] = [str(p.relative_to(site.out)) for p in result.files]
@@ -178,13 +186,15 @@ def _write_study(
     incomplete_run: float = 0.8,
     incomplete_single: float = 0.5,
     crime: list[str | Path] | None = None,
+    force: str | Path | Force | None = None,
 ) -> BuildResult:
     """:func:`build_study`'s work, written into ``out_dir`` (the new site, beside the old
     one); ``result.report`` is the run report, written by the site's commit."""
     timings: dict[str, float] = {}
     groups = groups or load_crime_groups()
-    areas, events, ingest, placed = load_study(data_dir, timings, crime=crime)
-    towns = load_towns(areas=areas)
+    areas, events, ingest, placed = load_study(data_dir, timings, crime=crime, force=force)
+    force = force_of(areas)
+    towns = load_towns(force.towns, areas=areas) if force.towns else _NO_TOWNS
     with _Step(timings, "read point files"):
         placed_areas = with_towns(areas, towns)
         sources = load_point_sources(points or [], placed_areas, towns=towns)
@@ -195,7 +205,7 @@ def _write_study(
     incomplete_rule = {**RULE, "run_below": incomplete_run, "single_below": incomplete_single}
     flagged = incomplete_months(events, **incomplete_rule)
     incomplete = incomplete_note(flagged, study, comparison)
-    notes = [NOTE_WITHOUT_LOCATION]
+    notes = [location_note(force)]
     unmapped = unmapped_categories(events["category"], groups)
     if unmapped:
         notes.append(f"categories in no group (left out of every row): {', '.join(unmapped)}")
@@ -249,6 +259,7 @@ def _write_study(
             season,
             headline_groups=[g for g in (ALL_CRIME, ASB) if g in groups],
             incomplete=incomplete,
+            force=force,
         )
     hotspot_pages: list[tuple[str, str]] = []
     extra_pages: list[tuple[str, str]] = []
@@ -281,7 +292,10 @@ def _write_study(
                 hotspot_pages.append((csp, str(written[0].relative_to(out_dir))))
                 result.files += written
         with _Step(timings, "road safety"):
-            if _has(data_dir, "stats19_collisions", "stats19_casualties"):
+            if not force.stats19_police_force:
+                notes.append("no road-safety section: the force definition names no STATS19 "
+                             "police force")  # fmt: skip
+            elif _has(data_dir, "stats19_collisions", "stats19_casualties"):
                 written = _optional(notes, "road-safety section", lambda: write_road_safety(
                     load_road_safety(data_dir, areas), out_dir / ROAD_SAFETY_FOLDER))  # fmt: skip
                 if written:
@@ -291,7 +305,9 @@ def _write_study(
             else:
                 notes.append("no road-safety section: the STATS19 files are not in the data")
         with _Step(timings, "rough-sleeping snapshot"):
-            if _has(data_dir, "rough_sleeping_snapshot"):
+            if not force.rough_sleeping_snapshot:
+                notes.append("no rough-sleeping snapshot: the force definition names none")
+            elif _has(data_dir, force.rough_sleeping_snapshot):
                 written = _optional(notes, "rough-sleeping snapshot",
                                     lambda: write_snapshot(data_dir, out_dir, areas))  # fmt: skip
                 if written:
@@ -301,11 +317,12 @@ def _write_study(
             else:
                 notes.append("no rough-sleeping snapshot: its file is not in the data")
         with _Step(timings, "corridor"):
-            if _has(data_dir, "a38_sections", "stats19_collisions", "stats19_casualties",
-                    "stats19_vehicles"):  # fmt: skip
-                written = _optional(
-                    notes, "A38 corridor", lambda: corridor_job(data_dir, out_dir, staged=True)
-                )
+            if not force.corridor:
+                notes.append("no road corridor: the force definition names no corridor")
+            elif _has(data_dir, "a38_sections", "stats19_collisions", "stats19_casualties",
+                      "stats19_vehicles"):  # fmt: skip
+                written = _optional(notes, "A38 corridor", lambda: corridor_job(
+                    data_dir, out_dir, staged=True, spec_path=force.corridor))  # fmt: skip
                 if written:
                     result.files += written
                     extra_pages.append(("A38 corridor", str(written[-1].relative_to(out_dir))))
@@ -315,9 +332,13 @@ def _write_study(
                    "months_covered": covered, "threshold": threshold,
                    "incomplete": flagged}  # fmt: skip
         with _Step(timings, "town profiles"):
-            result.files += _write_towns(data_dir, out_dir / TOWNS_FOLDER, events, areas, towns,
-                                         points=(sources, point_tables),
-                                         suppress_below=suppress_below, **options)  # fmt: skip
+            if force.towns:
+                result.files += _write_towns(data_dir, out_dir / TOWNS_FOLDER, events, areas,
+                                             towns, points=(sources, point_tables),
+                                             suppress_below=suppress_below,
+                                             **options)  # fmt: skip
+            else:
+                notes.append("no Safer Towns profiles: the force definition names no towns file")
         if demo:
             with _Step(timings, "demo"):
                 result.files += write_demo(out_dir, events, areas, towns, **options)
@@ -355,9 +376,10 @@ def _write_study(
                 n_lsoa=len(areas),
                 n_csp=areas["csp_code"].nunique(),
                 hotspot_pages=hotspot_pages,
-                towns_page=f"{TOWNS_FOLDER}/index.html",
+                towns_page=f"{TOWNS_FOLDER}/index.html" if force.towns else None,
                 extra_pages=extra_pages,
                 incomplete=[incomplete_note(flagged)] if len(flagged) else [],
+                force=force,
             ),
             encoding="utf-8",
         )
@@ -365,17 +387,19 @@ def _write_study(
     return result
 
 
-def load_study(data_dir: Path, timings: dict, *, areas=None, crime=None) -> tuple:
-    """Areas (``areas`` if already loaded), assigned police.uk events and their two reports,
-    from the data directory's ``crime/`` folder and ``crime`` (more police.uk paths)."""
+def load_study(data_dir: Path, timings: dict, *, areas=None, crime=None, force=None) -> tuple:
+    """Areas (``areas`` if already loaded, else those of ``force``), assigned police.uk events
+    and their two reports, from the data directory's ``crime/`` folder and ``crime`` (more
+    police.uk paths) of the force's police.uk slug."""
     manifest = load_manifest()
     require_datasets(data_dir, manifest=manifest)
     if areas is None:
         with _Step(timings, "load areas"):
-            areas = load_areas(data_dir)
+            areas = load_areas(data_dir, force=force)
+    slug = force_of(areas).police_uk
     with _Step(timings, "read police.uk"):
-        paths, found = crime_paths(data_dir, crime, force=FORCE)
-        events, ingest = read_police_uk(paths, return_report=True, force=FORCE)
+        paths, found = crime_paths(data_dir, crime, force=slug)
+        events, ingest = read_police_uk(paths, return_report=True, force=slug)
         if found.skipped:
             ingest.notes.append(
                 f"{len(found.skipped)} files in {found.folder} are not police.uk street files "
@@ -403,13 +427,14 @@ def hotspots_job(
     cell_size: float | None = None,
     groups: dict[str, list[str]] | None = None,
     crime: list[str | Path] | None = None,
+    force: str | Path | Force | None = None,
 ) -> list[Path]:
     """``psa-geo hotspots``: the hotspot map and cell GeoPackage of one area, in
     ``out_dir/hotspots/`` beside the other areas' (the folder is replaced whole, keeping
     the files of other areas)."""
     data_dir = resolve_data_dir(data_dir)
     with SubfolderUpdate(out_dir, HOTSPOTS_FOLDER, command="hotspots", keep_others=True) as site:
-        areas, events, ingest, _ = load_study(data_dir, {}, crime=crime)
+        areas, events, ingest, _ = load_study(data_dir, {}, crime=crime, force=force)
         covered = {pd.Timestamp(f"{month}-01") for month in ingest.months}
         study, _, _ = _choose_periods(events, covered, study, None, False)
         result = hotspot_study(
@@ -462,12 +487,19 @@ def profiles_job(
     allow_partial: bool = False,
     groups: dict[str, list[str]] | None = None,
     crime: list[str | Path] | None = None,
+    force: str | Path | Force | None = None,
 ) -> list[Path]:
-    """``psa-geo profile``: town profiles (``towns``: names, None for all) in ``out/towns/``."""
+    """``psa-geo profile``: town profiles (``towns``: names, None for all) in ``out/towns/``;
+    ``towns_file`` defaults to the force definition's towns file."""
     data_dir = resolve_data_dir(data_dir)
     with SubfolderUpdate(out_dir, TOWNS_FOLDER, command="profile") as site:
         require_datasets(data_dir)
-        areas = load_areas(data_dir)
+        areas = load_areas(data_dir, force=force)
+        towns_file = towns_file or force_of(areas).towns
+        if towns_file is None:
+            raise PsaGeoError(
+                "the force definition names no towns file; give one with --towns FILE"
+            )
         definitions = load_towns(towns_file, areas=areas)  # checked before the crime is read
         areas, events, ingest, _ = load_study(data_dir, {}, areas=areas, crime=crime)
         covered = {pd.Timestamp(f"{month}-01") for month in ingest.months}
