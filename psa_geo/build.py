@@ -278,7 +278,7 @@ def _write_study(
             extra_pages.append(("Drug-related litter and rough sleeping",
                                 f"{POINTS_FOLDER}/index.html"))  # fmt: skip
     if maps:
-        result.files += _write_maps(out_dir, areas, tables, study, timings)
+        result.files += _write_maps(out_dir, areas, tables, study, timings, place=force.place)
         with _Step(timings, "hotspots"):
             for csp in sorted(areas["csp_name"].unique()):
                 try:
@@ -288,7 +288,7 @@ def _write_study(
                     notes.append(f"no hotspot map for {csp}: {exc}")
                     log.warning("no hotspot map for %s: %s", csp, exc)
                     continue
-                written = write_hotspots(hot, out_dir / HOTSPOTS_FOLDER)
+                written = write_hotspots(hot, out_dir / HOTSPOTS_FOLDER, place=force.place)
                 hotspot_pages.append((csp, str(written[0].relative_to(out_dir))))
                 result.files += written
         with _Step(timings, "road safety"):
@@ -447,7 +447,7 @@ def hotspots_job(
             period=study,
             cell_size=cell_size,
         )
-        return site.commit(write_hotspots(result, site.staging))
+        return site.commit(write_hotspots(result, site.staging, place=force_of(areas).place))
 
 
 def collisions_job(data_dir: str | Path | None, out_dir: str | Path) -> list[Path]:
@@ -534,7 +534,7 @@ def _write_towns(
         log.info("no town definition report: %s", exc)
         match = None
     fault_point("profile")
-    return write_profiles(profiles, folder, match=match)
+    return write_profiles(profiles, folder, match=match, place=force_of(areas).place)
 
 
 def add_funnels(
@@ -634,7 +634,7 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> Path:
     return write_csv(frame, path, float_format="%.3f")
 
 
-def _write_maps(out_dir: Path, areas, tables, study: Period, timings: dict) -> list[Path]:
+def _write_maps(out_dir: Path, areas, tables, study: Period, timings: dict, *, place=None):
     """The GeoPackage (one layer per level) and the Peninsula map."""
     with _Step(timings, "dissolve areas"):
         outlines = {level: dissolve_areas(areas, level=level) for level in ("ward", "lad", "csp")}
@@ -656,6 +656,7 @@ def _write_maps(out_dir: Path, areas, tables, study: Period, timings: dict) -> l
             right_on="area_code",
         )
         title = f"{ALL_CRIME}: rate per 1,000 residents by LSOA, {study.label}"
+        title += f", {place}" if place else ""
         map_path = out_dir / MAP_FILE
         fault_point("map")
         rate_map(lsoa_rates, outlines["csp"], title=title).save(map_path)

@@ -80,6 +80,12 @@ class Force:
         return self.parent_name if self.part_of_force else f"the {self.name} area"
 
     @property
+    def place(self) -> str | None:
+        """The area's name for the titles of maps and pages, or None for the default
+        definition (whose pages keep their titles)."""
+        return None if self.path == project_file(DEFAULT_FILE) else self.parent_name
+
+    @property
     def the_parent(self) -> str:
         """The short name as a sentence uses it: "the Peninsula" (one word), else as it is."""
         return f"the {self.parent_label}" if " " not in self.parent_label else self.parent_label

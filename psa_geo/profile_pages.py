@@ -37,11 +37,14 @@ CAVEATS = (
 )
 
 
-def render_profile(profile: TownProfile, *, map_file: str | None = None) -> str:
+def render_profile(
+    profile: TownProfile, *, map_file: str | None = None, place: str | None = None
+) -> str:
     """The profile page of one town as HTML (every value escaped).
 
     ``map_file`` is the town's interactive map, embedded in a frame on screen; the printed
-    page carries a static image of the same content instead.
+    page carries a static image of the same content instead. ``place`` (the force
+    definition's area) is added to the heading.
     """
     figures = profile.figures.to_dict("records")
     season = [] if profile.seasonality is None else profile.seasonality.to_dict("records")
@@ -62,10 +65,11 @@ def render_profile(profile: TownProfile, *, map_file: str | None = None) -> str:
         caveats=CAVEATS,
         attribution=ATTRIBUTION,
         version=__version__,
+        place=place,
     )
 
 
-def profile_map(profile: TownProfile):
+def profile_map(profile: TownProfile, *, place: str | None = None):
     """The town's interactive folium map: LSOAs with their figures, crime and ASB Gi*
     classes, emerging hot spots, density and the top repeat locations."""
     crime = profile.hotspots.get(ALL_CRIME)
@@ -73,7 +77,8 @@ def profile_map(profile: TownProfile):
     cells = crime.cells if crime is not None else None
     return hotspot_map(
         profile.outline,
-        title=f"{profile.town}: crime hotspots, {profile.study.label}",
+        title=f"{profile.town}{f' ({place})' if place else ''}: crime hotspots, "
+        f"{profile.study.label}",
         gistar_cells=cells,
         kde_cells=cells,
         emerging_cells=cells if cells is not None and "emerging_class" in cells else None,
@@ -167,7 +172,11 @@ def static_map_png(profile: TownProfile) -> str:
 
 
 def towns_index_html(
-    profiles: list[TownProfile], pages: dict[str, str], match: pd.DataFrame | None = None
+    profiles: list[TownProfile],
+    pages: dict[str, str],
+    match: pd.DataFrame | None = None,
+    *,
+    place: str | None = None,
 ) -> str:
     """The index page comparing the towns side by side (ranked by all-crime rate), with how
     well each town's LSOAs match its built-up area and parish when ``match`` is given
@@ -195,11 +204,16 @@ def towns_index_html(
         caveats=CAVEATS,
         attribution=ATTRIBUTION,
         version=__version__,
+        place=place,
     )
 
 
 def write_profiles(
-    profiles: list[TownProfile], out_dir: str | Path, *, match: pd.DataFrame | None = None
+    profiles: list[TownProfile],
+    out_dir: str | Path,
+    *,
+    match: pd.DataFrame | None = None,
+    place: str | None = None,
 ) -> list[Path]:
     """Write ``<town>.html``, ``<town>_map.html`` and ``<town>_figures.csv`` per town and
     ``index.html`` comparing them (plus ``town_definitions.csv`` from ``match``, the
@@ -212,9 +226,11 @@ def write_profiles(
     written, pages = [], {}
     for profile in profiles:
         map_path = out_dir / f"{profile.slug}_map.html"
-        profile_map(profile).save(map_path)
+        profile_map(profile, place=place).save(map_path)
         page = out_dir / f"{profile.slug}.html"
-        page.write_text(render_profile(profile, map_file=map_path.name), encoding="utf-8")
+        page.write_text(
+            render_profile(profile, map_file=map_path.name, place=place), encoding="utf-8"
+        )
         figures = out_dir / f"{profile.slug}_figures.csv"
         write_csv(profile.figures, figures)
         pages[profile.town] = page.name
@@ -224,5 +240,5 @@ def write_profiles(
         write_csv(match, definitions)
         written.append(definitions)
     index = out_dir / "index.html"
-    index.write_text(towns_index_html(profiles, pages, match), encoding="utf-8")
+    index.write_text(towns_index_html(profiles, pages, match, place=place), encoding="utf-8")
     return [*written, index]
