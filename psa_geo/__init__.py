@@ -32,6 +32,7 @@ from .download import fetch_online
 from .emerging import emerging_hotspots, mann_kendall
 from .errors import InputFileError, MissingDataError, PsaGeoError
 from .events import IngestReport, validate_events
+from .force import Force, load_force
 from .gistar import gistar
 from .grids import count_points, default_cell_size, make_grid
 from .groups import load_crime_groups, unmapped_categories
@@ -75,6 +76,7 @@ __all__ = [
     "BuildResult",
     "CorridorSpec",
     "CorridorStudy",
+    "Force",
     "HotspotResult",
     "IngestReport",
     "InputFileError",
@@ -126,6 +128,7 @@ __all__ = [
     "load_crime_groups",
     "load_csp_membership",
     "load_estimates",
+    "load_force",
     "load_manifest",
     "load_point_sources",
     "load_points_config",

@@ -9,14 +9,16 @@ from typing import ClassVar
 import geopandas as gpd
 import pandas as pd
 
-from .datadir import dataset_path, load_manifest, project_file, resolve_data_dir
+from .datadir import dataset_path, load_manifest, resolve_data_dir
 from .errors import InputFileError
 from .events import CRS
+from .force import Force, force_of, load_force
 
 log = logging.getLogger(__name__)
 
 LEVELS = ("lsoa", "ward", "lad", "csp", "peninsula")
 PENINSULA = ("E23000035", "Peninsula (Devon & Cornwall)")
+"""The default force definition's parent area; the code reads :func:`parent_area`."""
 # The columns assign_areas adds to events, then the rest of the area table.
 ASSIGNED_COLUMNS = (
     "lsoa_code", "lsoa_name", "ward_code", "ward_name",
@@ -28,9 +30,12 @@ AREA_COLUMNS = (
 )  # fmt: skip
 
 
-def load_csp_membership(path: str | Path | None = None) -> pd.DataFrame:
-    """The LAD → CSP definition kept in ``boundaries/csp_membership.csv``."""
-    path = Path(path) if path is not None else project_file("boundaries/csp_membership.csv")
+def load_csp_membership(path: str | Path | Force | None = None) -> pd.DataFrame:
+    """The LAD → CSP table of the force definition (:func:`psa_geo.load_force`; default
+    ``boundaries/devon_and_cornwall.toml``), or of a CSV with the same columns."""
+    if path is None or isinstance(path, Force) or Path(path).suffix.lower() == ".toml":
+        return load_force(path).membership()
+    path = Path(path)
     frame = _read_table(path, ["lad_code", "lad_name", "csp_code", "csp_name", "csp_label"])
     if frame["lad_code"].duplicated().any():
         dup = frame.loc[frame["lad_code"].duplicated(), "lad_code"].iloc[0]
@@ -39,7 +44,10 @@ def load_csp_membership(path: str | Path | None = None) -> pd.DataFrame:
 
 
 def load_areas(
-    data_dir: str | Path | None = None, *, csp_membership: str | Path | None = None
+    data_dir: str | Path | None = None,
+    *,
+    force: str | Path | Force | None = None,
+    csp_membership: str | Path | None = None,
 ) -> gpd.GeoDataFrame:
     """LSOA 2011 polygons in EPSG:27700 with ward, LAD and CSP codes and names,
     mid-2018 population, land area, IMD 2019 rank and decile (1 = England's most deprived
@@ -48,7 +56,13 @@ def load_areas(
     ``attrs["lsoa21_to_lsoa11"]`` maps 2021 LSOA codes to 2011 codes where one 2011 LSOA
     corresponds (unchanged or split), and to None for a 2021 LSOA merged from several 2011
     LSOAs (the point decides).
+
+    Only LSOAs of the LADs of ``force`` (:func:`psa_geo.load_force`; default Devon & Cornwall)
+    are kept; the force is kept in ``attrs["force"]`` for the measures and pages.
+    ``csp_membership`` (a CSV of ``lad_code, lad_name, csp_code, csp_name, csp_label``)
+    replaces the force's CSPs.
     """
+    force = load_force(force)
     manifest = load_manifest()
     path = dataset_path("lsoa_boundaries", data_dir, manifest=manifest)
     try:
@@ -75,7 +89,8 @@ def load_areas(
             "LAD19CD": "lad_code",
         }
     )[["lsoa_code", "lsoa_name", "msoa_code", "msoa_name", "ward_code", "ward_name", "lad_code"]]
-    membership = load_csp_membership(csp_membership)
+    membership = load_csp_membership(csp_membership) if csp_membership else force.membership()
+    lookup = _force_lsoas(lookup, membership, csp_membership or force.path, force)
     lookup = lookup.merge(
         membership[["lad_code", "lad_name", "csp_code", "csp_label"]].rename(
             columns={"csp_label": "csp_name"}
@@ -87,7 +102,7 @@ def load_areas(
     unmatched = lookup["csp_code"].isna()
     if unmatched.any():
         raise InputFileError(
-            csp_membership or "boundaries/csp_membership.csv",
+            csp_membership or force.path,
             f"{unmatched.sum()} LSOAs are in LADs with no CSP "
             f"(first: LAD {lookup.loc[unmatched, 'lad_code'].iloc[0]})",
         )
@@ -125,6 +140,7 @@ def load_areas(
         raise InputFileError(pop_path, f"no population for LSOA {first}")
     table["population"] = table["population"].astype("int64")
 
+    polygons = polygons[polygons["lsoa_code"].isin(table["lsoa_code"])]
     areas = polygons.merge(table, on="lsoa_code", how="inner", validate="one_to_one")
     if len(areas) != len(polygons) or len(areas) != len(table):
         raise InputFileError(
@@ -134,8 +150,29 @@ def load_areas(
     areas["rural_urban"] = areas["lsoa_code"].map(_rural_urban(data_dir, manifest))
     areas = areas[list(AREA_COLUMNS)].sort_values("lsoa_code", ignore_index=True)
     areas.attrs["lsoa21_to_lsoa11"] = _lsoa21_to_lsoa11(data_dir, manifest)
+    areas.attrs["force"] = force
     log.info("loaded %d LSOAs, population %d", len(areas), areas["population"].sum())
     return areas
+
+
+def parent_area(areas: pd.DataFrame) -> tuple[str, str]:
+    """(code, name) of the parent area (level ``peninsula``) of the areas' force."""
+    force = force_of(areas)
+    return force.parent_code, force.parent_name
+
+
+def _force_lsoas(lookup: pd.DataFrame, membership: pd.DataFrame, path, force: Force):
+    """The lookup rows of the force's LADs; a LAD of the force with no LSOA is an error."""
+    lads = set(membership["lad_code"])
+    missing = sorted(lads - set(lookup["lad_code"]))
+    if missing:
+        raise InputFileError(
+            path, f"LAD {missing[0]} has no LSOA in the data directory's lookup ({force.name})"
+        )
+    keep = lookup["lad_code"].isin(lads)
+    if not keep.all():
+        log.info("%d LSOAs of other LADs are outside %s", (~keep).sum(), force.parent_name)
+    return lookup[keep]
 
 
 class Lsoa21Lookup(dict):
@@ -184,7 +221,8 @@ def dissolve_areas(areas: gpd.GeoDataFrame, *, level: str) -> gpd.GeoDataFrame:
         out = areas[["lsoa_code", "lsoa_name", "population", "area_km2", "geometry"]]
         return out.rename(columns={"lsoa_code": "area_code", "lsoa_name": "area_name"})
     if level == "peninsula":
-        frame = areas.assign(peninsula_code=PENINSULA[0], peninsula_name=PENINSULA[1])
+        code, name = parent_area(areas)
+        frame = areas.assign(peninsula_code=code, peninsula_name=name)
     else:
         frame = areas
     code, name = f"{level}_code", f"{level}_name"

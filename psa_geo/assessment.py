@@ -8,6 +8,7 @@ import pandas as pd
 
 from ._version import __version__
 from .csvfile import write_csv
+from .force import Force, load_force
 from .measures import NO_DATA
 from .templating import template as load_template
 
@@ -19,7 +20,7 @@ CAVEATS = (
     "reclassified or cancelled.",
     "Rates are per 1,000 residents (ONS mid-2018). In town centres and visitor areas many "
     "victims and offenders are not residents, so resident rates run high there.",
-    "'Higher' or 'lower' than the Peninsula means the Peninsula rate lies outside the area's "
+    "'Higher' or 'lower' than {the_parent} means {the_parent} rate lies outside the area's "
     "95% confidence interval (public-health profile method); otherwise 'similar'.",
     "A change is called significant when an exact Poisson test of the two counts gives "
     "p < 0.05; the arrow alone (±5%) says nothing about chance.",
@@ -95,10 +96,12 @@ def assessment_html(
     headline_groups: list[str],
     incomplete: str = "",
     population: str = "",
+    force: Force | None = None,
 ) -> str:
     """The three tables as one print-friendly page, every cell escaped; ``incomplete`` is a
     line naming flagged months in the periods (:func:`psa_geo.completeness.incomplete_note`),
     ``population`` the line saying which population estimates the rates use."""
+    force = load_force(force)
     template = load_template("assessment.html.j2", missing="")
     areas = list(dict.fromkeys(quick["area"]))
     return template.render(
@@ -108,10 +111,24 @@ def assessment_html(
         study=quick["period"].iloc[0],
         comparison=quick["comparison_period"].iloc[0],
         rag=RAG,
-        caveats=CAVEATS,
+        caveats=[c.format(the_parent=force.the_parent) for c in CAVEATS],
         version=__version__,
         incomplete=incomplete,
         population=population,
+        parent=force.parent_label,
+        the_parent=force.the_parent,
+        location_note=(
+            f"The {force.parent_name} total counts located events only."
+            if force.part_of_force
+            else f"Events without a location count in {force.the_parent} (force) total only; "
+            "comparisons use located events."
+        ),
+        season_note=(
+            f"The {force.parent_label} row counts located events only."
+            if force.part_of_force
+            else f"The {force.parent_label} row is the force total (including events without "
+            "a location)."
+        ),
     )
 
 
@@ -124,6 +141,7 @@ def write_assessment(
     headline_groups: list[str],
     incomplete: str = "",
     population: str = "",
+    force: Force | None = None,
 ) -> list[Path]:
     """Write the three tables as CSV (under tables/) and the page ``assessment.html``."""
     (out_dir / "tables").mkdir(parents=True, exist_ok=True)
@@ -141,6 +159,7 @@ def write_assessment(
             headline_groups=headline_groups,
             incomplete=incomplete,
             population=population,
+            force=force,
         ),
         encoding="utf-8",
     )

@@ -21,7 +21,7 @@ from .completeness import RULE, in_periods, incomplete_months, incomplete_note, 
 from .corridor_pages import corridor_job
 from .counts import ALL_RECORDS, LEVEL_RANK, counts_coverage, read_counts
 from .counts import SOURCE as COUNTS_SOURCE
-from .crime_files import FORCE, crime_paths, find_crime_files
+from .crime_files import crime_paths, find_crime_files
 from .csvfile import write_csv
 from .datadir import load_manifest, require_datasets, resolve_data_dir
 from .demo import FOLDER as DEMO_FOLDER
@@ -29,6 +29,7 @@ from .demo import write_demo
 from .errors import InputFileError, MissingDataError, PsaGeoError
 from .events import CANONICAL_COLUMNS, CRS, IngestReport
 from .faults import fault_point
+from .force import Force, force_of
 from .groups import load_crime_groups, unmapped_categories
 from .hotspots import hotspot_study, write_hotspots
 from .index_page import GPKG_FILE, MAP_FILE, index_html
@@ -36,8 +37,8 @@ from .maps import rate_map
 from .measures import (
     ALL_CRIME,
     ASB,
-    NOTE_WITHOUT_LOCATION,
     coverage_gap,
+    location_note,
     rate_table,
 )
 from .periods import RULE_GIVEN, Period, default_periods
@@ -70,6 +71,7 @@ from .towns import (
 log = logging.getLogger(__name__)
 
 TOWNS_FOLDER = "towns"
+_NO_TOWNS = pd.DataFrame({"town": [], "lsoa_code": []}, dtype=object)
 HOTSPOTS_FOLDER = "hotspots"
 
 
@@ -119,6 +121,7 @@ def build_study(
     crime: list[str | Path] | None = None,
     counts: list[str | Path] | None = None,
     population: list[str | Path] | None = None,
+    force: str | Path | Force | None = None,
 ) -> BuildResult:
     """Build the Peninsula study from the data directory and write every output.
 
@@ -161,6 +164,9 @@ def build_study(
     Rates use the population estimates nearest the middle of the study period, from the
     data directory's mid-2018 and the ``population`` files (``--population``;
     :mod:`psa_geo.population`); the run report's ``population`` and the pages say which.
+    ``force`` is the force definition (:func:`psa_geo.load_force`; default Devon & Cornwall):
+    its LADs, CSPs, police.uk slug and names; the towns, corridor, road-safety and
+    rough-sleeping sections run only when it names their inputs, else a note says why not.
     """
     data_dir = resolve_data_dir(data_dir)
     with SiteBuild(out_dir) as site:
@@ -170,7 +176,7 @@ def build_study(
                               demo=demo, suppress_below=suppress_below,
                               incomplete_run=incomplete_run,
                               incomplete_single=incomplete_single, crime=crime,
-                              counts=counts, population=population)  # fmt: skip
+                              counts=counts, population=population, force=force)  # fmt: skip
         result.files = site.commit(result.report, result.files)
     result.out_dir = site.out
     result.report["outputs"] = [str(p.relative_to(site.out)) for p in result.files]
@@ -198,6 +204,7 @@ def _write_study(
     crime: list[str | Path] | None = None,
     counts: list[str | Path] | None = None,
     population: list[str | Path] | None = None,
+    force: str | Path | Force | None = None,
 ) -> BuildResult:
     """:func:`build_study`'s work, written into ``out_dir`` (the new site, beside the old
     one); ``result.report`` is the run report, written by the site's commit."""
@@ -205,11 +212,12 @@ def _write_study(
     groups = groups or load_crime_groups()
     require_datasets(data_dir)
     with _Step(timings, "load areas"):
-        areas = load_areas(data_dir)
+        areas = load_areas(data_dir, force=force)
+    force = force_of(areas)
     estimates = load_estimates(areas, population, data_dir=data_dir)  # before the crime is read
     records = load_records(data_dir, timings, areas=areas, crime=crime, counts=counts)
     areas, events, ingest, placed = records.areas, records.events, records.ingest, records.placed
-    towns = load_towns(areas=areas)
+    towns = load_towns(force.towns, areas=areas) if force.towns else _NO_TOWNS
     with _Step(timings, "read point files"):
         placed_areas = with_towns(areas, towns)
         sources = load_point_sources(points or [], placed_areas, towns=towns)
@@ -225,7 +233,7 @@ def _write_study(
     incomplete_rule = {**RULE, "run_below": incomplete_run, "single_below": incomplete_single}
     flagged, flagged_by_source = incomplete_by_source(events, incomplete_rule)
     incomplete = incomplete_note(flagged, study, comparison)
-    notes = [NOTE_WITHOUT_LOCATION, *records.notes(study, comparison)]
+    notes = [location_note(force), *records.notes(study, comparison)]
     unmapped = unmapped_categories(events["category"], groups)
     if unmapped:
         notes.append(f"categories in no group (left out of every row): {', '.join(unmapped)}")
@@ -285,6 +293,7 @@ def _write_study(
             headline_groups=[g for g in (ALL_CRIME, ASB, ALL_RECORDS) if g in groups],
             incomplete=incomplete,
             population=population_info["sentence"],
+            force=force,
         )
     hotspot_pages: list[tuple[str, str]] = []
     extra_pages: list[tuple[str, str]] = []
@@ -304,7 +313,8 @@ def _write_study(
             extra_pages.append(("Drug-related litter and rough sleeping",
                                 f"{POINTS_FOLDER}/index.html"))  # fmt: skip
     if maps:
-        result.files += _write_maps(out_dir, areas, tables, study, timings, group=headline)
+        result.files += _write_maps(out_dir, areas, tables, study, timings, group=headline,
+                                    place=force.place)  # fmt: skip
         no_points = _no_points(events, study)
         if no_points:
             notes.append(f"no hotspot maps: {no_points}")
@@ -317,11 +327,14 @@ def _write_study(
                     notes.append(f"no hotspot map for {csp}: {exc}")
                     log.warning("no hotspot map for %s: %s", csp, exc)
                     continue
-                written = write_hotspots(hot, out_dir / HOTSPOTS_FOLDER)
+                written = write_hotspots(hot, out_dir / HOTSPOTS_FOLDER, place=force.place)
                 hotspot_pages.append((csp, str(written[0].relative_to(out_dir))))
                 result.files += written
         with _Step(timings, "road safety"):
-            if _has(data_dir, "stats19_collisions", "stats19_casualties"):
+            if not force.stats19_police_force:
+                notes.append("no road-safety section: the force definition names no STATS19 "
+                             "police force")  # fmt: skip
+            elif _has(data_dir, "stats19_collisions", "stats19_casualties"):
                 written = _optional(notes, "road-safety section", lambda: write_road_safety(
                     load_road_safety(data_dir, areas), out_dir / ROAD_SAFETY_FOLDER))  # fmt: skip
                 if written:
@@ -331,7 +344,9 @@ def _write_study(
             else:
                 notes.append("no road-safety section: the STATS19 files are not in the data")
         with _Step(timings, "rough-sleeping snapshot"):
-            if _has(data_dir, "rough_sleeping_snapshot"):
+            if not force.rough_sleeping_snapshot:
+                notes.append("no rough-sleeping snapshot: the force definition names none")
+            elif _has(data_dir, force.rough_sleeping_snapshot):
                 written = _optional(notes, "rough-sleeping snapshot",
                                     lambda: write_snapshot(data_dir, out_dir,
                                                            base_areas))  # fmt: skip
@@ -342,11 +357,12 @@ def _write_study(
             else:
                 notes.append("no rough-sleeping snapshot: its file is not in the data")
         with _Step(timings, "corridor"):
-            if _has(data_dir, "a38_sections", "stats19_collisions", "stats19_casualties",
-                    "stats19_vehicles"):  # fmt: skip
-                written = _optional(
-                    notes, "A38 corridor", lambda: corridor_job(data_dir, out_dir, staged=True)
-                )
+            if not force.corridor:
+                notes.append("no road corridor: the force definition names no corridor")
+            elif _has(data_dir, "a38_sections", "stats19_collisions", "stats19_casualties",
+                      "stats19_vehicles"):  # fmt: skip
+                written = _optional(notes, "A38 corridor", lambda: corridor_job(
+                    data_dir, out_dir, staged=True, spec_path=force.corridor))  # fmt: skip
                 if written:
                     result.files += written
                     extra_pages.append(("A38 corridor", str(written[-1].relative_to(out_dir))))
@@ -356,7 +372,9 @@ def _write_study(
                    "months_covered": covered, "threshold": threshold,
                    "incomplete": flagged}  # fmt: skip
         with _Step(timings, "town profiles"):
-            if no_points or headline != ALL_CRIME:
+            if not force.towns:
+                notes.append("no Safer Towns profiles: the force definition names no towns file")
+            elif no_points or headline != ALL_CRIME:
                 why = no_points or f"the records have no categories (one group, {headline})"
                 notes.append(f"no Safer Towns profiles: {why}")
             else:
@@ -409,6 +427,7 @@ def _write_study(
                 funnels=[str(p.relative_to(out_dir)) for p in funnels],
                 extra_pages=extra_pages,
                 incomplete=[incomplete_note(flagged)] if len(flagged) else [],
+                force=force,
             ),
             encoding="utf-8",
         )
@@ -416,10 +435,11 @@ def _write_study(
     return result
 
 
-def load_study(data_dir: Path, timings: dict, *, areas=None, crime=None) -> tuple:
-    """Areas (``areas`` if already loaded), assigned police.uk events and their two reports,
-    from the data directory's ``crime/`` folder and ``crime`` (more police.uk paths)."""
-    records = load_records(data_dir, timings, areas=areas, crime=crime)
+def load_study(data_dir: Path, timings: dict, *, areas=None, crime=None, force=None) -> tuple:
+    """Areas (``areas`` if already loaded, else those of ``force``), assigned police.uk events
+    and their two reports, from the data directory's ``crime/`` folder and ``crime`` (more
+    police.uk paths) of the force's police.uk slug."""
+    records = load_records(data_dir, timings, areas=areas, crime=crime, force=force)
     return records.areas, records.events, records.ingest, records.placed
 
 
@@ -536,23 +556,26 @@ def _no_points(events: pd.DataFrame, period: Period) -> str | None:
     return None
 
 
-def load_records(data_dir: Path, timings: dict, *, areas=None, crime=None, counts=None) -> Records:
+def load_records(
+    data_dir: Path, timings: dict, *, areas=None, crime=None, counts=None, force=None
+) -> Records:
     """:func:`load_study` with ``counts`` (counts tables, :func:`read_counts`) too."""
     manifest = load_manifest()
     require_datasets(data_dir, manifest=manifest)
     if areas is None:
         with _Step(timings, "load areas"):
-            areas = load_areas(data_dir)
+            areas = load_areas(data_dir, force=force)
+    slug = force_of(areas).police_uk
     with _Step(timings, "read police.uk"):
         if counts:
-            found = find_crime_files(data_dir, force=FORCE)
+            found = find_crime_files(data_dir, force=slug)
             paths = [*found.files, *(Path(p) for p in crime or ())]
             if found.unreadable:
                 raise InputFileError(*found.unreadable[0])
         else:
-            paths, found = crime_paths(data_dir, crime, force=FORCE)
+            paths, found = crime_paths(data_dir, crime, force=slug)
         if paths:
-            events, ingest = read_police_uk(paths, return_report=True, force=FORCE)
+            events, ingest = read_police_uk(paths, return_report=True, force=slug)
         else:
             events, ingest = _no_events(), IngestReport(source="police_uk")
         if found.skipped:
@@ -635,13 +658,14 @@ def hotspots_job(
     groups: dict[str, list[str]] | None = None,
     crime: list[str | Path] | None = None,
     counts: list[str | Path] | None = None,
+    force: str | Path | Force | None = None,
 ) -> list[Path]:
     """``psa-geo hotspots``: the hotspot map and cell GeoPackage of one area, in
     ``out_dir/hotspots/`` beside the other areas' (the folder is replaced whole, keeping
     the files of other areas)."""
     data_dir = resolve_data_dir(data_dir)
     with SubfolderUpdate(out_dir, HOTSPOTS_FOLDER, command="hotspots", keep_others=True) as site:
-        records = load_records(data_dir, {}, crime=crime, counts=counts)
+        records = load_records(data_dir, {}, crime=crime, counts=counts, force=force)
         areas, events = records.areas, records.events
         study, _, _ = _choose_periods(events, records.months, study, None, False)
         no_points = _no_points(events, study)
@@ -657,7 +681,7 @@ def hotspots_job(
             period=study,
             cell_size=cell_size,
         )
-        return site.commit(write_hotspots(result, site.staging))
+        return site.commit(write_hotspots(result, site.staging, place=force_of(areas).place))
 
 
 def collisions_job(data_dir: str | Path | None, out_dir: str | Path) -> list[Path]:
@@ -699,13 +723,20 @@ def profiles_job(
     crime: list[str | Path] | None = None,
     counts: list[str | Path] | None = None,
     population: list[str | Path] | None = None,
+    force: str | Path | Force | None = None,
 ) -> list[Path]:
     """``psa-geo profile``: town profiles (``towns``: names, None for all) in ``out/towns/``;
-    ``population`` as for :func:`build_study`."""
+    ``population`` as for :func:`build_study`; ``towns_file`` defaults to the force
+    definition's towns file."""
     data_dir = resolve_data_dir(data_dir)
     with SubfolderUpdate(out_dir, TOWNS_FOLDER, command="profile") as site:
         require_datasets(data_dir)
-        areas = load_areas(data_dir)
+        areas = load_areas(data_dir, force=force)
+        towns_file = towns_file or force_of(areas).towns
+        if towns_file is None:
+            raise PsaGeoError(
+                "the force definition names no towns file; give one with --towns FILE"
+            )
         definitions = load_towns(towns_file, areas=areas)  # checked before the crime is read
         estimates = load_estimates(areas, population, data_dir=data_dir)
         records = load_records(data_dir, {}, areas=areas, crime=crime, counts=counts)
@@ -755,7 +786,9 @@ def _write_towns(
         log.info("no town definition report: %s", exc)
         match = None
     fault_point("profile")
-    return write_profiles(profiles, folder, match=match, population=population)
+    return write_profiles(
+        profiles, folder, match=match, population=population, place=force_of(areas).place
+    )
 
 
 def add_funnels(
@@ -856,7 +889,14 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> Path:
 
 
 def _write_maps(
-    out_dir: Path, areas, tables, study: Period, timings: dict, *, group: str = ALL_CRIME
+    out_dir: Path,
+    areas,
+    tables,
+    study: Period,
+    timings: dict,
+    *,
+    group: str = ALL_CRIME,
+    place=None,
 ) -> list[Path]:
     """The GeoPackage (one layer per level) and the Peninsula map of ``group``."""
     with _Step(timings, "dissolve areas"):
@@ -879,6 +919,7 @@ def _write_maps(
             right_on="area_code",
         )
         title = f"{group}: rate per 1,000 residents by LSOA, {study.label}"
+        title += f", {place}" if place else ""
         map_path = out_dir / MAP_FILE
         fault_point("map")
         rate_map(lsoa_rates, outlines["csp"], title=title).save(map_path)

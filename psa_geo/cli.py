@@ -92,9 +92,18 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"psa-geo {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
+    force = argparse.ArgumentParser(add_help=False)
+    force.add_argument(
+        "--force",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="force definition (TOML: force, LADs, CSPs, sections; "
+        "default boundaries/devon_and_cornwall.toml)",
+    )
     data = sub.add_parser("data", help="fill or inspect the data directory", parents=[common])
     data_sub = data.add_subparsers(dest="data_command", required=True)
-    fetch = data_sub.add_parser("fetch", parents=[common], help="fill the data directory")
+    fetch = data_sub.add_parser("fetch", parents=[common, force], help="fill the data directory")
     fetch.add_argument(
         "--mirror",
         type=Path,
@@ -123,10 +132,10 @@ def _parser() -> argparse.ArgumentParser:
         help="with --online: the latest N months police.uk has published (1 to 120)",
     )
     data_sub.add_parser(
-        "status", parents=[common], help="show each dataset: present, rows, period, licence"
+        "status", parents=[common, force], help="show each dataset: present, rows, period, licence"
     )
 
-    crime = argparse.ArgumentParser(add_help=False)
+    crime = argparse.ArgumentParser(add_help=False, parents=[force])
     crime.add_argument(
         "--crime",
         action="append",
@@ -302,7 +311,7 @@ def _parser() -> argparse.ArgumentParser:
         "--towns",
         type=Path,
         default=None,
-        help="town definitions CSV (town, lsoa_code); default: boundaries/safer_towns.csv",
+        help="town definitions CSV (town, lsoa_code); default: the force definition's towns file",
     )
     synth = sub.add_parser(
         "synth",
@@ -360,7 +369,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.online:
             from .download import fetch_online
 
-            fetch_online(args.data_dir, names=args.only)
+            fetch_online(args.data_dir, names=args.only, force=args.force)
             return 0
         mirror = datadir.resolve_mirror(args.mirror)
         if mirror is None:
@@ -371,9 +380,12 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "data" and args.data_command == "status":
         from .crime_files import crime_status
+        from .force import load_force
 
+        slug = load_force(args.force).police_uk
         _print_status(datadir.dataset_status(args.data_dir), quiet=args.quiet)
-        _print_crime_status(crime_status(datadir.resolve_data_dir(args.data_dir)), quiet=args.quiet)
+        status = crime_status(datadir.resolve_data_dir(args.data_dir), force=slug)
+        _print_crime_status(status, quiet=args.quiet)
         if not args.quiet:
             from .population import status_line
 
@@ -403,6 +415,7 @@ def _run(args: argparse.Namespace) -> int:
             crime=args.crime,
             counts=args.counts,
             population=args.population,
+            force=args.force,
         )
         if not args.quiet:
             page = "index.html" if args.command == "build" else "assessment.html"
@@ -421,6 +434,7 @@ def _run(args: argparse.Namespace) -> int:
             cell_size=args.cell_size,
             crime=args.crime,
             counts=args.counts,
+            force=args.force,
         )
         if not args.quiet:
             print(f"Open {written[0]}")
@@ -462,6 +476,7 @@ def _run(args: argparse.Namespace) -> int:
             crime=args.crime,
             counts=args.counts,
             population=args.population,
+            force=args.force,
         )
         if not args.quiet:
             print(f"Open {written[-1] if args.all else written[0]}")
@@ -505,7 +520,11 @@ def _fetch_months(args: argparse.Namespace) -> int:
     if args.only:
         raise PsaGeoError(f"{option} fetches police.uk months only: leave out --only")
     months = parse_month_range(args.months) if args.months is not None else None
-    result = fetch_police_uk_months(args.data_dir, months=months, latest=args.latest)
+    from .force import load_force
+
+    result = fetch_police_uk_months(
+        args.data_dir, months=months, latest=args.latest, force=load_force(args.force).police_uk
+    )
     if not args.quiet:
         lacking = f"; police.uk lacks {', '.join(result.missing)}" if result.missing else ""
         print(

@@ -47,6 +47,7 @@ def fetch_online(
     manifest: Manifest | None = None,
     names: list[str] | None = None,
     timeout: float = 60.0,
+    force: str | Path | None = None,
 ) -> list[Path]:
     """Download the ``origin = "download"`` datasets and cut them to the force area.
 
@@ -60,6 +61,9 @@ def fetch_online(
         Only these datasets.
     timeout
         Seconds to wait for each network operation (connect or read).
+    force
+        The force definition whose LADs cut the downloads (:func:`psa_geo.load_force`;
+        default Devon & Cornwall, unless the manifest lists ``force_lads``).
 
     Returns
     -------
@@ -72,6 +76,10 @@ def fetch_online(
         A download failed or was not what the dataset's ``download.kind`` expects.
     """
     manifest = manifest or load_manifest()
+    if force is not None or not manifest.force_lads:
+        from .force import load_force
+
+        manifest = dataclasses.replace(manifest, force_lads=load_force(force).lad_codes)
     chosen = [manifest[n] for n in names] if names else list(manifest.datasets.values())
     base = resolve_data_dir(data_dir)
     written = []

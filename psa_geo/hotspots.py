@@ -109,12 +109,16 @@ def _gistar_with_isolated(cells: gpd.GeoDataFrame, alone: np.ndarray) -> gpd.Geo
     return out
 
 
-def write_hotspots(result: HotspotResult, out_dir: str | Path) -> list[Path]:
-    """``hotspots_<area>.html`` (the map) and ``hotspots_<area>.gpkg`` (cells, for QGIS)."""
+def write_hotspots(
+    result: HotspotResult, out_dir: str | Path, *, place: str | None = None
+) -> list[Path]:
+    """``hotspots_<area>.html`` (the map) and ``hotspots_<area>.gpkg`` (cells, for QGIS);
+    ``place`` (the force definition's area) is added to the title."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"hotspots_{safe_name(result.area_name)}_{safe_name(result.group)}"
-    title = f"{result.group}: hotspots in {result.area_name}, {result.period.label}"
+    where = f"{result.area_name} ({place})" if place else result.area_name
+    title = f"{result.group}: hotspots in {where}, {result.period.label}"
     page = out_dir / f"{stem}.html"
     emerging = result.cells if "emerging_class" in result.cells else None
     hotspot_map(result.outline, title=title, gistar_cells=result.cells, kde_cells=result.cells,

@@ -11,8 +11,9 @@ import pandas as pd
 from ._version import __version__
 from .counts import ALL_RECORDS
 from .counts import SOURCE as COUNTS_SOURCE
+from .force import Force, load_force
 from .maps import ATTRIBUTION
-from .measures import ALL_CRIME, ASB, NO_DATA, NOTE_WITHOUT_LOCATION
+from .measures import ALL_CRIME, ASB, NO_DATA, location_note
 
 MAP_FILE = "peninsula_map.html"
 GPKG_FILE = "psa_geo_rates.gpkg"
@@ -36,10 +37,14 @@ def index_html(
     extra_pages: list[tuple[str, str]] = (),
     incomplete: list[str] = (),
     funnels: list[str] = (),
+    force: Force | None = None,
 ) -> str:
     """Render the landing page from the rate tables and the run report (all text escaped);
     ``incomplete`` are lines naming each source's flagged months
-    (:func:`psa_geo.completeness.incomplete_note`)."""
+    (:func:`psa_geo.completeness.incomplete_note`); ``force`` (default Devon & Cornwall) names
+    the area."""
+    force = load_force(force)
+    note = location_note(force)
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     env.filters["num"] = lambda n: f"{n:,}"
     source = resources.files("psa_geo.templates").joinpath("index.html.j2")
@@ -54,8 +59,10 @@ def index_html(
             {
                 "caption": f"{category} by Community Safety Partnership",
                 "rows": _rows(csp[csp["category"] == category]) + _rows(pen_rows),
-                "note": f"{NOTE_WITHOUT_LOCATION} Here: {without:,} events without a location and "
-                f"{outside:,} placed outside the force area count in the Peninsula row.",
+                "note": note
+                if force.part_of_force
+                else f"{note} Here: {without:,} events without a location and {outside:,} "
+                f"placed outside the force area count in the {force.parent_label} row.",
             }
         )
     return template.render(
@@ -68,7 +75,10 @@ def index_html(
         n_csp=n_csp,
         map_file=MAP_FILE,
         gpkg_file=GPKG_FILE,
-        table_levels=TABLE_LEVELS,
+        table_levels={**TABLE_LEVELS, "peninsula": force.parent_label},
+        parent=force.parent_label,
+        the_parent=force.the_parent,
+        area_text=force.area_text,
         hotspot_pages=list(hotspot_pages),
         towns_page=towns_page,
         extra_pages=list(extra_pages),
@@ -78,7 +88,7 @@ def index_html(
         tables=blocks,
         ingest=report["sources"]["police_uk"]["ingest"],
         placed=report["sources"]["police_uk"]["assignment"],
-        notes=[note for note in report["notes"] if note != NOTE_WITHOUT_LOCATION],
+        notes=[n for n in report["notes"] if n != note],
         attribution=ATTRIBUTION,
         version=__version__,
         generated=report["generated"],

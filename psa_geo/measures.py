@@ -8,10 +8,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .areas import LEVELS, PENINSULA, check_level
+from .areas import LEVELS, check_level, parent_area
 from .completeness import incomplete_gap
 from .counts import LEVEL_RANK
 from .errors import PsaGeoError
+from .force import Force, force_of
 from .groups import single_groups
 from .periods import Period
 from .stats import change_significance, change_test, compare_with_benchmark, rate_ci
@@ -24,6 +25,18 @@ NOTE_WITHOUT_LOCATION = (
     "Events without a location count in the Peninsula (force) total only; every smaller area "
     "counts located events, and comparisons with a parent area use located events on both sides."
 )
+
+
+def location_note(force: Force) -> str:
+    """:data:`NOTE_WITHOUT_LOCATION`, or for an area that is part of a force, that its parent
+    total is of located events only."""
+    if not force.part_of_force:
+        return NOTE_WITHOUT_LOCATION
+    return (
+        f"The {force.parent_name} total counts located events only: the area is part of a "
+        "police force area, so events without a location cannot be placed in it; every area "
+        "counts located events."
+    )
 
 
 def trend_arrow(current: float, previous: float, *, threshold: float = 0.05) -> str:
@@ -53,6 +66,7 @@ def change_pct(current: float, previous: float) -> float:
 PARENT_LEVEL = {"lsoa": "csp", "ward": "lad", "lad": "peninsula", "csp": "peninsula"}
 """The parent each level is compared with; a custom level (a town) is compared with its CSP."""
 FORCE_NAME = "Devon & Cornwall Police"
+"""The default force definition's name; the code reads the areas' force (:func:`force_of`)."""
 NO_DATA = "no data"
 
 
@@ -85,7 +99,8 @@ def rate_table(
       :func:`psa_geo.completeness.incomplete_months`; default: none flagged).
     - The ``peninsula`` row is the force total: located events, plus events without a
       location and the force's own events placed outside its area (``located_count``,
-      ``without_location``, ``placed_outside``).
+      ``without_location``, ``placed_outside``); for an area that is part of a force
+      (``areas.attrs["force"].part_of_force``) located events only.
     - ``coverage`` (a counts source's :func:`psa_geo.counts.counts_coverage`): each area
       counts only its LSOAs whose figures are known at its level, in events and residents
       alike; an area with none is "no data" (blank count and rate, ``trend_word`` "no data").
@@ -101,15 +116,19 @@ def rate_table(
     located = in_time[in_time["area_status"] == "inside"]
     out = _located_counts(located, areas, level, groups, coverage)
     if level == "peninsula":
+        force = force_of(areas)
         unlocated = in_time["area_status"] == "no_location"
         outside = in_time["area_status"] == "outside"
         if "falls_within" in in_time:
-            outside &= in_time["falls_within"] == FORCE_NAME
+            outside &= in_time["falls_within"] == force.name
         else:
+            outside &= False
+        if force.part_of_force:
+            unlocated &= False
             outside &= False
         out["located_count"] = out["study_count"]
         for column, mask in (("without_location", unlocated), ("placed_outside", outside)):
-            extra = _group_counts(in_time[mask].assign(area_code=PENINSULA[0]), groups)
+            extra = _group_counts(in_time[mask].assign(area_code=force.parent_code), groups)
             out[column] = _lookup(extra, out, "study")
             out["study_count"] += out[column]
             out["comparison_count"] += _lookup(extra, out, "comparison")
@@ -195,7 +214,7 @@ def _parent_codes(areas: gpd.GeoDataFrame, level: str) -> pd.Series:
     """Area code → the code of its parent area (a ward's LAD is that of most of its LSOAs)."""
     parent = PARENT_LEVEL.get(level, "csp")
     if parent == "peninsula":
-        return pd.Series(PENINSULA[0], index=areas[f"{level}_code"].unique())
+        return pd.Series(parent_area(areas)[0], index=areas[f"{level}_code"].unique())
     sizes = areas.groupby([f"{level}_code", f"{parent}_code"]).size().rename("n").reset_index()
     sizes = sizes.sort_values(["n", f"{parent}_code"], ascending=[False, True])
     first = sizes.drop_duplicates(f"{level}_code")
@@ -214,7 +233,7 @@ def _located_counts(located, areas, level, groups, coverage=None) -> pd.DataFram
     if "placed_level" in located:
         above = located["lsoa_code"].isna()
         if level == "peninsula":
-            area_code[above] = PENINSULA[0]
+            area_code[above] = parent_area(areas)[0]
         elif level in LEVELS:
             area_code[above] = located.loc[above, f"{level}_code"]
     located = located.assign(area_code=area_code)
@@ -264,14 +283,15 @@ def _area_index(areas: gpd.GeoDataFrame, level: str, coverage=None) -> dict:
         known = areas["lsoa_code"].map(coverage).le(rank).to_numpy()
     population = areas["population"].where(known, 0)
     if level == "peninsula":
+        code, name = parent_area(areas)
         table = pd.DataFrame(
             {
-                "area_code": [PENINSULA[0]],
-                "area_name": [PENINSULA[1]],
+                "area_code": [code],
+                "area_name": [name],
                 "population": [int(population.sum())],
             }
         )
-        code_of = pd.Series(PENINSULA[0], index=areas["lsoa_code"].to_numpy())
+        code_of = pd.Series(code, index=areas["lsoa_code"].to_numpy())
     else:
         code, name = f"{level}_code", f"{level}_name"
         table = (

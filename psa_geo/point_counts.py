@@ -15,7 +15,7 @@ import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
 
-from .areas import PENINSULA
+from .areas import PENINSULA, parent_area
 from .errors import PsaGeoError
 from .events import CRS, validate_events
 from .periods import Period
@@ -79,10 +79,11 @@ def report_counts(
         frame = frame[within.contains(frame["date"])]
     sources = events["source"].unique()
     weight_name = WEIGHT_NAMES.get(sources[0], "weight") if len(sources) == 1 else "weight"
+    parent = parent_area(areas) if areas is not None else PENINSULA
     keys = pd.DataFrame(
         {
-            "area_code": _codes(frame, level, code_col),
-            "area_name": _codes(frame, level, name_col),
+            "area_code": _codes(frame, level, code_col, parent),
+            "area_name": _codes(frame, level, name_col, parent),
             "period_start": _period_start(frame["date"], period),
             weight_name: frame["weight"].to_numpy(),
         },
@@ -140,10 +141,10 @@ def _level_columns(events: pd.DataFrame, level: str) -> tuple[str, str]:
     raise PsaGeoError(f"the events carry no level {level!r} ({code} and {name} columns)")
 
 
-def _codes(frame: pd.DataFrame, level: str, column: str) -> np.ndarray:
+def _codes(frame: pd.DataFrame, level: str, column: str, parent=PENINSULA) -> np.ndarray:
     if level == "peninsula":
         placed = frame.get("area_status", pd.Series("inside", index=frame.index)) == "inside"
-        text = PENINSULA[0] if column == "peninsula_code" else PENINSULA[1]
+        text = parent[0] if column == "peninsula_code" else parent[1]
         return np.where(placed, text, None)
     values = frame[column].astype(object)
     return np.array(values.where(values.notna() & (values != ""), None), dtype=object)
@@ -169,7 +170,8 @@ def _label(start: pd.Timestamp, period: str) -> str:
 
 def _with_zeros(table, areas, level, code_col, name_col, period, frame, within) -> pd.DataFrame:
     if level == "peninsula":
-        names = pd.DataFrame({"area_code": [PENINSULA[0]], "area_name": [PENINSULA[1]]})
+        code, name = parent_area(areas)
+        names = pd.DataFrame({"area_code": [code], "area_name": [name]})
     elif level == "town":
         names = table.loc[table["area_code"] != "", ["area_code", "area_name"]].drop_duplicates()
     else:

@@ -40,13 +40,18 @@ CAVEATS = (
 
 
 def render_profile(
-    profile: TownProfile, *, map_file: str | None = None, population: dict | None = None
+    profile: TownProfile,
+    *,
+    map_file: str | None = None,
+    population: dict | None = None,
+    place: str | None = None,
 ) -> str:
     """The profile page of one town as HTML (every value escaped).
 
     ``map_file`` is the town's interactive map, embedded in a frame on screen; the printed
     page carries a static image of the same content instead. ``population`` is the ``info``
-    of :func:`psa_geo.population.population_for` (default: the mid-2018 estimates).
+    of :func:`psa_geo.population.population_for` (default: the mid-2018 estimates); ``place``
+    (the force definition's area) is added to the heading.
     """
     figures = profile.figures.to_dict("records")
     season = [] if profile.seasonality is None else profile.seasonality.to_dict("records")
@@ -68,6 +73,7 @@ def render_profile(
         attribution=ATTRIBUTION,
         version=__version__,
         **_population(population),
+        place=place,
     )
 
 
@@ -78,7 +84,7 @@ def _population(info: dict | None) -> dict:
     return {"population_year": info["year"], "population": info["sentence"]}
 
 
-def profile_map(profile: TownProfile):
+def profile_map(profile: TownProfile, *, place: str | None = None):
     """The town's interactive folium map: LSOAs with their figures, crime and ASB Gi*
     classes, emerging hot spots, density and the top repeat locations."""
     crime = profile.hotspots.get(ALL_CRIME)
@@ -86,7 +92,8 @@ def profile_map(profile: TownProfile):
     cells = crime.cells if crime is not None else None
     return hotspot_map(
         profile.outline,
-        title=f"{profile.town}: crime hotspots, {profile.study.label}",
+        title=f"{profile.town}{f' ({place})' if place else ''}: crime hotspots, "
+        f"{profile.study.label}",
         gistar_cells=cells,
         kde_cells=cells,
         emerging_cells=cells if cells is not None and "emerging_class" in cells else None,
@@ -185,6 +192,7 @@ def towns_index_html(
     match: pd.DataFrame | None = None,
     *,
     population: dict | None = None,
+    place: str | None = None,
 ) -> str:
     """The index page comparing the towns side by side (ranked by all-crime rate), with how
     well each town's LSOAs match its built-up area and parish when ``match`` is given
@@ -214,6 +222,7 @@ def towns_index_html(
         attribution=ATTRIBUTION,
         version=__version__,
         **_population(population),
+        place=place,
     )
 
 
@@ -223,6 +232,7 @@ def write_profiles(
     *,
     match: pd.DataFrame | None = None,
     population: dict | None = None,
+    place: str | None = None,
 ) -> list[Path]:
     """Write ``<town>.html``, ``<town>_map.html`` and ``<town>_figures.csv`` per town and
     ``index.html`` comparing them (plus ``town_definitions.csv`` from ``match``, the
@@ -236,10 +246,11 @@ def write_profiles(
     written, pages = [], {}
     for profile in profiles:
         map_path = out_dir / f"{profile.slug}_map.html"
-        profile_map(profile).save(map_path)
+        profile_map(profile, place=place).save(map_path)
         page = out_dir / f"{profile.slug}.html"
         page.write_text(
-            render_profile(profile, map_file=map_path.name, population=population), encoding="utf-8"
+            render_profile(profile, map_file=map_path.name, population=population, place=place),
+            encoding="utf-8",
         )
         figures = out_dir / f"{profile.slug}_figures.csv"
         write_csv(profile.figures, figures)
@@ -251,6 +262,7 @@ def write_profiles(
         written.append(definitions)
     index = out_dir / "index.html"
     index.write_text(
-        towns_index_html(profiles, pages, match, population=population), encoding="utf-8"
+        towns_index_html(profiles, pages, match, population=population, place=place),
+        encoding="utf-8",
     )
     return [*written, index]

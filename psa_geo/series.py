@@ -6,9 +6,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .areas import PENINSULA, check_level
+from .areas import check_level, parent_area
+from .force import force_of
 from .groups import single_groups
-from .measures import FORCE_NAME
 from .periods import Period
 
 SUMMER_MONTHS = (7, 8, 9)
@@ -17,12 +17,15 @@ SUMMER_MONTHS = (7, 8, 9)
 def _with_area_code(events: pd.DataFrame, areas: gpd.GeoDataFrame, level: str) -> pd.DataFrame:
     """Events that count at ``level``, with ``area_code``: located ones inside the area, and
     for the Peninsula (force) total also those without a location and the force's own
-    events placed outside its area."""
+    events placed outside its area (located ones only for an area that is part of a force)."""
     if level == "peninsula":
+        force = force_of(areas)
+        if force.part_of_force:
+            return events[events["area_status"] == "inside"].assign(area_code=force.parent_code)
         keep = events["area_status"].isin(["inside", "no_location"])
         if "falls_within" in events:
-            keep |= (events["area_status"] == "outside") & (events["falls_within"] == FORCE_NAME)
-        return events[keep].assign(area_code=PENINSULA[0])
+            keep |= (events["area_status"] == "outside") & (events["falls_within"] == force.name)
+        return events[keep].assign(area_code=force.parent_code)
     lookup = pd.Series(areas[f"{level}_code"].to_numpy(), index=areas["lsoa_code"].to_numpy())
     inside = events[events["area_status"] == "inside"]
     area_code = inside["lsoa_code"].map(lookup)
@@ -52,9 +55,10 @@ def monthly_series(
     if months is None:
         months = pd.date_range(month.min(), month.max(), freq="MS")
     base = frame.assign(month=month).groupby(["area_code", "category", "month"])["weight"].sum()
-    codes = (
-        [PENINSULA[0]] if level == "peninsula" else sorted(areas[f"{level}_code"].dropna().unique())
-    )
+    if level == "peninsula":
+        codes = [parent_area(areas)[0]]
+    else:
+        codes = sorted(areas[f"{level}_code"].dropna().unique())
     parts = []
     for group, members in groups.items():
         sub = base[base.index.get_level_values("category").isin(members)]
@@ -106,6 +110,7 @@ def seasonality(monthly: pd.DataFrame, *, period: Period) -> pd.DataFrame:
 
 def _area_names(areas: gpd.GeoDataFrame, level: str) -> dict[str, str]:
     if level == "peninsula":
-        return {PENINSULA[0]: PENINSULA[1]}
+        code, name = parent_area(areas)
+        return {code: name}
     pairs = areas[[f"{level}_code", f"{level}_name"]].drop_duplicates(f"{level}_code")
     return dict(pairs.itertuples(index=False))
