@@ -563,8 +563,17 @@ def _print_crime_status(status: dict, *, quiet: bool) -> None:
     print(f"  forces: {', '.join(status['forces']) or 'none'}")
     print(f"  gaps:   {month_ranges(status['gaps'])}")
     print(f"  incomplete months: {status['incomplete'] or 'none'}")
+    counts = {table["file"]: table for table in status["counts_tables"]}
     for path, why in status["skipped"]:
-        print(f"  skipped: {path}: {why}")
+        print(f"  skipped: {path}: {why}" if path not in counts else
+              f"  skipped: {path}: a counts table; read it with --counts {path}")  # fmt: skip
+    for table in counts.values():
+        if "problem" in table:
+            print(f"  counts table {table['file']}: {table['problem']}")
+            continue
+        print(f"  counts table {table['file']}: {table['rows']:,} rows "
+              f"({table['rejected']:,} unusable), months {month_ranges(table['months'])}, "
+              f"incomplete months: {table['incomplete'] or 'none'}")  # fmt: skip
     for path, why in status["problems"]:
         print(f"  problem: {path}: {why}")
 

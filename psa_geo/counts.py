@@ -112,6 +112,21 @@ def read_counts(
     return (events, report) if return_report else events
 
 
+def is_counts_table(path: Path) -> bool:
+    """True when ``path``'s header has an LSOA code, month and count column (:data:`ALIASES`)."""
+    try:
+        with _csvlines.open_counted(path) as stream:
+            header = pd.read_csv(stream, nrows=0, encoding="utf-8-sig").columns
+    except (ValueError, OSError, EOFError, zlib.error, UnicodeDecodeError):
+        return False
+    names = {ALIASES.get(_snake(h)) for h in header}
+    return {"code", "month", "count"} <= names
+
+
+def _snake(header) -> str:
+    return re.sub(r"[^0-9a-z]+", "_", str(header).strip().lower()).strip("_")
+
+
 def _read_file(path: Path, report: IngestReport) -> tuple[pd.DataFrame, np.ndarray]:
     """The file's rows as text with ``code``, ``month``, ``category``, ``count_text``,
     ``source_file`` and ``source_row``, and each row's line reason ("" if none)."""
@@ -132,7 +147,7 @@ def _read_file(path: Path, report: IngestReport) -> tuple[pd.DataFrame, np.ndarr
         raise InputFileError(path, f"not a readable CSV ({str(exc).splitlines()[0]})") from None
     columns: dict[str, str] = {}
     for header in frame.columns:
-        name = ALIASES.get(re.sub(r"[^0-9a-z]+", "_", str(header).strip().lower()).strip("_"))
+        name = ALIASES.get(_snake(header))
         if name is None:
             continue
         if name in columns:

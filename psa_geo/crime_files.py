@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from .completeness import describe_incomplete, incomplete_months
+from .counts import is_counts_table, read_counts
 from .errors import InputFileError, MissingDataError
 from .police_uk import REQUIRED_COLUMNS, street_suffix
 
@@ -142,7 +143,8 @@ def crime_status(data_dir: str | Path, *, force: str = FORCE) -> dict:
     """For ``data status``: the months and forces in ``crime/``'s police.uk files, the gaps
     (months missing between the first and the last), the months that look incomplete
     (:func:`psa_geo.completeness.incomplete_months` with its default rule, as a phrase; empty
-    when none), and the files skipped."""
+    when none), the files skipped, and the counts tables among them with their months and
+    incomplete months."""
     found = find_crime_files(data_dir, force=force)
     frames, problems = [], list(found.unreadable)
     for path in found.files:
@@ -168,7 +170,9 @@ def crime_status(data_dir: str | Path, *, force: str = FORCE) -> dict:
         every = pd.period_range(months[0], months[-1], freq="M").strftime("%Y-%m")
         gaps = [m for m in every if m not in set(months)]
     totals = rows.loc[rows["Month"].isin(months), "Month"].value_counts().sort_index()
+    counts = [Path(path) for path, _ in found.skipped if is_counts_table(Path(path))]
     return {
+        "counts_tables": [_counts_status(path) for path in counts],
         "folder": str(found.folder),
         "files": [str(p) for p in found.files],
         "rows": len(rows),
@@ -178,6 +182,21 @@ def crime_status(data_dir: str | Path, *, force: str = FORCE) -> dict:
         "incomplete": describe_incomplete(incomplete_months(totals)),
         "skipped": found.skipped,
         "problems": problems,
+    }
+
+
+def _counts_status(path: Path) -> dict:
+    """A counts table's rows, months and incomplete months, for ``data status``."""
+    try:
+        events, report = read_counts(path, return_report=True)
+    except InputFileError as exc:
+        return {"file": str(path), "problem": str(exc)}
+    return {
+        "file": str(path),
+        "rows": report.rows_read,
+        "rejected": sum(report.rejected.values()),
+        "months": report.months,
+        "incomplete": describe_incomplete(incomplete_months(events)),
     }
 
 

@@ -211,3 +211,12 @@ def test_gzip_counts_are_read(real_counts, tmp_path, counts_read):
     packed.write_bytes(gzip.compress(real_counts.read_bytes()))
     events = psa_geo.read_counts(packed)
     assert events["weight"].sum() == counts_read[0]["weight"].sum()
+
+
+def test_data_status_describes_a_counts_table_in_crime(mirror, real_counts):
+    done = run_cli("data", "status", "--data-dir", str(mirror))
+    assert done.returncode == 0, done.stderr
+    [line] = [x for x in done.stdout.splitlines() if x.startswith("  counts table ")]
+    assert str(real_counts) in line and "months 2022-05 to 2025-04" in line
+    assert "incomplete months: 2023-04 to 2023-11 look incomplete" in line
+    assert f"read it with --counts {real_counts}" in done.stdout
