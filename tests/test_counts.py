@@ -9,6 +9,7 @@ import datetime as dt
 import gzip
 import json
 import re
+import tomllib
 from collections import defaultdict
 
 import pandas as pd
@@ -146,8 +147,9 @@ def counts_build(mirror, real_counts, tmp_path_factory):
 
 
 def _csp_of_lad() -> dict[str, str]:
-    with (REPO / "boundaries" / "csp_membership.csv").open(encoding="utf-8") as handle:
-        return {r["lad_code"]: r["csp_label"] for r in csv.DictReader(handle)}
+    """LAD code → CSP label, read from the force definition file with tomllib."""
+    force = tomllib.loads((REPO / "boundaries" / "devon_and_cornwall.toml").read_text("utf-8"))
+    return {lad: csp["label"] for csp in force["csp"] for lad in csp["lads"]}
 
 
 def test_counts_build_csp_totals_equal_the_file(counts_build, file_rows):
