@@ -41,6 +41,7 @@ from .hotspots import HotspotResult, hotspot_study, write_hotspots
 from .kde import kde
 from .maps import rate_map
 from .measures import change_pct, rate_table, trend_arrow
+from .overview import csp_sentences, overview_grid
 from .periods import Period, calendar_year, financial_year, latest_complete_months, parse_period
 from .point_counts import BinCoverage, finds_near_bins, report_counts
 from .point_sources import PointSource, load_point_sources, point_tables, write_point_sources
@@ -103,6 +104,7 @@ __all__ = [
     "corridor_study",
     "count_points",
     "counts_coverage",
+    "csp_sentences",
     "dataset_status",
     "default_cell_size",
     "define_town",
@@ -140,6 +142,7 @@ __all__ = [
     "monthly_series",
     "monthly_totals",
     "nearest_year",
+    "overview_grid",
     "parse_period",
     "point_tables",
     "poisson_ci",

@@ -14,6 +14,7 @@ from .counts import SOURCE as COUNTS_SOURCE
 from .force import Force, load_force
 from .maps import ATTRIBUTION
 from .measures import ALL_CRIME, ASB, NO_DATA, location_note
+from .overview import overview_html
 
 MAP_FILE = "peninsula_map.html"
 GPKG_FILE = "psa_geo_rates.gpkg"
@@ -65,7 +66,19 @@ def index_html(
                 f"placed outside the force area count in the {force.parent_label} row.",
             }
         )
+    headline = next(
+        (g for g in (ALL_CRIME, ALL_RECORDS) if g in set(csp["category"])), csp["category"].iloc[0]
+    )
+    overview = overview_html(
+        csp,
+        pen,
+        headline=headline,
+        study=report["study_period"]["label"],
+        comparison=report["comparison_period"]["label"],
+        force=force,
+    )
     return template.render(
+        overview=overview,
         study=report["study_period"]["label"],
         comparison=report["comparison_period"]["label"],
         period_rule=report.get("period_rule", ""),
