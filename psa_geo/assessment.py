@@ -9,19 +9,19 @@ import pandas as pd
 from ._version import __version__
 from .csvfile import write_csv
 from .force import Force, load_force
-from .measures import NO_DATA
+from .measures import ALL_CRIME, NO_DATA
+from .overview import RAG, overview_html
 from .templating import template as load_template
 
-# Okabe–Ito colours (colour-blind safe), always shown beside the word.
-RAG = {"higher": "#E69F00", "similar": "#D9D9D9", "lower": "#56B4E9"}
 CAVEATS = (
     "Source: police.uk street-level crime and ASB. Figures differ slightly from the published "
     "iQuanta figures: police.uk is extracted once a month and not revised when records are "
     "reclassified or cancelled.",
     "Rates are per 1,000 residents (ONS mid-2018). In town centres and visitor areas many "
     "victims and offenders are not residents, so resident rates run high there.",
-    "'Higher' or 'lower' than {the_parent} means {the_parent} rate lies outside the area's "
-    "95% confidence interval (public-health profile method); otherwise 'similar'.",
+    "'Higher' or 'lower' than {the_parent} means {the_parent}'s located-only rate (events with "
+    "a location, as every CSP counts them) lies outside the area's 95% confidence interval "
+    "(public-health profile method); otherwise 'similar'.",
     "A change is called significant when an exact Poisson test of the two counts gives "
     "p < 0.05; the arrow alone (±5%) says nothing about chance.",
 )
@@ -97,14 +97,38 @@ def assessment_html(
     incomplete: str = "",
     population: str = "",
     force: Force | None = None,
+    rates: dict[str, pd.DataFrame] | None = None,
 ) -> str:
     """The three tables as one print-friendly page, every cell escaped; ``incomplete`` is a
     line naming flagged months in the periods (:func:`psa_geo.completeness.incomplete_note`),
-    ``population`` the line saying which population estimates the rates use."""
+    ``population`` the line saying which population estimates the rates use. With ``rates``
+    (the ``csp`` and ``peninsula`` rate tables) the page opens with the overview grid
+    (:func:`psa_geo.overview.overview_html`) and names the parent's located-only rate."""
     force = load_force(force)
     template = load_template("assessment.html.j2", missing="")
     areas = list(dict.fromkeys(quick["area"]))
+    overview, located = "", {}
+    if rates is not None:
+        csp = rates["csp"]
+        groups = [g for g in headline_groups if g in set(csp["category"])] or list(csp["category"])
+        headline = ALL_CRIME if ALL_CRIME in groups else groups[0]
+        overview = overview_html(
+            csp,
+            rates["peninsula"],
+            headline=headline,
+            study=quick["period"].iloc[0],
+            comparison=quick["comparison_period"].iloc[0],
+            force=force,
+        )
+        located = (
+            csp.dropna(subset=["parent_rate_per_1000"])
+            .groupby("category", sort=False)["parent_rate_per_1000"]
+            .first()
+            .to_dict()
+        )
     return template.render(
+        overview=overview,
+        located=located,
         quick={a: quick[quick["area"] == a].to_dict("records") for a in areas},
         league={g: league[league["group"] == g].to_dict("records") for g in headline_groups},
         season=season[season["category"].isin(headline_groups)].to_dict("records"),
@@ -142,8 +166,10 @@ def write_assessment(
     incomplete: str = "",
     population: str = "",
     force: Force | None = None,
+    rates: dict[str, pd.DataFrame] | None = None,
 ) -> list[Path]:
-    """Write the three tables as CSV (under tables/) and the page ``assessment.html``."""
+    """Write the three tables as CSV (under tables/) and the page ``assessment.html``
+    (opening with the overview grid when ``rates`` are given, as for :func:`assessment_html`)."""
     (out_dir / "tables").mkdir(parents=True, exist_ok=True)
     written = []
     for name, frame in (("quick_facts", quick), ("league_table", league), ("seasonality", season)):
@@ -160,6 +186,7 @@ def write_assessment(
             incomplete=incomplete,
             population=population,
             force=force,
+            rates=rates,
         ),
         encoding="utf-8",
     )

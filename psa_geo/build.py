@@ -294,6 +294,7 @@ def _write_study(
             incomplete=incomplete,
             population=population_info["sentence"],
             force=force,
+            rates=tables,
         )
     hotspot_pages: list[tuple[str, str]] = []
     extra_pages: list[tuple[str, str]] = []
