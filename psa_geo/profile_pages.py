@@ -186,6 +186,29 @@ def static_map_png(profile: TownProfile) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+COVERAGE_CAUTION_PCT = 50.0
+"""A town whose LSOAs cover less of its built-up area than this (per cent) carries a caution
+beside its rate wherever it is ranked."""
+
+
+def coverage_cautions(match: pd.DataFrame | None) -> dict[str, dict[str, str]]:
+    """Town → its caution, for each town of ``match`` (:func:`town_match_report`) whose LSOAs
+    cover under :data:`COVERAGE_CAUTION_PCT` of its built-up area: ``short`` (shown beside
+    its rate) and ``text`` (the sentence that explains it)."""
+    if match is None or "bua_covered_pct" not in match:
+        return {}
+    low = match[match["bua_covered_pct"] < COVERAGE_CAUTION_PCT]
+    return {
+        m.town: {
+            "short": f"caution: its LSOAs cover {m.bua_covered_pct:.0f}% of the built-up area",
+            "text": f"{m.town}: its {m.lsoa_count} LSOAs ({m.population:,} residents) cover "
+            f"{m.bua_covered_pct:.0f}% of its built-up area, so its rate describes part of the "
+            "town (often the centre, where resident rates run high) and its rank can mislead.",
+        }
+        for m in low.itertuples()
+    }
+
+
 def towns_index_html(
     profiles: list[TownProfile],
     pages: dict[str, str],
@@ -196,7 +219,8 @@ def towns_index_html(
 ) -> str:
     """The index page comparing the towns side by side (ranked by all-crime rate), with how
     well each town's LSOAs match its built-up area and parish when ``match`` is given
-    (:func:`town_match_report`)."""
+    (:func:`town_match_report`): a town whose LSOAs cover under half of its built-up area
+    carries a caution beside its rate (:func:`coverage_cautions`)."""
     rows = []
     for profile in profiles:
         by_group = profile.figures.set_index("category")
@@ -209,6 +233,9 @@ def towns_index_html(
     for row, rank in zip(rows, rates.rank(ascending=False, method="min"), strict=True):
         row["rank"] = None if math.isnan(rank) else int(rank)
     rows.sort(key=lambda r: (r["rank"] is None, r["rank"] or 0))
+    cautions = coverage_cautions(match)
+    for row in rows:
+        row["caution"] = cautions.get(row["p"].town)
     first = profiles[0]
     return load_template("towns_index.html.j2").render(
         match=[] if match is None else match.to_dict("records"),
