@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 from conftest import REPO, csv_line, run_cli, write_lines
 from test_months import COUNTS_FILE, _data_dir
+from test_overview import grid_cells
 
 import psa_geo
 from psa_geo.build import load_records
@@ -184,6 +185,16 @@ def test_counts_build_withholds_the_trend_and_shows_scilly_as_no_data(counts_bui
     assert re.findall(r"<td[^>]*>([^<]*)</td>", cells)[:4] == ["no data"] * 4
     assert "2023-04 to 2023-11" in page and ALL_RECORDS in page
     assert "No data" in (counts_build / "peninsula_map.html").read_text(encoding="utf-8")
+
+
+def test_counts_build_overview_grid_has_its_one_group(counts_build):
+    page = (counts_build / "index.html").read_text(encoding="utf-8")
+    columns, cells = grid_cells(page)
+    assert columns == [ALL_RECORDS]
+    assert cells[("Isles of Scilly", ALL_RECORDS)] == "no data"
+    assert cells[("Plymouth", ALL_RECORDS)] in {f"{w} not comparable" for w in ("higher", "lower")}
+    assert "<li>Isles of Scilly: no data</li>" in page and "of 7, " in page
+    assert "Trend not comparable: 2023-04 to 2023-11 look incomplete" in page
 
 
 def test_counts_build_accounts_for_every_row(counts_build, file_rows):
