@@ -13,6 +13,7 @@ import bz2
 import gzip
 import io
 import lzma
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,6 +85,27 @@ def open_counted(path: Path, *, label: str | None = None, cap: int | None = None
     opener = _OPENERS.get(Path(path).suffix.lower(), open)
     cap = MAX_UNCOMPRESSED_BYTES if cap is None else cap
     return CountingReader(opener(path, "rb"), label=label or str(path), cap=cap)
+
+
+def read_rows(path: Path, *, not_utf8: str = "not UTF-8 text") -> tuple[pd.DataFrame, Lines]:
+    """Every row of the UTF-8 CSV ``path`` as text (blank lines kept, as empty rows) and
+    where each lies; a missing, empty, undecodable (``not_utf8``) or unparsable file is a
+    one-line :class:`InputFileError`."""
+    if not path.is_file():
+        raise InputFileError(path, "no such file" if not path.exists() else "not a file")
+    try:
+        with open_counted(path) as stream:
+            frame = pd.read_csv(
+                stream, dtype=str, keep_default_na=False, skip_blank_lines=False,
+                encoding="utf-8-sig",
+            )  # fmt: skip
+        return frame, place_rows(frame, stream.lines, label=str(path))
+    except UnicodeDecodeError:
+        raise InputFileError(path, not_utf8) from None
+    except pd.errors.EmptyDataError:
+        raise InputFileError(path, "the file is empty") from None
+    except (pd.errors.ParserError, OSError, EOFError, zlib.error) as exc:
+        raise InputFileError(path, f"not a readable CSV ({str(exc).splitlines()[0]})") from None
 
 
 @dataclass

@@ -130,21 +130,7 @@ def _snake(header) -> str:
 def _read_file(path: Path, report: IngestReport) -> tuple[pd.DataFrame, np.ndarray]:
     """The file's rows as text with ``code``, ``month``, ``category``, ``count_text``,
     ``source_file`` and ``source_row``, and each row's line reason ("" if none)."""
-    if not path.is_file():
-        raise InputFileError(path, "no such file" if not path.exists() else "is not a file")
-    try:
-        with _csvlines.open_counted(path) as stream:
-            frame = pd.read_csv(
-                stream, dtype=str, keep_default_na=False, skip_blank_lines=False,
-                encoding="utf-8-sig",
-            )  # fmt: skip
-        lines = _csvlines.place_rows(frame, stream.lines, label=str(path))
-    except UnicodeDecodeError:
-        raise InputFileError(path, "not UTF-8 text (save it as UTF-8 CSV)") from None
-    except pd.errors.EmptyDataError:
-        raise InputFileError(path, "the file is empty") from None
-    except (pd.errors.ParserError, OSError, EOFError, zlib.error) as exc:
-        raise InputFileError(path, f"not a readable CSV ({str(exc).splitlines()[0]})") from None
+    frame, lines = _csvlines.read_rows(path, not_utf8="not UTF-8 text (save it as UTF-8 CSV)")
     columns: dict[str, str] = {}
     for header in frame.columns:
         name = ALIASES.get(_snake(header))

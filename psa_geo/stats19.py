@@ -14,7 +14,6 @@ import datetime as dt
 import io
 import logging
 import re
-import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
@@ -291,21 +290,7 @@ def _code_labels(table: str) -> dict[str, dict[str, str]]:
 def _read_csv(path: Path, table: str) -> tuple[pd.DataFrame, str, _csvlines.Lines]:
     """The file's rows as stripped strings (blank lines kept, as empty rows), columns
     renamed, its column-name vintage and where each row lies."""
-    if not path.is_file():
-        raise InputFileError(path, "no such file" if not path.exists() else "not a file")
-    try:
-        with _csvlines.open_counted(path) as stream:
-            frame = pd.read_csv(
-                stream, dtype=str, keep_default_na=False, skip_blank_lines=False,
-                encoding="utf-8-sig",
-            )  # fmt: skip
-        lines = _csvlines.place_rows(frame, stream.lines, label=str(path))
-    except UnicodeDecodeError:
-        raise InputFileError(path, "not UTF-8 text (DfT's STATS19 files are)") from None
-    except pd.errors.EmptyDataError:
-        raise InputFileError(path, "the file is empty") from None
-    except (pd.errors.ParserError, OSError, EOFError, zlib.error) as exc:
-        raise InputFileError(path, f"not a readable CSV ({str(exc).splitlines()[0]})") from None
+    frame, lines = _csvlines.read_rows(path, not_utf8="not UTF-8 text (DfT's STATS19 files are)")
     frame.columns = [c.strip() for c in frame.columns]
     schema = next((SCHEMAS[c] for c in frame.columns if c in SCHEMAS), None)
     if schema is None:
