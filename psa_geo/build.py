@@ -9,17 +9,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from ._version import __version__
 from .areas import LEVELS, dissolve_areas, load_areas
 from .assessment import league_table, quick_facts, write_assessment
-from .assign import AssignReport, assign_areas
-from .completeness import RULE, in_periods, incomplete_months, incomplete_note, report_rows
+from .assign import assign_areas
+from .completeness import RULE, in_periods, incomplete_note, report_rows
 from .corridor_pages import corridor_job
-from .counts import ALL_RECORDS, LEVEL_RANK, counts_coverage, read_counts
+from .counts import ALL_RECORDS
 from .counts import SOURCE as COUNTS_SOURCE
 from .crime_files import crime_paths, find_crime_files
 from .csvfile import write_csv
@@ -27,7 +26,7 @@ from .datadir import load_manifest, require_datasets, resolve_data_dir
 from .demo import FOLDER as DEMO_FOLDER
 from .demo import write_demo
 from .errors import InputFileError, MissingDataError, PsaGeoError
-from .events import CANONICAL_COLUMNS, CRS, IngestReport
+from .events import IngestReport
 from .faults import fault_point
 from .force import Force, force_of
 from .groups import load_crime_groups, unmapped_categories
@@ -52,6 +51,17 @@ from .police_uk import read_police_uk
 from .population import load_estimates, population_for
 from .profile_pages import write_profiles
 from .profiles import town_profiles
+from .records import (
+    Records,
+    add_counts,
+    headline_group,
+    incomplete_by_source,
+    month_start,
+    no_data_areas,
+    no_events,
+    records_groups,
+    why_no_points,
+)
 from .road_safety import FOLDER as ROAD_SAFETY_FOLDER
 from .road_safety import load_road_safety, write_road_safety
 from .rough_sleeping import FOLDER as ROUGH_SLEEPING_FOLDER
@@ -316,7 +326,7 @@ def _write_study(
     if maps:
         result.files += _write_maps(out_dir, areas, tables, study, timings, group=headline,
                                     place=force.place)  # fmt: skip
-        no_points = _no_points(events, study)
+        no_points = why_no_points(events, study)
         if no_points:
             notes.append(f"no hotspot maps: {no_points}")
         with _Step(timings, "hotspots"):
@@ -444,119 +454,6 @@ def load_study(data_dir: Path, timings: dict, *, areas=None, crime=None, force=N
     return records.areas, records.events, records.ingest, records.placed
 
 
-@dataclass
-class Records:
-    """The study's areas and police.uk records: street files and counts tables together.
-
-    ``events`` holds both (a counts table's months that street files cover are left out
-    and counted as ``superseded_by_street_files``); ``ingest``/``placed`` report the street
-    files and ``counts``/``counts_placed`` the counts tables; ``coverage`` is the counts'
-    :func:`counts_coverage` (None without counts); ``months`` every month either covers.
-    """
-
-    areas: pd.DataFrame
-    events: pd.DataFrame
-    ingest: IngestReport
-    placed: AssignReport
-    counts: IngestReport | None = None
-    counts_placed: AssignReport | None = None
-    coverage: pd.Series | None = None
-    months: set = field(default_factory=set)
-    overlap: list[str] = field(default_factory=list)
-
-    def coverage_of(self, *periods: Period) -> pd.Series | None:
-        """The counts' coverage when counts rows fall in any of ``periods``, else None."""
-        if self.coverage is None:
-            return None
-        rows = self.events[self.events["source"] == COUNTS_SOURCE]
-        if not any(period.contains(rows["date"]).any() for period in periods):
-            return None
-        return self.coverage
-
-    def notes(self, *periods: Period) -> list[str]:
-        """Lines for the index and run report: overlap with street files, areas with no data."""
-        if self.counts is None:
-            return []
-        lines = list(self.counts.notes)
-        coverage = self.coverage_of(*periods)
-        if coverage is not None:
-            by_code = self.areas.set_index("lsoa_code")
-            missing = by_code.loc[coverage.index[coverage.isna()]]
-            if len(missing):
-                names = ", ".join(missing["lsoa_name"].head(5))
-                lines.append(
-                    f"no data for {len(missing)} LSOAs in the counts tables ({names}): they show "
-                    f"'no data', and their {int(missing['population'].sum()):,} residents are "
-                    "left out of every rate, their parent areas' too"
-                )
-            above = by_code.loc[coverage.index[coverage > 0]]
-            if len(above):
-                lines.append(
-                    f"{len(above)} LSOAs ({', '.join(above['lsoa_name'].head(5))}) are counted "
-                    "only at the level that wholly holds the 2021 LSOA they merged into (their "
-                    "ward, LAD or CSP); below it they show 'no data'"
-                )
-        return lines
-
-    def counts_report(self) -> dict:
-        """The counts tables' part of the run report's ``sources``."""
-        if self.counts is None:
-            return {}
-        coverage = self.coverage
-        levels = {rank: level for level, rank in LEVEL_RANK.items()}
-        return {
-            COUNTS_SOURCE: {
-                "ingest": self.counts.to_dict(),
-                "assignment": self.counts_placed.to_dict(),
-                "months_superseded_by_street_files": self.overlap,
-                "lsoas_without_data": sorted(coverage.index[coverage.isna()]),
-                "lsoas_known_above_lsoa_level": {
-                    code: levels[int(rank)] for code, rank in coverage[coverage > 0].items()
-                },
-            }
-        }
-
-
-def incomplete_by_source(events: pd.DataFrame, rule: dict) -> tuple[pd.DataFrame, dict]:
-    """The months that look incomplete (:func:`incomplete_months` with ``rule``), each
-    source's monthly totals checked on their own (street files; counts tables): all flagged
-    months together, and the flagged months of each source."""
-    names = ["police_uk", *sorted(set(events["source"]) - {"police_uk"})]
-    by_source = {name: incomplete_months(events[events["source"] == name], **rule)
-                 for name in names}  # fmt: skip
-    flagged = pd.concat(by_source.values(), ignore_index=True).sort_values("month")
-    return flagged.reset_index(drop=True), by_source
-
-
-def records_groups(events: pd.DataFrame, groups: dict[str, list[str]]) -> dict[str, list[str]]:
-    """``groups``, or, when records without categories (a counts table's
-    :data:`ALL_RECORDS`) are among ``events``, the one group of every record."""
-    if not (events["category"] == ALL_RECORDS).any():
-        return groups
-    return {ALL_RECORDS: sorted(events["category"].dropna().unique())}
-
-
-def headline_group(groups: dict[str, list[str]]) -> str:
-    """The group of the headline figures, map and hotspots: all crime, else all records."""
-    return ALL_CRIME if ALL_CRIME in groups else next(iter(groups))
-
-
-def no_data_areas(table: pd.DataFrame) -> set[str]:
-    """The codes of a rate table's areas with no data (no residents known)."""
-    return set(table.loc[table["population"] == 0, "area_code"])
-
-
-def _no_points(events: pd.DataFrame, period: Period) -> str | None:
-    """Why point-based sections cannot run for ``period`` (no located points), else None."""
-    rows = events[period.contains(events["date"])]
-    if rows.empty or not (~(rows.geometry.isna() | rows.geometry.is_empty)).any():
-        return (
-            f"the records of {period.label} have no points (a counts table has none); "
-            "density, Gi* hot spots and repeat locations need street-level records"
-        )
-    return None
-
-
 def load_records(
     data_dir: Path, timings: dict, *, areas=None, crime=None, counts=None, force=None
 ) -> Records:
@@ -578,7 +475,7 @@ def load_records(
         if paths:
             events, ingest = read_police_uk(paths, return_report=True, force=slug)
         else:
-            events, ingest = _no_events(), IngestReport(source="police_uk")
+            events, ingest = no_events(), IngestReport(source="police_uk")
         if found.skipped:
             ingest.notes.append(
                 f"{len(found.skipped)} files in {found.folder} are not police.uk street files "
@@ -592,59 +489,11 @@ def load_records(
             placed.outside,
             placed.without_location,
         )
-    records = Records(areas, events, ingest, placed, months={_month(m) for m in ingest.months})
+    records = Records(areas, events, ingest, placed, months={month_start(m) for m in ingest.months})
     if counts:
         with _Step(timings, "read counts tables"):
-            _add_counts(records, counts)
+            add_counts(records, counts)
     return records
-
-
-def _add_counts(records: Records, paths) -> None:
-    """Read the counts tables into ``records``; street files win where both hold a month."""
-    table, report = read_counts(paths, return_report=True)
-    street = {_month(m) for m in records.ingest.months}
-    superseded = table["date"].isin(street).to_numpy()
-    if superseded.any():
-        overlap = sorted({f"{d:%Y-%m}" for d in table.loc[superseded, "date"]})
-        records.overlap = overlap
-        report.notes.append(
-            f"street files cover {len(overlap)} months of the counts tables "
-            f"({overlap[0]} to {overlap[-1]}); the street files are used for them"
-        )
-        dropped = table[superseded]
-        rows = pd.DataFrame({"source_file": dropped["event_id"].str.rsplit(":", n=1).str[0],
-                             "source_row": dropped["event_id"].str.rsplit(":", n=1).str[1],
-                             "reason": "superseded_by_street_files",
-                             "code": dropped["published_lsoa_code"],
-                             "month": dropped["date"].dt.strftime("%Y-%m"),
-                             "category": dropped["category"],
-                             "count_text": dropped["weight"].astype(str)})  # fmt: skip
-        report.rejected_rows = pd.concat([report.rejected_rows, rows], ignore_index=True)
-        report.rejected["superseded_by_street_files"] = int(superseded.sum())
-        report.accepted -= int(superseded.sum())
-        report.without_location = report.accepted
-        report.months = sorted(set(report.months) - set(overlap))
-        table = table[~superseded]
-    report.check()
-    placed_table, placed = assign_areas(table, records.areas, return_report=True)
-    records.events = pd.concat([records.events, placed_table], ignore_index=True)
-    records.counts, records.counts_placed = report, placed
-    records.coverage = counts_coverage(placed_table, records.areas)
-    records.months |= {_month(m) for m in report.months}
-
-
-def _month(text: str) -> pd.Timestamp:
-    return pd.Timestamp(f"{text}-01")
-
-
-def _no_events() -> gpd.GeoDataFrame:
-    """An empty police.uk events table (no street files, only counts tables)."""
-    columns = [c for c in CANONICAL_COLUMNS if c != "geometry"]
-    return gpd.GeoDataFrame(
-        {c: pd.Series(dtype="datetime64[ns]" if c == "date" else object) for c in columns},
-        geometry=gpd.GeoSeries([], crs=CRS),
-        crs=CRS,
-    )
 
 
 def hotspots_job(
@@ -669,7 +518,7 @@ def hotspots_job(
         records = load_records(data_dir, {}, crime=crime, counts=counts, force=force)
         areas, events = records.areas, records.events
         study, _, _ = _choose_periods(events, records.months, study, None, False)
-        no_points = _no_points(events, study)
+        no_points = why_no_points(events, study)
         if no_points:
             raise PsaGeoError(f"no hotspot map: {no_points}")
         result = hotspot_study(
@@ -743,7 +592,7 @@ def profiles_job(
         records = load_records(data_dir, {}, areas=areas, crime=crime, counts=counts)
         events, covered = records.events, records.months
         study, comparison, _ = _choose_periods(events, covered, study, comparison, allow_partial)
-        no_points = _no_points(events, study)
+        no_points = why_no_points(events, study)
         if no_points:
             raise PsaGeoError(f"no town profiles: {no_points}")
         areas, population_info = population_for(areas, study, estimates)
