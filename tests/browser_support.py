@@ -247,7 +247,7 @@ def check_text_page(
         page.wait_for_selector(".leaflet-interactive")
         if hover:
             page.locator(hover).first.hover(force=True)
-            page.locator(".leaflet-tooltip").wait_for()
+            page.locator(".leaflet-tooltip:not(.psa-label)").wait_for()
         if click:
             page.locator(click).first.click(force=True)
             page.locator(".leaflet-popup-content").wait_for()

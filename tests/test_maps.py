@@ -59,9 +59,12 @@ def test_tiny_map_in_a_browser(tmp_path, tiny_rates, tiny_outlines):
     with browser_support.open_page(path) as session:
         # 3 LSOA polygons + 2 CSP outlines
         assert session.page.locator("path.leaflet-interactive").count() == 5
+        # the CSP names are written on the map, to read it without the background
+        labels = session.page.locator(".leaflet-tooltip.psa-label")
+        assert sorted(labels.all_inner_texts()) == ["Town CSP", "Village CSP"]
         assert session.errors == [] and session.unexpected == [] and session.dialogs == []
         session.page.locator("path.leaflet-interactive").first.hover(force=True)
-        tooltip = session.page.locator(".leaflet-tooltip")
+        tooltip = session.page.locator(".leaflet-tooltip:not(.psa-label)")
         tooltip.wait_for()
         # The name is shown as text, never run as markup.
         assert "<script>alert(1)</script> Court" in tooltip.inner_text()
@@ -85,6 +88,6 @@ def test_peninsula_map_draws_every_lsoa(built, tmp_path):
         layers = page.locator(".leaflet-control-layers").inner_text()
         assert "Community Safety Partnerships" in layers
         page.locator("path.leaflet-interactive").nth(500).hover(force=True)
-        tooltip = page.locator(".leaflet-tooltip")
+        tooltip = page.locator(".leaflet-tooltip:not(.psa-label)")
         tooltip.wait_for()
         assert "Rate per 1,000" in tooltip.inner_text()

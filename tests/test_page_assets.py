@@ -196,6 +196,7 @@ def test_every_map_of_a_build_draws_with_the_network_refused(built):
                 page.wait_for_selector("path.leaflet-interactive, .marker-cluster")
                 page.locator("#psa-offline").wait_for(state="visible")
                 drawn = page.locator("path.leaflet-interactive, .marker-cluster").count()
+                labels = page.locator(".psa-label").all_inner_texts()
                 home = page.locator(".leaflet-control.psa-home a")
                 assert home.is_visible()
                 href = home.get_attribute("href")
@@ -206,6 +207,7 @@ def test_every_map_of_a_build_draws_with_the_network_refused(built):
                 assert session.tiles and all(map(browser_support.is_tile_url, session.tiles))
             assert drawn > 0, path.name
             assert (path.parent / href).resolve() == (out / "index.html").resolve(), path.name
-            seen[str(path.relative_to(out))] = title
-    assert seen["peninsula_map.html"].startswith("All crime")
-    assert "Penzance" in seen["towns/penzance_map.html"]
+            seen[str(path.relative_to(out))] = (title, labels)
+    assert seen["peninsula_map.html"][0].startswith("All crime")
+    assert len(seen["peninsula_map.html"][1]) == 8 and "Plymouth" in seen["peninsula_map.html"][1]
+    assert "Penzance" in seen["towns/penzance_map.html"][0]
