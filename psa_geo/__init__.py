@@ -42,6 +42,7 @@ from .kde import kde
 from .maps import rate_map
 from .measures import change_pct, rate_table, trend_arrow
 from .overview import csp_sentences, overview_grid
+from .page_assets import save_map
 from .periods import Period, calendar_year, financial_year, latest_complete_months, parse_period
 from .point_counts import BinCoverage, finds_near_bins, report_counts
 from .point_sources import PointSource, load_point_sources, point_tables, write_point_sources
@@ -160,6 +161,7 @@ __all__ = [
     "repeat_locations",
     "report_counts",
     "road_user",
+    "save_map",
     "seasonality",
     "severity_counts",
     "snapshot_table",

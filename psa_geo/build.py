@@ -40,6 +40,7 @@ from .measures import (
     location_note,
     rate_table,
 )
+from .page_assets import save_map
 from .periods import RULE_GIVEN, Period, default_periods
 from .point_sources import FOLDER as POINTS_FOLDER
 from .point_sources import (
@@ -772,7 +773,8 @@ def _write_maps(
         title += f", {place}" if place else ""
         map_path = out_dir / MAP_FILE
         fault_point("map")
-        rate_map(lsoa_rates, outlines["csp"], title=title).save(map_path)
+        m = rate_map(lsoa_rates, outlines["csp"], title=title)
+        save_map(m, map_path, index_href="index.html")
         log.info("map: %s (%.1f MB)", map_path, map_path.stat().st_size / 1e6)
     return [gpkg, map_path]
 

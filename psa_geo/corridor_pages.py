@@ -34,6 +34,7 @@ from .csvfile import write_csv
 from .errors import InputFileError
 from .map_text import geojson_layer, popup, popup_html
 from .maps import ATTRIBUTION, TILE_ATTRIBUTION, AttributionControl, map_css
+from .page_assets import save_map
 from .road_safety import SEVERITY_STYLE
 from .site import SubfolderUpdate
 from .stats import poisson_ci
@@ -154,6 +155,7 @@ def corridor_map(study: CorridorStudy) -> folium.Map:
     root = m.get_root()
     root.header.add_child(folium.Element(map_css()))
     title = f"{spec.title}: collisions {_years_text(years)}"
+    root.title = title  # the page's <title>
     root.html.add_child(folium.Element(
         f'<div class="psa-title"><strong>{html.escape(title)}</strong></div>'))  # fmt: skip
     counts = np.bincount(classes, minlength=len(labels)).tolist()
@@ -269,7 +271,7 @@ def write_corridor(study: CorridorStudy, out_dir: str | Path) -> list[Path]:
         write_csv(study.tables[name], path)
         written.append(path)
     map_path = folder / "corridor_map.html"
-    corridor_map(study).save(map_path)
+    save_map(corridor_map(study), map_path, index_href="../index.html")
     written.append(map_path)
     page = folder / "index.html"
     page.write_text(corridor_html(study, map_file=map_path.name), encoding="utf-8")

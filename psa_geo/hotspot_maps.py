@@ -164,6 +164,7 @@ def hotspot_map(
     m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
     root = m.get_root()
     root.header.add_child(folium.Element(map_css()))
+    root.title = title  # the page's <title>
     root.html.add_child(
         folium.Element(f'<div class="psa-title"><strong>{html.escape(title)}</strong></div>')
     )

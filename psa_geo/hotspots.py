@@ -18,6 +18,7 @@ from .gistar import NOT_TESTED, gistar
 from .groups import single_groups
 from .hotspot_maps import hotspot_map
 from .kde import kde
+from .page_assets import save_map
 from .periods import Period
 from .repeats import repeat_locations
 
@@ -121,8 +122,9 @@ def write_hotspots(
     title = f"{result.group}: hotspots in {where}, {result.period.label}"
     page = out_dir / f"{stem}.html"
     emerging = result.cells if "emerging_class" in result.cells else None
-    hotspot_map(result.outline, title=title, gistar_cells=result.cells, kde_cells=result.cells,
-                emerging_cells=emerging, repeats=result.repeats).save(page)  # fmt: skip
+    m = hotspot_map(result.outline, title=title, gistar_cells=result.cells, kde_cells=result.cells,
+                    emerging_cells=emerging, repeats=result.repeats)  # fmt: skip
+    save_map(m, page, index_href="../index.html")
     gpkg = out_dir / f"{stem}.gpkg"
     gpkg.unlink(missing_ok=True)
     result.cells.to_file(gpkg, layer="cells", driver="GPKG")

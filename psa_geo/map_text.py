@@ -26,7 +26,15 @@ from typing import Any
 import folium
 from folium.template import Template
 
-__all__ = ["geojson_layer", "popup", "popup_html", "script_json", "symbol_icon", "tooltip"]
+__all__ = [
+    "geojson_layer",
+    "label",
+    "popup",
+    "popup_html",
+    "script_json",
+    "symbol_icon",
+    "tooltip",
+]
 
 # Characters that end a <script> element or an HTML comment, start an entity, or end a
 # JavaScript line (U+2028/2029 are line terminators in older engines), as JSON escapes.
@@ -98,6 +106,32 @@ def tooltip(text: str, *, sticky: bool = True) -> folium.MacroElement:
     >>> folium.CircleMarker([50.4, -4.1]).add_child(tooltip("#1: On or near High Street"))
     """
     return _Binder("bindTooltip", html.escape(str(text)), {"sticky": bool(sticky)})
+
+
+class _Label(folium.MacroElement):
+    """A standalone tooltip always shown at a place, its HTML-escaped text carried as JSON."""
+
+    _template = Template(
+        "{% macro script(this, kwargs) %}"
+        "L.tooltip({{ this.options }}).setLatLng({{ this.location }})"
+        ".setContent({{ this.content }}).addTo({{ this._parent.get_name() }});"
+        "{% endmacro %}"
+    )
+
+    def __init__(self, content_html: str, location: tuple[float, float]) -> None:
+        super().__init__()
+        self._name = "Label"
+        self.content = script_json(content_html)
+        self.location = script_json([float(location[0]), float(location[1])])
+        self.options = script_json(
+            {"permanent": True, "direction": "center", "className": "psa-label"}
+        )
+
+
+def label(text: str, location: tuple[float, float]) -> folium.MacroElement:
+    """A name always shown, centred on ``location`` (lat, lon), so that the map reads without
+    its background; ``text`` is shown literally. Add it to a map or layer group."""
+    return _Label(html.escape(str(text)), location)
 
 
 def popup(

@@ -12,7 +12,7 @@ import pandas as pd
 import shapely
 from jinja2 import Template
 
-from .map_text import geojson_layer, script_json
+from .map_text import geojson_layer, label, script_json
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +104,8 @@ _CSS = """
 .psa-legend td,.psa-legend th{padding:1px 6px;text-align:left;font-weight:normal}
 .psa-legend th{font-size:11px;color:#444}
 .psa-legend .swatch{display:inline-block;width:18px;height:12px;border:1px solid #555}
+.psa-label{background:rgba(255,255,255,.8);border:0;box-shadow:none;padding:0 3px;
+ font:600 12px/1.3 system-ui,sans-serif;color:#000}
 .psa-title{position:fixed;top:10px;left:56px;z-index:1000;background:#fff;padding:6px 10px;
  border:1px solid #777;border-radius:4px;font:15px/1.3 system-ui,sans-serif;max-width:60%}
 </style>
@@ -182,10 +184,12 @@ def rate_map(
         style_function=lambda f: {"fill": False, "color": "#000", "weight": 2.2},
         tooltip={"area_name": "Area"},
     ).add_to(m)
+    _outline_labels(outlines, name=f"{outline_label}: names").add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
     root = m.get_root()
     root.header.add_child(folium.Element(_CSS))
+    root.title = title  # the page's <title>
     root.html.add_child(
         folium.Element(f'<div class="psa-title"><strong>{html.escape(title)}</strong></div>')
     )
@@ -194,6 +198,15 @@ def rate_map(
     m.add_child(AttributionControl(ATTRIBUTION))
     log.info("map: %d LSOAs in %d classes", len(frame), len(edges) - 1)
     return m
+
+
+def _outline_labels(outlines: gpd.GeoDataFrame, *, name: str) -> folium.FeatureGroup:
+    """Each outline's ``area_name`` written on the map (at a point inside it)."""
+    group = folium.FeatureGroup(name=html.escape(name))
+    points = outlines.geometry.representative_point().to_crs("EPSG:4326")
+    for area, point in zip(outlines["area_name"], points, strict=True):
+        group.add_child(label(str(area), (round(point.y, 5), round(point.x, 5))))
+    return group
 
 
 class AttributionControl(folium.MacroElement):

@@ -38,6 +38,7 @@ from .maps import (
     map_css,
 )
 from .measures import rate_table
+from .page_assets import save_map
 from .periods import Period
 from .point_counts import WEIGHT_NAMES, finds_near_bins, report_counts
 from .points import SYNTHETIC_STAMP, PointsReport, check_source_name, read_points
@@ -419,6 +420,7 @@ def _banded_map(chosen: gpd.GeoDataFrame, lsoa_table: pd.DataFrame, title: str) 
     m.fit_bounds([[south, west], [north, east]])
     root = m.get_root()
     root.header.add_child(folium.Element(map_css()))
+    root.title = title  # the page's <title>
     root.html.add_child(
         folium.Element(f'<div class="psa-title"><strong>{html.escape(title)}</strong></div>')
     )
@@ -451,12 +453,14 @@ def write_point_sources(
     threshold: int = 5,
     map_area: tuple[str, str] | None = None,
     links: list[tuple[str, str]] = (),
+    index_href: str = "../index.html",
 ) -> tuple[list[Path], dict[str, dict[str, pd.DataFrame]]]:
     """Write ``out_dir/points/``: each source's tables (CSV), map and ``index.html``.
 
     ``map_area`` is ``(level, name)`` of the maps (default: each source's busiest CSP);
-    ``links`` are ``(text, href)`` shown at the top of the page. Returns the files and the
-    tables by source.
+    ``links`` are ``(text, href)`` shown at the top of the page; ``index_href`` is the site's
+    index from ``points/`` (for the maps' link back). Returns the files and the tables by
+    source.
     """
     folder = Path(out_dir) / FOLDER
     folder.mkdir(parents=True, exist_ok=True)
@@ -479,7 +483,7 @@ def write_point_sources(
         map_path = None
         if name is not None or (source.events["area_status"] == "inside").any():
             map_path = folder / f"{source.name}_map.html"
-            source_map(
+            m = source_map(
                 source,
                 areas,
                 tables,
@@ -487,7 +491,8 @@ def write_point_sources(
                 level=level,
                 area_name=name,
                 bins=bins if source.name == "drug_litter" else None,
-            ).save(map_path)
+            )
+            save_map(m, map_path, index_href=index_href)
             written.append(map_path)
         sections.append(_section(source, tables, map_path and map_path.name, threshold))
     page = folder / "index.html"

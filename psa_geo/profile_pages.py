@@ -16,6 +16,7 @@ from .filenames import unique_names
 from .hotspot_maps import GI_COLOURS, hotspot_map
 from .maps import ATTRIBUTION
 from .measures import ALL_CRIME, ASB
+from .page_assets import save_map
 from .population import BASE_YEAR
 from .profiles import POINT_SOURCES, TownProfile
 from .templating import inline_svg
@@ -260,20 +261,22 @@ def write_profiles(
     match: pd.DataFrame | None = None,
     population: dict | None = None,
     place: str | None = None,
+    index_href: str = "../index.html",
 ) -> list[Path]:
     """Write ``<town>.html``, ``<town>_map.html`` and ``<town>_figures.csv`` per town and
     ``index.html`` comparing them (plus ``town_definitions.csv`` from ``match``, the
     :func:`town_match_report`); file names are made safe from the town names
     (:func:`psa_geo.filenames.safe_name`), and two towns whose names would share one
     ("St Ives", "St. Ives") are an error before anything is written. ``population`` as for
-    :func:`render_profile`."""
+    :func:`render_profile`; ``index_href`` is the site's index from ``out_dir`` (for the maps'
+    link back)."""
     out_dir = Path(out_dir)
     unique_names([profile.town for profile in profiles], what="town")  # one page per town
     out_dir.mkdir(parents=True, exist_ok=True)
     written, pages = [], {}
     for profile in profiles:
         map_path = out_dir / f"{profile.slug}_map.html"
-        profile_map(profile, place=place).save(map_path)
+        save_map(profile_map(profile, place=place), map_path, index_href=index_href)
         page = out_dir / f"{profile.slug}.html"
         page.write_text(
             render_profile(profile, map_file=map_path.name, population=population, place=place),

@@ -25,6 +25,7 @@ from .csvfile import write_csv
 from .datadir import dataset_path, load_manifest
 from .map_text import popup_html, script_json
 from .maps import ATTRIBUTION, TILE_ATTRIBUTION, AttributionControl, map_css
+from .page_assets import save_map
 from .stats19 import link_casualties, read_stats19
 from .templating import template as load_template
 
@@ -116,6 +117,7 @@ def collision_map(study: RoadSafety) -> folium.Map:
     root.header.add_child(folium.Element(map_css()))
     years_text = " and ".join(str(y) for y in study.located_years)
     title = f"Road traffic collisions, all roads, {years_text}"
+    root.title = title  # the page's <title>
     root.html.add_child(folium.Element(f'<div class="psa-title"><strong>{html.escape(title)}'
                                        "</strong></div>"))  # fmt: skip
     root.html.add_child(folium.Element(_legend()))
@@ -196,7 +198,7 @@ def write_road_safety(study: RoadSafety, out_dir: str | Path) -> list[Path]:
         write_csv(table, path)
         written.append(path)
     map_path = folder / "collision_map.html"
-    collision_map(study).save(map_path)
+    save_map(collision_map(study), map_path, index_href="../index.html")
     page = folder / "index.html"
     page.write_text(road_safety_html(study, tables, map_file=map_path.name), encoding="utf-8")
     return [*written, map_path, page]

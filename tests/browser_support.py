@@ -1,15 +1,12 @@
-"""Offline headless-Chromium harness for tests of folium HTML pages.
+"""Offline headless-Chromium harness for tests of psa_geo's HTML pages.
 
-A saved folium page loads Leaflet, jQuery, Bootstrap, Font Awesome and plugins from CDNs, and
-map tiles from tile servers. None of those hosts is reachable here, so :func:`open_page` opens the
-page in Debian's Chromium through Playwright and answers every request itself:
+The pages psa_geo writes carry their Leaflet inside them (:mod:`psa_geo.page_assets`), so
+:func:`open_page` opens a page in Debian's Chromium through Playwright with the network refused,
+as on a laptop with no connection:
 
-* ``file:`` URLs (the page itself) pass through;
-* CDN addresses listed in :data:`CDN_ROUTES` are answered from the npm packages pinned in
-  ``tests/browser/package.json`` (installed by ``npm ci --prefix tests/browser``), or from
-  :data:`GENERATED_ASSETS` for the one stylesheet no npm package carries;
-* everything else gets an empty 204 and is recorded: tile-server URLs in ``.tiles``, any other
-  URL in ``.unexpected``, so a test can assert that the page asked for nothing unforeseen.
+* ``file:`` URLs (the page itself, and the pages and images it links to) pass through;
+* every other request is aborted and recorded: tile-server URLs in ``.tiles``, any other URL
+  in ``.unexpected``, so a test can assert that the page asked for nothing unforeseen.
 
 Test files use it as::
 
@@ -36,7 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, Request, Route
@@ -53,88 +50,13 @@ CHROMIUM_ARGS = (
     "--disable-sync",
     "--no-first-run",
 )
+# How a refused request fails, and what Chromium then logs on the console.
+REFUSED_AS = "internetdisconnected"
+REFUSED = "Failed to load resource: net::ERR_INTERNET_DISCONNECTED"
 INSTALL_HINT = "npm ci --prefix tests/browser --ignore-scripts"
 
 
-@dataclass(frozen=True)
-class CdnRoute:
-    """One CDN address (or address prefix) and where its file lies under ``node_modules``.
-
-    A ``url`` ending in ``/`` is a directory prefix: the rest of the requested path is looked up
-    under ``node_modules/<package>/<target>`` (which then also ends in ``/``). Otherwise the URL
-    must match exactly and ``target`` is a file. Query strings and fragments are ignored.
-    """
-
-    url: str
-    package: str
-    target: str
-
-
-# The addresses folium 0.20 writes into a saved page (folium/folium.py, folium/map.py,
-# folium/plugins/marker_cluster.py), plus the files their stylesheets pull in by relative URL
-# (Leaflet's images/, Font Awesome's webfonts/, Awesome-Markers' images/, glyphicon fonts).
-# Keep in step with tests/browser/package.json.
-CDN_ROUTES: tuple[CdnRoute, ...] = (
-    # leaflet.js, leaflet.css, images/{layers,marker-icon,marker-shadow}*.png
-    CdnRoute("https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/", "leaflet", "dist/"),
-    CdnRoute("https://code.jquery.com/jquery-3.7.1.min.js", "jquery", "dist/jquery.min.js"),
-    # js/bootstrap.bundle.min.js, css/bootstrap.min.css
-    CdnRoute("https://cdn.jsdelivr.net/npm/bootstrap@5.2.2/dist/", "bootstrap", "dist/"),
-    # css/all.min.css and the ../webfonts/fa-*.woff2|ttf it references
-    CdnRoute(
-        "https://cdn.jsdelivr.net/npm/@fortawesome/fontawesome-free@6.2.0/css/",
-        "@fortawesome/fontawesome-free",
-        "css/",
-    ),
-    CdnRoute(
-        "https://cdn.jsdelivr.net/npm/@fortawesome/fontawesome-free@6.2.0/webfonts/",
-        "@fortawesome/fontawesome-free",
-        "webfonts/",
-    ),
-    # leaflet.awesome-markers.{js,css} and images/markers-{soft,shadow}*.png. npm has no 2.0.2;
-    # 2.0.5's JS is byte-identical to 2.0.2's, its CSS adds square markers to a taller sprite.
-    CdnRoute(
-        "https://cdnjs.cloudflare.com/ajax/libs/Leaflet.awesome-markers/2.0.2/",
-        "leaflet.awesome-markers",
-        "dist/",
-    ),
-    # leaflet.markercluster.js, MarkerCluster.css, MarkerCluster.Default.css
-    CdnRoute(
-        "https://cdnjs.cloudflare.com/ajax/libs/leaflet.markercluster/1.1.0/",
-        "leaflet.markercluster",
-        "dist/",
-    ),
-    # Bootstrap 3 glyphicons only (npm has no bootstrap 3.0.0; this is the 3.3.7 glyphicon set)
-    CdnRoute(
-        "https://netdna.bootstrapcdn.com/bootstrap/3.0.0/css/bootstrap-glyphicons.css",
-        "glyphicons-only-bootstrap",
-        "css/bootstrap.min.css",
-    ),
-    CdnRoute(
-        "https://netdna.bootstrapcdn.com/bootstrap/3.0.0/fonts/",
-        "glyphicons-only-bootstrap",
-        "fonts/",
-    ),
-)
-
-
-def _awesome_rotate_css() -> bytes:
-    # Equivalent of folium's own leaflet.awesome.rotate.min.css (on no npm package, not in the
-    # folium wheel): one rule per whole degree, used by Marker icons with angle=N.
-    rules = (
-        f".fa-rotate-{n}{{-ms-transform:rotate({n}deg);-webkit-transform:rotate({n}deg);"
-        f"transform:rotate({n}deg)}}"
-        for n in range(1, 361)
-    )
-    return "\n".join(rules).encode()
-
-
-GENERATED_ASSETS: dict[str, Callable[[], bytes]] = {
-    "https://cdn.jsdelivr.net/gh/python-visualization/folium/folium/templates/"
-    "leaflet.awesome.rotate.min.css": _awesome_rotate_css,
-}
-
-# Hosts of tile servers: their requests are expected and answered 204 (the map has no basemap).
+# Hosts of tile servers: their requests are expected (and refused: the map has no basemap).
 TILE_HOSTS = (
     "tile.openstreetmap.org",
     "basemaps.cartocdn.com",
@@ -142,45 +64,6 @@ TILE_HOSTS = (
     "server.arcgisonline.com",
     "tiles.stadiamaps.com",
 )
-
-_CONTENT_TYPES = {
-    ".js": "text/javascript; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".map": "application/json",
-    ".png": "image/png",
-    ".svg": "image/svg+xml",
-    ".woff2": "font/woff2",
-    ".woff": "font/woff",
-    ".ttf": "font/ttf",
-    ".eot": "application/vnd.ms-fontobject",
-}
-
-
-def _strip(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"
-
-
-def cdn_file(url: str) -> Path | None:
-    """The file under ``node_modules`` that answers a CDN ``url``, or None if no route matches.
-
-    The path is returned whether or not the file exists (a missing file means the npm install is
-    incomplete or a route is wrong); paths never leave the package's directory.
-    """
-    bare = _strip(url)
-    for route in CDN_ROUTES:
-        package_dir = NODE_MODULES / route.package
-        if route.url.endswith("/"):
-            if not bare.startswith(route.url):
-                continue
-            rest = unquote(bare[len(route.url) :])
-            parts = rest.split("/")
-            if not rest or any(p in ("", ".", "..") for p in parts):
-                return None
-            return package_dir / route.target / Path(*parts)
-        if bare == route.url:
-            return package_dir / route.target
-    return None
 
 
 def is_tile_url(url: str) -> bool:
@@ -194,14 +77,16 @@ def requirement_problem() -> str | None:
         return f"no Chromium at {CHROMIUM} (apt-get install -y chromium)"
     if importlib.util.find_spec("playwright") is None:
         return "the Python package playwright is not importable (pip install playwright)"
-    if not NODE_MODULES.is_dir():
-        return f"{NODE_MODULES} is missing (run: {INSTALL_HINT})"
-    missing = sorted(
-        {r.package for r in CDN_ROUTES if not (NODE_MODULES / r.package / "package.json").is_file()}
-    )
+    return None
+
+
+def npm_problem(*packages: str) -> str | None:
+    """Why the npm ``packages`` are not in ``tests/browser/node_modules``, or None."""
+    missing = [p for p in packages if not (NODE_MODULES / p / "package.json").is_file()]
     if missing:
-        names = ", ".join(missing)
-        return f"npm packages missing from {NODE_MODULES}: {names} (run: {INSTALL_HINT})"
+        return (
+            f"npm packages missing from {NODE_MODULES}: {', '.join(missing)} (run: {INSTALL_HINT})"
+        )
     return None
 
 
@@ -233,11 +118,9 @@ class BrowserSession:
     errors: list[str] = field(default_factory=list)
     """``pageerror`` messages and ``console`` messages of type error."""
     unexpected: list[str] = field(default_factory=list)
-    """URLs answered with an empty 204 that are neither CDN assets nor tiles."""
+    """URLs other than ``file:`` and tiles that the page asked for (each refused)."""
     tiles: list[str] = field(default_factory=list)
-    """Tile-server URLs (answered with an empty 204)."""
-    served: list[str] = field(default_factory=list)
-    """CDN URLs answered locally (from node_modules, or GENERATED_ASSETS)."""
+    """Tile-server URLs the page asked for (each refused)."""
     dialogs: list[str] = field(default_factory=list)
     """Messages of alert/confirm/prompt dialogs the page opened (each is dismissed)."""
 
@@ -248,30 +131,8 @@ def _route_handler(session: BrowserSession) -> Callable[[Route, Request], None]:
         if url.startswith("file:"):
             route.continue_()
             return
-        body: bytes | None = None
-        suffix = Path(urlsplit(url).path).suffix
-        generate = GENERATED_ASSETS.get(_strip(url))
-        if generate is not None:
-            body = generate()
-        else:
-            path = cdn_file(url)
-            if path is not None and path.is_file():
-                body = path.read_bytes()
-                suffix = path.suffix
-        if body is not None:
-            session.served.append(url)
-            route.fulfill(
-                status=200,
-                body=body,
-                headers={
-                    "Content-Type": _CONTENT_TYPES.get(suffix, "application/octet-stream"),
-                    # the page is a file: URL (origin "null"); fonts are fetched in CORS mode
-                    "Access-Control-Allow-Origin": "*",
-                },
-            )
-            return
         (session.tiles if is_tile_url(url) else session.unexpected).append(url)
-        route.fulfill(status=204, body=b"", headers={"Access-Control-Allow-Origin": "*"})
+        route.abort(REFUSED_AS)
 
     return handle
 
@@ -299,7 +160,7 @@ def open_page(
     wait_for: str = ".leaflet-container",
     browser: Browser | None = None,
 ) -> Iterator[BrowserSession]:
-    """Open a saved HTML page in headless Chromium with every request answered offline.
+    """Open a saved HTML page in headless Chromium with every request but ``file:`` refused.
 
     Yields a :class:`BrowserSession` once the page has loaded and the ``wait_for`` element
     (by default the Leaflet map container) exists. The page gets a fresh context of
@@ -323,7 +184,8 @@ def open_page(
         session = BrowserSession(page=page)
 
         def on_console(message: ConsoleMessage) -> None:
-            if message.type == "error":
+            # a request we refused is recorded in .tiles or .unexpected, not as an error
+            if message.type == "error" and message.text != REFUSED:
                 session.errors.append(f"console: {message.text}")
 
         def on_dialog(dialog: Dialog) -> None:
@@ -385,7 +247,7 @@ def check_text_page(
         page.wait_for_selector(".leaflet-interactive")
         if hover:
             page.locator(hover).first.hover(force=True)
-            page.locator(".leaflet-tooltip").wait_for()
+            page.locator(".leaflet-tooltip:not(.psa-label)").wait_for()
         if click:
             page.locator(click).first.click(force=True)
             page.locator(".leaflet-popup-content").wait_for()

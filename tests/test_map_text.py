@@ -21,6 +21,7 @@ import shapely
 from psa_geo.hotspot_maps import hotspot_map
 from psa_geo.map_text import geojson_layer, popup, popup_html, script_json, tooltip
 from psa_geo.maps import rate_map
+from psa_geo.page_assets import save_map
 
 PACKAGE = Path(__file__).resolve().parent.parent / "psa_geo"
 PAYLOADS = (
@@ -183,7 +184,11 @@ def test_rate_map_shows_hostile_area_names_as_text(tmp_path):
     ).drop(columns="name")
     outlines = squares.rename(columns={"name": "area_name"})
     path = tmp_path / "rate_map.html"
-    rate_map(rates, outlines, title=PAYLOADS[2], outline_label=PAYLOADS[3]).save(path)
+    save_map(
+        rate_map(rates, outlines, title=PAYLOADS[2], outline_label=PAYLOADS[3]),
+        path,
+        index_href="index.html",
+    )
     browser_support.check_text_page(path, tooltips=PAYLOADS, hover="path.leaflet-interactive")
 
 
@@ -206,7 +211,11 @@ def test_hotspot_map_shows_hostile_locations_and_lsoa_names_as_text(tmp_path):
         geometry=[shapely.box(E0, N0, E0 + 1000 * len(PAYLOADS), N0 + 4000)], crs="EPSG:27700"
     )
     path = tmp_path / "hotspots.html"
-    hotspot_map(outline, title=PAYLOADS[0], repeats=repeats, lsoas=lsoas).save(path)
+    save_map(
+        hotspot_map(outline, title=PAYLOADS[0], repeats=repeats, lsoas=lsoas),
+        path,
+        index_href="index.html",
+    )
     shown = browser_support.check_text_page(
         path, tooltips=PAYLOADS, hover="path.leaflet-interactive"
     )
@@ -245,7 +254,7 @@ def test_drug_litter_map_shows_hostile_bin_ids_as_text(tmp_path):
     m = hotspot_map(outline, title="Needle bins")
     _bin_layers(m, SimpleNamespace(events=finds), SimpleNamespace(events=bins))
     path = tmp_path / "drug_litter_map.html"
-    m.save(path)
+    save_map(m, path, index_href="index.html")
     popups = [f"Needle bin {text}" for text in PAYLOADS]
     shown = browser_support.check_text_page(
         path, tooltips=["Needle bin"], popups=popups, click=".psa-bin"
@@ -281,7 +290,11 @@ def test_collision_map_shows_hostile_text_as_text(tmp_path):
         {"collision_index": collisions["collision_index"], "casualty_severity_label": "Slight"}
     )
     path = tmp_path / "collision_map.html"
-    collision_map(RoadSafety(collisions, casualties, pd.DataFrame())).save(path)
+    save_map(
+        collision_map(RoadSafety(collisions, casualties, pd.DataFrame())),
+        path,
+        index_href="index.html",
+    )
     shown = browser_support.check_text_page(path, popups=PAYLOADS, click="path.leaflet-interactive")
     assert len(set(shown["popup"])) == len(PAYLOADS)  # every collision apart, none clustered
 
@@ -301,7 +314,9 @@ def test_corridor_map_shows_hostile_collision_indexes_as_text(mirror, tmp_path):
     chosen["collision_index"] = list(PAYLOADS)
     chosen["membership_set"] = list(reversed(PAYLOADS))
     path = tmp_path / "corridor_map.html"
-    corridor_map(dataclasses.replace(study, membership=chosen)).save(path)
+    save_map(
+        corridor_map(dataclasses.replace(study, membership=chosen)), path, index_href="index.html"
+    )
     shown = browser_support.check_text_page(
         path, popups=PAYLOADS, hover="path.psa-link", click="path.psa-collision"
     )

@@ -5,6 +5,7 @@ import pytest
 
 import psa_geo
 from psa_geo.maps import PALETTE, class_breaks
+from psa_geo.page_assets import save_map
 
 
 @pytest.fixture
@@ -33,7 +34,7 @@ def test_class_breaks_are_rising_and_cover_the_range():
 def test_map_escapes_text_and_has_a_text_legend(tmp_path, tiny_rates, tiny_outlines):
     m = psa_geo.rate_map(tiny_rates, tiny_outlines, title="Crime & <disorder>")
     path = tmp_path / "map.html"
-    m.save(path)
+    save_map(m, path, index_href="index.html")
     page = path.read_text()
     assert "<script>alert(1)" not in page
     assert "alert(1)" in page  # kept, as escaped text
@@ -52,13 +53,18 @@ def test_map_refuses_a_layer_without_crs(tiny_rates, tiny_outlines):
 def test_tiny_map_in_a_browser(tmp_path, tiny_rates, tiny_outlines):
     browser_support.require_browser()
     path = tmp_path / "map.html"
-    psa_geo.rate_map(tiny_rates, tiny_outlines, title="Tiny").save(path)
+    save_map(
+        psa_geo.rate_map(tiny_rates, tiny_outlines, title="Tiny"), path, index_href="index.html"
+    )
     with browser_support.open_page(path) as session:
         # 3 LSOA polygons + 2 CSP outlines
         assert session.page.locator("path.leaflet-interactive").count() == 5
+        # the CSP names are written on the map, to read it without the background
+        labels = session.page.locator(".leaflet-tooltip.psa-label")
+        assert sorted(labels.all_inner_texts()) == ["Town CSP", "Village CSP"]
         assert session.errors == [] and session.unexpected == [] and session.dialogs == []
         session.page.locator("path.leaflet-interactive").first.hover(force=True)
-        tooltip = session.page.locator(".leaflet-tooltip")
+        tooltip = session.page.locator(".leaflet-tooltip:not(.psa-label)")
         tooltip.wait_for()
         # The name is shown as text, never run as markup.
         assert "<script>alert(1)</script> Court" in tooltip.inner_text()
@@ -82,6 +88,6 @@ def test_peninsula_map_draws_every_lsoa(built, tmp_path):
         layers = page.locator(".leaflet-control-layers").inner_text()
         assert "Community Safety Partnerships" in layers
         page.locator("path.leaflet-interactive").nth(500).hover(force=True)
-        tooltip = page.locator(".leaflet-tooltip")
+        tooltip = page.locator(".leaflet-tooltip:not(.psa-label)")
         tooltip.wait_for()
         assert "Rate per 1,000" in tooltip.inner_text()

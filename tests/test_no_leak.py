@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from scipy.spatial import cKDTree
 
 import psa_geo
+from psa_geo.page_assets import VENDOR_ATTRIBUTE, vendored_texts
 from psa_geo.periods import calendar_year
 from psa_geo.point_sources import load_point_sources, write_point_sources
 from psa_geo.towns import with_towns
@@ -72,6 +73,21 @@ def candidate_points(text: str) -> np.ndarray:
     return found[np.isfinite(found).all(axis=1)]
 
 
+VENDORED = re.compile(rf'<(script|style) {VENDOR_ATTRIBUTE}="[^"]+">\n(.*?)\n</\1>', re.DOTALL)
+
+
+def without_vendored_code(text: str) -> str:
+    """``text`` less the vendored Leaflet code inlined in a map page (its numbers are code, not
+    places); a block is left out only if it is exactly a vendored file's text."""
+    known = set(vendored_texts().values())
+
+    def drop(match: re.Match) -> str:
+        assert match.group(2) in known, match.group(0)[:80]
+        return ""
+
+    return VENDORED.sub(drop, text)
+
+
 def leaks(folder, reports_xy, vertices) -> list:
     """Coordinates within LEAK_M of a report that are not boundary vertices."""
     tree = cKDTree(reports_xy)
@@ -79,7 +95,7 @@ def leaks(folder, reports_xy, vertices) -> list:
     for path in sorted(folder.rglob("*")):
         if path.suffix not in (".html", ".csv", ".json"):
             continue
-        points = candidate_points(path.read_text(encoding="utf-8-sig"))
+        points = candidate_points(without_vendored_code(path.read_text(encoding="utf-8-sig")))
         near = points[tree.query(points, k=1)[0] <= LEAK_M] if len(points) else points
         if len(near):
             off_vertex = vertices.query(near, k=1)[0] > VERTEX_M
@@ -152,3 +168,17 @@ def test_the_check_finds_a_leak(tmp_path, place):
     out = run_outputs(tmp_path, place, xy, rows, False, 1, source="drug_litter")
     files = {name for name, *_ in leaks(out, xy, place[3])}
     assert {"drug_litter_map.html", "drug_litter_rejected.csv"} <= files
+
+
+def test_only_the_vendored_code_is_left_out_of_the_scan(tmp_path, place):
+    rng = np.random.default_rng(5)
+    xy = in_town(rng.uniform(0, 1, (20, 2)), place[2])
+    rows = [(int(d), 1, "") for d in rng.integers(0, 335, len(xy))]
+    out = run_outputs(tmp_path, place, xy, rows, False, 1)
+    page = (out / "points" / "rough_sleeping_map.html").read_text(encoding="utf-8")
+    kept = without_vendored_code(page)
+    assert VENDOR_ATTRIBUTE in page and VENDOR_ATTRIBUTE not in kept
+    assert len(page) - len(kept) >= sum(
+        len(vendored_texts()[k]) for k in ("leaflet", "leaflet_css")
+    )
+    assert "L.map(" in kept and "Reports by LSOA" in kept

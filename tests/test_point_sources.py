@@ -2,6 +2,7 @@
 profile sections, the demo apart from the real outputs, and the maps in a browser."""
 
 import csv
+import re
 
 import browser_support
 import geopandas as gpd
@@ -231,6 +232,21 @@ def test_point_maps_in_a_browser(run, areas):
         assert session.page.locator(".psa-bin").count() == len(bins)
         assert "synthetic example data" in session.page.locator(".psa-title").inner_text()
         assert session.errors == [] and session.unexpected == []
+
+
+def test_every_map_of_a_points_and_demo_build_links_back_to_the_site_index(run):
+    out, _ = run
+    pages = [p for p in out.rglob("*_map.html") if p.parent.name in ("points", "towns")]
+    assert {p.parent.relative_to(out).as_posix() for p in pages} == {
+        "points",
+        "towns",
+        "demo/points",
+        "demo/towns",
+    }
+    for page in pages:
+        href = re.search(r'<div id="psa-home"[^>]*><a href="([^"]+)"', page.read_text("utf-8"))
+        assert (page.parent / href.group(1)).resolve() == (out / "index.html").resolve(), page
+    assert (out / "index.html").is_file()
 
 
 @pytest.mark.parametrize("threshold", [3, 10])
