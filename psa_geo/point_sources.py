@@ -24,13 +24,13 @@ import pandas as pd
 
 from ._version import __version__
 from .assign import AssignReport, assign_areas
+from .credits import HOME, credits
 from .csvfile import write_csv
 from .errors import InputFileError, PsaGeoError
 from .hotspot_maps import hotspot_map
 from .hotspots import hotspot_study
 from .map_text import geojson_layer, popup, symbol_icon, tooltip
 from .maps import (
-    ATTRIBUTION,
     NO_DATA_COLOUR,
     PALETTE,
     TILE_ATTRIBUTION,
@@ -437,7 +437,7 @@ def _banded_map(chosen: gpd.GeoDataFrame, lsoa_table: pd.DataFrame, title: str) 
             "that would let them be worked out. Never mapped at a finer grain.</small></div>"
         )
     )
-    m.add_child(AttributionControl(ATTRIBUTION))
+    m.add_child(AttributionControl(credits("boundaries")))
     return m
 
 
@@ -451,12 +451,13 @@ def write_point_sources(
     threshold: int = 5,
     map_area: tuple[str, str] | None = None,
     links: list[tuple[str, str]] = (),
+    home: str = HOME,
 ) -> tuple[list[Path], dict[str, dict[str, pd.DataFrame]]]:
     """Write ``out_dir/points/``: each source's tables (CSV), map and ``index.html``.
 
     ``map_area`` is ``(level, name)`` of the maps (default: each source's busiest CSP);
-    ``links`` are ``(text, href)`` shown at the top of the page. Returns the files and the
-    tables by source.
+    ``links`` are ``(text, href)`` shown at the top of the page, after the link back to the
+    site index ``home``. Returns the files and the tables by source.
     """
     folder = Path(out_dir) / FOLDER
     folder.mkdir(parents=True, exist_ok=True)
@@ -493,7 +494,8 @@ def write_point_sources(
     page = folder / "index.html"
     synthetic = any(s.synthetic for s in sources.values())
     page.write_text(
-        _page(sections, study, comparison, synthetic=synthetic, links=list(links)), encoding="utf-8"
+        _page(sections, study, comparison, synthetic=synthetic, links=list(links), home=home),
+        encoding="utf-8",
     )
     return [*written, page], all_tables
 
@@ -529,7 +531,7 @@ def _weight(source: str) -> dict:
     return {"weight_key": key, "weight_label": WEIGHT_LABELS.get(key, "Weight")}
 
 
-def _page(sections, study: Period, comparison: Period, *, synthetic: bool, links) -> str:
+def _page(sections, study: Period, comparison: Period, *, synthetic: bool, links, home) -> str:
     return load_template("points.html.j2").render(
         sections=sections,
         study=study,
@@ -537,7 +539,8 @@ def _page(sections, study: Period, comparison: Period, *, synthetic: bool, links
         synthetic=synthetic,
         links=links,
         stamp=SYNTHETIC_STAMP,
-        attribution=ATTRIBUTION,
+        attribution=credits("boundaries"),
+        home=home,
         version=__version__,
     )
 
