@@ -770,7 +770,8 @@ def profiles_job(
                                incomplete=incomplete_by_source(events, RULE)[0],
                                population=population_info, index=False)  # fmt: skip
         written += site.keep_previous(exclude={"index.html", "town_definitions.csv"})
-        return site.commit([*written, *write_towns_index(site.staging)])
+        order = list(dict.fromkeys(definitions["town"]))
+        return site.commit([*written, *write_towns_index(site.staging, order=order)])
 
 
 def _write_towns(

@@ -245,7 +245,7 @@ def _plain(value):
 def towns_index_html(entries: list[dict], *, home: str = HOME) -> str:
     """The index page comparing the towns of ``entries`` (:func:`town_index_entry`) side by
     side, ranked by all-crime rate, with how well each town's LSOAs match its built-up area
-    and parish where the entries hold it."""
+    and parish where the entries hold it (in the order of ``entries``)."""
     rows = [dict(entry) for entry in entries]
     rates = pd.Series(
         [r["crime"]["rate_per_1000"] if r["crime"] else None for r in rows], dtype=float
@@ -258,7 +258,7 @@ def towns_index_html(entries: list[dict], *, home: str = HOME) -> str:
     mixed = [f"{study}: {', '.join(r['town'] for r in rows if r['study'] == study)}"
              for study in studies] if len(studies) > 1 else []  # fmt: skip
     return load_template("towns_index.html.j2").render(
-        match=[r["match"] for r in sorted(rows, key=lambda r: r["town"]) if r["match"]],
+        match=[e["match"] for e in entries if e["match"]],
         rows=rows,
         synthetic=any(r["synthetic"] for r in rows),
         study=first.get("study", ""),
@@ -289,13 +289,18 @@ def read_towns_index_entries(folder: str | Path) -> list[dict]:
     return entries
 
 
-def write_towns_index(folder: str | Path, *, home: str = HOME) -> list[Path]:
+def write_towns_index(
+    folder: str | Path, *, order: list[str] | None = None, home: str = HOME
+) -> list[Path]:
     """Rebuild ``index.html`` (and ``town_definitions.csv`` when the towns have definition
-    matches) of the towns folder from the towns present in it: their ``*_index.json``."""
+    matches) of the towns folder from the towns present in it: their ``*_index.json``.
+    ``order`` is the towns' order in their definitions file (others follow by name)."""
     folder = Path(folder)
-    entries = read_towns_index_entries(folder)
+    rank = {town: i for i, town in enumerate(order or [])}
+    entries = sorted(read_towns_index_entries(folder),
+                     key=lambda e: (rank.get(e["town"], len(rank)), e["town"]))  # fmt: skip
     written = []
-    matches = [e["match"] for e in sorted(entries, key=lambda e: e["town"]) if e["match"]]
+    matches = [e["match"] for e in entries if e["match"]]
     definitions, index = folder / "town_definitions.csv", folder / "index.html"
     for path in (definitions, index):
         if os.path.lexists(path):
@@ -347,4 +352,6 @@ def write_profiles(
             profile, page.name, match=matches.get(profile.town), population=population,
             place=place), indent=1, ensure_ascii=False), encoding="utf-8")  # fmt: skip
         written += [page, map_path, figures, entry]
-    return [*written, *write_towns_index(out_dir, home=home)] if index else written
+    if not index:
+        return written
+    return [*written, *write_towns_index(out_dir, order=[p.town for p in profiles], home=home)]
