@@ -37,10 +37,12 @@ from .gistar import gistar
 from .grids import count_points, default_cell_size, make_grid
 from .groups import load_crime_groups, unmapped_categories
 from .hotspot_maps import hotspot_map
+from .hotspot_pages import write_hotspots_index
 from .hotspots import HotspotResult, hotspot_study, write_hotspots
 from .kde import kde
 from .maps import rate_map
 from .measures import change_pct, rate_table, trend_arrow
+from .names import match_name
 from .overview import csp_sentences, overview_grid
 from .page_assets import save_map
 from .periods import Period, calendar_year, financial_year, latest_complete_months, parse_period
@@ -49,7 +51,7 @@ from .point_sources import PointSource, load_point_sources, point_tables, write_
 from .points import PointsReport, load_points_config, read_points
 from .police_uk import read_police_uk
 from .population import load_estimates, nearest_year, population_for, read_population
-from .profile_pages import render_profile, write_profiles
+from .profile_pages import render_profile, write_profiles, write_towns_index
 from .profiles import TownProfile, town_profiles
 from .repeats import repeat_locations
 from .rough_sleeping import read_snapshot, snapshot_table
@@ -140,6 +142,7 @@ __all__ = [
     "locate_lsoa",
     "make_grid",
     "mann_kendall",
+    "match_name",
     "monthly_series",
     "monthly_totals",
     "nearest_year",
@@ -175,7 +178,9 @@ __all__ = [
     "validate_events",
     "write_corridor",
     "write_hotspots",
+    "write_hotspots_index",
     "write_point_sources",
     "write_profiles",
     "write_synth",
+    "write_towns_index",
 ]

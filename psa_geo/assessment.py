@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from ._version import __version__
+from .credits import credits
 from .csvfile import write_csv
 from .force import Force, load_force
 from .measures import ALL_CRIME, NO_DATA
@@ -137,6 +138,8 @@ def assessment_html(
         rag=RAG,
         caveats=[c.format(the_parent=force.the_parent) for c in CAVEATS],
         version=__version__,
+        attribution=credits("boundaries", "police_uk"),
+        home="index.html",
         incomplete=incomplete,
         population=population,
         parent=force.parent_label,

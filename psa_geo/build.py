@@ -30,6 +30,7 @@ from .events import IngestReport
 from .faults import fault_point
 from .force import Force, force_of
 from .groups import load_crime_groups, unmapped_categories
+from .hotspot_pages import write_hotspots_index
 from .hotspots import hotspot_study, write_hotspots
 from .index_page import GPKG_FILE, MAP_FILE, index_html
 from .maps import rate_map
@@ -40,6 +41,7 @@ from .measures import (
     location_note,
     rate_table,
 )
+from .names import match_name, match_names
 from .page_assets import save_map
 from .periods import RULE_GIVEN, Period, default_periods
 from .point_sources import FOLDER as POINTS_FOLDER
@@ -50,7 +52,7 @@ from .point_sources import (
 )
 from .police_uk import read_police_uk
 from .population import load_estimates, population_for
-from .profile_pages import write_profiles
+from .profile_pages import write_profiles, write_towns_index
 from .profiles import town_profiles
 from .records import (
     Records,
@@ -342,6 +344,8 @@ def _write_study(
                 written = write_hotspots(hot, out_dir / HOTSPOTS_FOLDER, place=force.place)
                 hotspot_pages.append((csp, str(written[0].relative_to(out_dir))))
                 result.files += written
+            if hotspot_pages:
+                result.files.append(write_hotspots_index(out_dir / HOTSPOTS_FOLDER))
         with _Step(timings, "road safety"):
             if not force.stats19_police_force:
                 notes.append("no road-safety section: the force definition names no STATS19 "
@@ -436,6 +440,7 @@ def _write_study(
                 n_csp=areas["csp_code"].nunique(),
                 hotspot_pages=hotspot_pages,
                 towns_page=f"{TOWNS_FOLDER}/index.html" if towns_written else None,
+                hotspots_page=f"{HOTSPOTS_FOLDER}/index.html" if hotspot_pages else None,
                 funnels=[str(p.relative_to(out_dir)) for p in funnels],
                 extra_pages=extra_pages,
                 incomplete=[incomplete_note(flagged)] if len(flagged) else [],
@@ -516,7 +521,15 @@ def hotspots_job(
     the files of other areas)."""
     data_dir = resolve_data_dir(data_dir)
     with SubfolderUpdate(out_dir, HOTSPOTS_FOLDER, command="hotspots", keep_others=True) as site:
-        records = load_records(data_dir, {}, crime=crime, counts=counts, force=force)
+        require_datasets(data_dir)
+        areas = load_areas(data_dir, force=force)
+        if f"{level}_name" not in areas:
+            raise PsaGeoError(f"'level' should be lsoa, ward, lad or csp, got {level!r}")
+        known = sorted(areas[f"{level}_name"].dropna().unique())
+        area_name = match_name(
+            area_name, known, what=level.upper()
+        )  # before the crime is read; fmt: skip
+        records = load_records(data_dir, {}, areas=areas, crime=crime, counts=counts)
         areas, events = records.areas, records.events
         study, _, _ = _choose_periods(events, records.months, study, None, False)
         no_points = why_no_points(events, study)
@@ -532,7 +545,9 @@ def hotspots_job(
             period=study,
             cell_size=cell_size,
         )
-        return site.commit(write_hotspots(result, site.staging, place=force_of(areas).place))
+        written = write_hotspots(result, site.staging, place=force_of(areas).place)
+        written += site.keep_previous(exclude={"index.html"})
+        return site.commit([*written, write_hotspots_index(site.staging)])
 
 
 def collisions_job(data_dir: str | Path | None, out_dir: str | Path) -> list[Path]:
@@ -589,6 +604,8 @@ def profiles_job(
                 "the force definition names no towns file; give one with --towns FILE"
             )
         definitions = load_towns(towns_file, areas=areas)  # checked before the crime is read
+        if towns is not None:
+            towns = match_names(towns, definitions["town"], what="town")
         estimates = load_estimates(areas, population, data_dir=data_dir)
         records = load_records(data_dir, {}, areas=areas, crime=crime, counts=counts)
         events, covered = records.events, records.months
@@ -602,8 +619,10 @@ def profiles_job(
                                groups=groups or load_crime_groups(),
                                months_covered=covered, threshold=threshold,
                                incomplete=incomplete_by_source(events, RULE)[0],
-                               population=population_info)  # fmt: skip
-        return site.commit(written)
+                               population=population_info, index=False)  # fmt: skip
+        written += site.keep_previous(exclude={"index.html", "town_definitions.csv"})
+        order = list(dict.fromkeys(definitions["town"]))
+        return site.commit([*written, *write_towns_index(site.staging, order=order)])
 
 
 def _write_towns(
@@ -616,6 +635,7 @@ def _write_towns(
     points=None,
     suppress_below=5,
     population=None,
+    index=True,
     **options,
 ) -> list[Path]:
     """Profiles of the towns in ``folder`` (``towns/`` of the site), with how well each
@@ -637,9 +657,8 @@ def _write_towns(
         log.info("no town definition report: %s", exc)
         match = None
     fault_point("profile")
-    return write_profiles(
-        profiles, folder, match=match, population=population, place=force_of(areas).place
-    )
+    return write_profiles(profiles, folder, match=match, population=population,
+                          place=force_of(areas).place, index=index)  # fmt: skip
 
 
 def add_funnels(

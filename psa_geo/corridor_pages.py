@@ -30,10 +30,11 @@ from .corridor import (
     load_traffic,
     road_name,
 )
+from .credits import HOME, credits
 from .csvfile import write_csv
 from .errors import InputFileError
 from .map_text import geojson_layer, popup, popup_html
-from .maps import ATTRIBUTION, TILE_ATTRIBUTION, AttributionControl, map_css
+from .maps import TILE_ATTRIBUTION, AttributionControl, map_css
 from .page_assets import save_map
 from .road_safety import SEVERITY_STYLE
 from .site import SubfolderUpdate
@@ -161,7 +162,7 @@ def corridor_map(study: CorridorStudy) -> folium.Map:
     counts = np.bincount(classes, minlength=len(labels)).tolist()
     root.html.add_child(folium.Element(_legend(labels, counts, study)))
     m.add_child(AttributionControl(
-        f"{ATTRIBUTION} Collisions: DfT STATS19 (OGL v3.0). {SECTIONS_LICENCE}"))  # fmt: skip
+        f"{credits()} Collisions: DfT STATS19 (OGL v3.0). {SECTIONS_LICENCE}"))  # fmt: skip
     return m
 
 
@@ -318,10 +319,22 @@ def corridor_html(study: CorridorStudy, *, map_file: str) -> str:
         crash_caveat=CRASH_CAVEAT,
         years_note=YEARS_NOTE.format(years=" and ".join(map(str, study.years))),
         notes=study.notes[1:],
-        attribution=ATTRIBUTION,
+        attribution=credits(),
         sections_licence=SECTIONS_LICENCE,
         version=__version__,
+        districts=district_names(study.spec.lad_codes),
+        definition_file=Path(study.spec.source).name if study.spec.source else "",
+        home=HOME,
     )
+
+
+def district_names(codes) -> str:
+    """The districts of ``codes`` by name ("Cornwall"), from the force definition's LADs;
+    a code the force does not name is shown as it is."""
+    from .force import load_force
+
+    names = dict(load_force().membership()[["lad_code", "lad_name"]].itertuples(index=False))
+    return ", ".join(names.get(code, code) for code in codes)
 
 
 def _total_row(study: CorridorStudy) -> dict:

@@ -59,12 +59,11 @@ def write_demo(
         comparison=comparison,
         map_area=("town", town),
         links=[(f"{town} profile with these sections", f"../towns/{safe_name(town)}.html")],
-        index_href="../../index.html",
+        home="../../index.html",
     )
     profiles = town_profiles(
         events, areas, towns, names=[town], study=study, comparison=comparison, **profile_options
     )
     page = f"../{POINTS_FOLDER}/index.html"
     profiles[0].point_sources.update(town_point_figures(sources, tables, town, page=page))
-    towns = write_profiles(profiles, folder / "towns", index_href="../../index.html")
-    return [*written, *files, *towns]
+    return [*written, *files, *write_profiles(profiles, folder / "towns", home="../../index.html")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from .gistar import NOT_TESTED, gistar
 from .groups import single_groups
 from .hotspot_maps import hotspot_map
 from .kde import kde
+from .names import match_name
 from .page_assets import save_map
 from .periods import Period
 from .repeats import repeat_locations
@@ -65,10 +67,9 @@ def hotspot_study(
     name_col = f"{level}_name"
     if name_col not in areas:
         raise PsaGeoError(f"'level' should be lsoa, ward, lad or csp, got {level!r}")
+    area_name = match_name(area_name, sorted(areas[name_col].dropna().unique()),
+                           what=level.upper())  # fmt: skip
     chosen = areas[areas[name_col] == area_name]
-    if chosen.empty:
-        known = ", ".join(sorted(areas[name_col].unique())[:12])
-        raise PsaGeoError(f"no {level.upper()} called {area_name!r}; for example: {known}")
     outline = chosen[["geometry"]].dissolve()
     selected = events[
         (events["area_status"] == "inside")
@@ -113,8 +114,10 @@ def _gistar_with_isolated(cells: gpd.GeoDataFrame, alone: np.ndarray) -> gpd.Geo
 def write_hotspots(
     result: HotspotResult, out_dir: str | Path, *, place: str | None = None
 ) -> list[Path]:
-    """``hotspots_<area>.html`` (the map) and ``hotspots_<area>.gpkg`` (cells, for QGIS);
-    ``place`` (the force definition's area) is added to the title."""
+    """``hotspots_<area>.html`` (the map), ``hotspots_<area>.gpkg`` (cells, for QGIS) and
+    ``hotspots_<area>.json`` (what the folder's index shows of it:
+    :func:`psa_geo.hotspot_pages.write_hotspots_index`); ``place`` (the force definition's
+    area) is added to the title."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"hotspots_{safe_name(result.area_name)}_{safe_name(result.group)}"
@@ -128,4 +131,10 @@ def write_hotspots(
     gpkg = out_dir / f"{stem}.gpkg"
     gpkg.unlink(missing_ok=True)
     result.cells.to_file(gpkg, layer="cells", driver="GPKG")
-    return [page, gpkg]
+    levels = result.cells.get("hotspot_level", pd.Series(dtype=float))
+    entry = {"area": result.area_name, "group": result.group, "period": result.period.label,
+             "place": place, "map": page.name, "cells": gpkg.name,
+             "hot_cells": int((levels >= 2).sum()), "cell_count": len(result.cells)}  # fmt: skip
+    sidecar = out_dir / f"{stem}.json"
+    sidecar.write_text(json.dumps(entry, indent=1, ensure_ascii=False), encoding="utf-8")
+    return [page, gpkg, sidecar]

@@ -35,6 +35,7 @@ def index_html(
     n_csp: int,
     hotspot_pages: list[tuple[str, str]] = (),
     towns_page: str | None = None,
+    hotspots_page: str | None = None,
     extra_pages: list[tuple[str, str]] = (),
     incomplete: list[str] = (),
     funnels: list[str] = (),
@@ -43,7 +44,7 @@ def index_html(
     """Render the landing page from the rate tables and the run report (all text escaped);
     ``incomplete`` are lines naming each source's flagged months
     (:func:`psa_geo.completeness.incomplete_note`); ``force`` (default Devon & Cornwall) names
-    the area."""
+    the area; ``towns_page`` and ``hotspots_page`` are the folder indexes."""
     force = load_force(force)
     note = location_note(force)
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
@@ -94,6 +95,7 @@ def index_html(
         area_text=force.area_text,
         hotspot_pages=list(hotspot_pages),
         towns_page=towns_page,
+        hotspots_page=hotspots_page,
         extra_pages=list(extra_pages),
         incomplete=list(incomplete),
         funnels=[(_funnel_label(p), p) for p in funnels],

@@ -24,13 +24,13 @@ import pandas as pd
 
 from ._version import __version__
 from .assign import AssignReport, assign_areas
+from .credits import HOME, credits
 from .csvfile import write_csv
 from .errors import InputFileError, PsaGeoError
 from .hotspot_maps import hotspot_map
 from .hotspots import hotspot_study
 from .map_text import geojson_layer, popup, symbol_icon, tooltip
 from .maps import (
-    ATTRIBUTION,
     NO_DATA_COLOUR,
     PALETTE,
     TILE_ATTRIBUTION,
@@ -439,7 +439,7 @@ def _banded_map(chosen: gpd.GeoDataFrame, lsoa_table: pd.DataFrame, title: str) 
             "that would let them be worked out. Never mapped at a finer grain.</small></div>"
         )
     )
-    m.add_child(AttributionControl(ATTRIBUTION))
+    m.add_child(AttributionControl(credits("boundaries")))
     return m
 
 
@@ -453,13 +453,13 @@ def write_point_sources(
     threshold: int = 5,
     map_area: tuple[str, str] | None = None,
     links: list[tuple[str, str]] = (),
-    index_href: str = "../index.html",
+    home: str = HOME,
 ) -> tuple[list[Path], dict[str, dict[str, pd.DataFrame]]]:
     """Write ``out_dir/points/``: each source's tables (CSV), map and ``index.html``.
 
     ``map_area`` is ``(level, name)`` of the maps (default: each source's busiest CSP);
-    ``links`` are ``(text, href)`` shown at the top of the page; ``index_href`` is the site's
-    index from ``points/`` (for the maps' link back). Returns the files and the tables by
+    ``links`` are ``(text, href)`` shown at the top of the page, after the link back to the
+    site index ``home`` (the maps link back there too). Returns the files and the tables by
     source.
     """
     folder = Path(out_dir) / FOLDER
@@ -492,13 +492,14 @@ def write_point_sources(
                 area_name=name,
                 bins=bins if source.name == "drug_litter" else None,
             )
-            save_map(m, map_path, index_href=index_href)
+            save_map(m, map_path, index_href=home)
             written.append(map_path)
         sections.append(_section(source, tables, map_path and map_path.name, threshold))
     page = folder / "index.html"
     synthetic = any(s.synthetic for s in sources.values())
     page.write_text(
-        _page(sections, study, comparison, synthetic=synthetic, links=list(links)), encoding="utf-8"
+        _page(sections, study, comparison, synthetic=synthetic, links=list(links), home=home),
+        encoding="utf-8",
     )
     return [*written, page], all_tables
 
@@ -534,7 +535,7 @@ def _weight(source: str) -> dict:
     return {"weight_key": key, "weight_label": WEIGHT_LABELS.get(key, "Weight")}
 
 
-def _page(sections, study: Period, comparison: Period, *, synthetic: bool, links) -> str:
+def _page(sections, study: Period, comparison: Period, *, synthetic: bool, links, home) -> str:
     return load_template("points.html.j2").render(
         sections=sections,
         study=study,
@@ -542,7 +543,8 @@ def _page(sections, study: Period, comparison: Period, *, synthetic: bool, links
         synthetic=synthetic,
         links=links,
         stamp=SYNTHETIC_STAMP,
-        attribution=ATTRIBUTION,
+        attribution=credits("boundaries"),
+        home=home,
         version=__version__,
     )
 

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import math
+import os
 from pathlib import Path
 
 import pandas as pd
 
 from ._version import __version__
 from .assessment import RAG
+from .credits import HOME, credits
 from .csvfile import write_csv
+from .errors import InputFileError
 from .filenames import unique_names
 from .hotspot_maps import GI_COLOURS, hotspot_map
-from .maps import ATTRIBUTION
 from .measures import ALL_CRIME, ASB
 from .page_assets import save_map
 from .population import BASE_YEAR
@@ -46,13 +49,15 @@ def render_profile(
     map_file: str | None = None,
     population: dict | None = None,
     place: str | None = None,
+    home: str = HOME,
 ) -> str:
     """The profile page of one town as HTML (every value escaped).
 
     ``map_file`` is the town's interactive map, embedded in a frame on screen; the printed
     page carries a static image of the same content instead. ``population`` is the ``info``
     of :func:`psa_geo.population.population_for` (default: the mid-2018 estimates); ``place``
-    (the force definition's area) is added to the heading.
+    (the force definition's area) is added to the heading; ``home`` is the link back to the
+    site index.
     """
     figures = profile.figures.to_dict("records")
     season = [] if profile.seasonality is None else profile.seasonality.to_dict("records")
@@ -71,10 +76,11 @@ def render_profile(
         point_sources=POINT_SOURCES,
         rag=RAG,
         caveats=CAVEATS,
-        attribution=ATTRIBUTION,
+        attribution=credits("boundaries", "police_uk"),
         version=__version__,
         **_population(population),
         place=place,
+        home=home,
     )
 
 
@@ -187,71 +193,148 @@ def static_map_png(profile: TownProfile) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+INDEX_ENTRY = "_index.json"
+"""Suffix of the file beside each town's page holding what the towns index shows of it, so
+the index can be rebuilt from the towns present (``psa-geo profile --town X`` after a build)."""
+_ENTRY_KEYS = ("count", "rate_per_1000", "rate_lower_95", "rate_upper_95", "trend",
+               "change_pct", "vs_parent_95")  # fmt: skip
+
+
+def town_index_entry(
+    profile: TownProfile,
+    page: str,
+    *,
+    match: dict | None = None,
+    population: dict | None = None,
+    place: str | None = None,
+) -> dict:
+    """What the towns index shows of one town (plain JSON values): its name, page, residents,
+    LSOAs, crime and ASB figures, periods, population line, place and definition match."""
+    by_group = profile.figures.set_index("category")
+
+    def figures(group: str) -> dict | None:
+        if group not in by_group.index:
+            return None
+        row = by_group.loc[group]
+        return {key: _plain(row.get(key)) for key in _ENTRY_KEYS}
+
+    return {
+        "town": profile.town,
+        "page": page,
+        "population": _plain(profile.population),
+        "lsoas": _plain(profile.deprivation.get("lsoas")),
+        "crime": figures(ALL_CRIME),
+        "asb": figures(ASB),
+        "synthetic": bool(profile.synthetic),
+        "study": profile.study.label,
+        "comparison": profile.comparison.label,
+        "incomplete": profile.incomplete or "",
+        "population_sentence": _population(population)["population"],
+        "place": place,
+        "match": None if match is None else {k: _plain(v) for k, v in match.items()},
+        "psa_geo_version": __version__,
+    }
+
+
+def _plain(value):
+    """A JSON value: numpy numbers as Python ones, NaN and NA as None."""
+    if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
+        return None
+    return value.item() if hasattr(value, "item") else value
+
+
 COVERAGE_CAUTION_PCT = 50.0
 """A town whose LSOAs cover less of its built-up area than this (per cent) carries a caution
 beside its rate wherever it is ranked."""
 
 
-def coverage_cautions(match: pd.DataFrame | None) -> dict[str, dict[str, str]]:
-    """Town → its caution, for each town of ``match`` (:func:`town_match_report`) whose LSOAs
-    cover under :data:`COVERAGE_CAUTION_PCT` of its built-up area: ``short`` (shown beside
-    its rate) and ``text`` (the sentence that explains it)."""
-    if match is None or "bua_covered_pct" not in match:
-        return {}
-    low = match[match["bua_covered_pct"] < COVERAGE_CAUTION_PCT]
+def coverage_caution(match: dict | None) -> dict[str, str] | None:
+    """The caution of a town whose LSOAs cover under :data:`COVERAGE_CAUTION_PCT` of its
+    built-up area (``match``: its row of :func:`town_match_report`), else None: ``short``
+    (shown beside its rate) and ``text`` (the sentence that explains it)."""
+    pct = (match or {}).get("bua_covered_pct")
+    if pct is None or pct >= COVERAGE_CAUTION_PCT:
+        return None
     return {
-        m.town: {
-            "short": f"caution: its LSOAs cover {m.bua_covered_pct:.0f}% of the built-up area",
-            "text": f"{m.town}: its {m.lsoa_count} LSOAs ({m.population:,} residents) cover "
-            f"{m.bua_covered_pct:.0f}% of its built-up area, so its rate describes part of the "
-            "town (often the centre, where resident rates run high) and its rank can mislead.",
-        }
-        for m in low.itertuples()
+        "short": f"caution: its LSOAs cover {pct:.0f}% of the built-up area",
+        "text": f"{match['town']}: its {match['lsoa_count']} LSOAs ({match['population']:,} "
+        f"residents) cover {pct:.0f}% of its built-up area, so its rate describes part of the "
+        "town (often the centre, where resident rates run high) and its rank can mislead.",
     }
 
 
-def towns_index_html(
-    profiles: list[TownProfile],
-    pages: dict[str, str],
-    match: pd.DataFrame | None = None,
-    *,
-    population: dict | None = None,
-    place: str | None = None,
-) -> str:
-    """The index page comparing the towns side by side (ranked by all-crime rate), with how
-    well each town's LSOAs match its built-up area and parish when ``match`` is given
-    (:func:`town_match_report`): a town whose LSOAs cover under half of its built-up area
-    carries a caution beside its rate (:func:`coverage_cautions`)."""
-    rows = []
-    for profile in profiles:
-        by_group = profile.figures.set_index("category")
-        crime = by_group.loc[ALL_CRIME].to_dict() if ALL_CRIME in by_group.index else None
-        asb = by_group.loc[ASB].to_dict() if ASB in by_group.index else None
-        rows.append({"p": profile, "crime": crime, "asb": asb, "page": pages[profile.town]})
+def towns_index_html(entries: list[dict], *, home: str = HOME) -> str:
+    """The index page comparing the towns of ``entries`` (:func:`town_index_entry`) side by
+    side, ranked by all-crime rate, with how well each town's LSOAs match its built-up area
+    and parish where the entries hold it (in the order of ``entries``); a town whose LSOAs
+    cover under half of its built-up area carries a caution beside its rate
+    (:func:`coverage_caution`)."""
+    rows = [dict(entry) for entry in entries]
     rates = pd.Series(
-        [r["crime"]["rate_per_1000"] if r["crime"] is not None else math.nan for r in rows]
+        [r["crime"]["rate_per_1000"] if r["crime"] else None for r in rows], dtype=float
     )
     for row, rank in zip(rows, rates.rank(ascending=False, method="min"), strict=True):
         row["rank"] = None if math.isnan(rank) else int(rank)
-    rows.sort(key=lambda r: (r["rank"] is None, r["rank"] or 0))
-    cautions = coverage_cautions(match)
+    rows.sort(key=lambda r: (r["rank"] is None, r["rank"] or 0, r["town"]))
     for row in rows:
-        row["caution"] = cautions.get(row["p"].town)
-    first = profiles[0]
+        row["caution"] = coverage_caution(row["match"])
+    studies = list(dict.fromkeys(r["study"] for r in rows))
+    first = next((r for r in rows if r["study"] == studies[0]), rows[0]) if rows else {}
+    mixed = [f"{study}: {', '.join(r['town'] for r in rows if r['study'] == study)}"
+             for study in studies] if len(studies) > 1 else []  # fmt: skip
     return load_template("towns_index.html.j2").render(
-        match=[] if match is None else match.to_dict("records"),
+        match=[e["match"] for e in entries if e["match"]],
         rows=rows,
-        synthetic=any(p.synthetic for p in profiles),
-        study=first.study,
-        comparison=first.comparison,
-        incomplete=first.incomplete,
+        synthetic=any(r["synthetic"] for r in rows),
+        study=first.get("study", ""),
+        comparison=first.get("comparison", ""),
+        mixed=mixed,
+        incomplete=first.get("incomplete", ""),
         rag=RAG,
         caveats=CAVEATS,
-        attribution=ATTRIBUTION,
+        attribution=credits("boundaries", "police_uk"),
         version=__version__,
-        **_population(population),
-        place=place,
+        population=first.get("population_sentence", ""),
+        place=first.get("place"),
+        home=home,
     )
+
+
+def read_towns_index_entries(folder: str | Path) -> list[dict]:
+    """The index entries (``*_index.json``) of the towns whose page is in ``folder``."""
+    folder = Path(folder)
+    entries = []
+    for path in sorted(folder.glob(f"*{INDEX_ENTRY}")):
+        try:
+            entry = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InputFileError(path, f"cannot be read as a towns index entry ({exc})") from None
+        if isinstance(entry, dict) and (folder / str(entry.get("page", ""))).is_file():
+            entries.append(entry)
+    return entries
+
+
+def write_towns_index(
+    folder: str | Path, *, order: list[str] | None = None, home: str = HOME
+) -> list[Path]:
+    """Rebuild ``index.html`` (and ``town_definitions.csv`` when the towns have definition
+    matches) of the towns folder from the towns present in it: their ``*_index.json``.
+    ``order`` is the towns' order in their definitions file (others follow by name)."""
+    folder = Path(folder)
+    rank = {town: i for i, town in enumerate(order or [])}
+    entries = sorted(read_towns_index_entries(folder),
+                     key=lambda e: (rank.get(e["town"], len(rank)), e["town"]))  # fmt: skip
+    written = []
+    matches = [e["match"] for e in entries if e["match"]]
+    definitions, index = folder / "town_definitions.csv", folder / "index.html"
+    for path in (definitions, index):
+        if os.path.lexists(path):
+            path.unlink()  # never written through: it may be a link to the previous site's
+    if matches:
+        write_csv(pd.DataFrame(matches), definitions)
+        written.append(definitions)
+    index.write_text(towns_index_html(entries, home=home), encoding="utf-8")
+    return [*written, index]
 
 
 def write_profiles(
@@ -261,38 +344,39 @@ def write_profiles(
     match: pd.DataFrame | None = None,
     population: dict | None = None,
     place: str | None = None,
-    index_href: str = "../index.html",
+    index: bool = True,
+    home: str = HOME,
 ) -> list[Path]:
-    """Write ``<town>.html``, ``<town>_map.html`` and ``<town>_figures.csv`` per town and
-    ``index.html`` comparing them (plus ``town_definitions.csv`` from ``match``, the
-    :func:`town_match_report`); file names are made safe from the town names
-    (:func:`psa_geo.filenames.safe_name`), and two towns whose names would share one
-    ("St Ives", "St. Ives") are an error before anything is written. ``population`` as for
-    :func:`render_profile`; ``index_href`` is the site's index from ``out_dir`` (for the maps'
-    link back)."""
+    """Write ``<town>.html``, ``<town>_map.html``, ``<town>_figures.csv`` and
+    ``<town>_index.json`` (what the index shows) per town and, unless ``index=False``,
+    ``index.html`` comparing every town present in ``out_dir`` (plus ``town_definitions.csv``
+    from ``match``, the :func:`town_match_report`; :func:`write_towns_index`); file names
+    are made safe from the town names (:func:`psa_geo.filenames.safe_name`), and two towns
+    whose names would share one ("St Ives", "St. Ives") are an error before anything is
+    written. ``population`` as for :func:`render_profile`; ``home`` is the site index,
+    relative to ``out_dir``."""
     out_dir = Path(out_dir)
     unique_names([profile.town for profile in profiles], what="town")  # one page per town
     out_dir.mkdir(parents=True, exist_ok=True)
-    written, pages = [], {}
+    matches = {} if match is None else {m["town"]: m for m in match.to_dict("records")}
+    written = []
     for profile in profiles:
         map_path = out_dir / f"{profile.slug}_map.html"
-        save_map(profile_map(profile, place=place), map_path, index_href=index_href)
+        save_map(profile_map(profile, place=place), map_path, index_href=home)
         page = out_dir / f"{profile.slug}.html"
         page.write_text(
-            render_profile(profile, map_file=map_path.name, population=population, place=place),
+            render_profile(
+                profile, map_file=map_path.name, population=population, place=place, home=home
+            ),
             encoding="utf-8",
         )
         figures = out_dir / f"{profile.slug}_figures.csv"
         write_csv(profile.figures, figures)
-        pages[profile.town] = page.name
-        written += [page, map_path, figures]
-    if match is not None:
-        definitions = out_dir / "town_definitions.csv"
-        write_csv(match, definitions)
-        written.append(definitions)
-    index = out_dir / "index.html"
-    index.write_text(
-        towns_index_html(profiles, pages, match, population=population, place=place),
-        encoding="utf-8",
-    )
-    return [*written, index]
+        entry = out_dir / f"{profile.slug}{INDEX_ENTRY}"
+        entry.write_text(json.dumps(town_index_entry(
+            profile, page.name, match=matches.get(profile.town), population=population,
+            place=place), indent=1, ensure_ascii=False), encoding="utf-8")  # fmt: skip
+        written += [page, map_path, figures, entry]
+    if not index:
+        return written
+    return [*written, *write_towns_index(out_dir, order=[p.town for p in profiles], home=home)]

@@ -20,6 +20,7 @@ from .filenames import safe_name
 from .groups import single_groups
 from .hotspots import HotspotResult, hotspot_study
 from .measures import ALL_CRIME, ASB, rate_table
+from .names import match_names
 from .periods import Period
 from .series import monthly_series, seasonality
 from .stats import compare_with_benchmark
@@ -105,10 +106,7 @@ def town_profiles(
     page names those months.
     """
     known = list(dict.fromkeys(towns["town"]))
-    chosen = known if names is None else list(names)
-    unknown = [name for name in chosen if name not in known]
-    if unknown:
-        raise PsaGeoError(f"unknown town {unknown[0]!r}; known towns: {', '.join(known)}")
+    chosen = known if names is None else match_names(names, known, what="town")
     groups = groups or single_groups(events["category"])
     areas_t, events_t = with_towns(areas, towns), with_towns(events, towns)
     common = {"study": study, "comparison": comparison, "months_covered": months_covered,

@@ -21,10 +21,11 @@ from folium.template import Template
 from ._version import __version__
 from .assign import assign_areas
 from .casualties import CRASH_CAVEAT, casualties_by_area, casualty_table
+from .credits import HOME, credits
 from .csvfile import write_csv
 from .datadir import dataset_path, load_manifest
 from .map_text import popup_html, script_json
-from .maps import ATTRIBUTION, TILE_ATTRIBUTION, AttributionControl, map_css
+from .maps import TILE_ATTRIBUTION, AttributionControl, map_css
 from .page_assets import save_map
 from .stats19 import link_casualties, read_stats19
 from .templating import template as load_template
@@ -121,7 +122,7 @@ def collision_map(study: RoadSafety) -> folium.Map:
     root.html.add_child(folium.Element(f'<div class="psa-title"><strong>{html.escape(title)}'
                                        "</strong></div>"))  # fmt: skip
     root.html.add_child(folium.Element(_legend()))
-    m.add_child(AttributionControl(ATTRIBUTION + " Collisions: DfT STATS19 (OGL v3.0)."))
+    m.add_child(AttributionControl(credits("boundaries") + " Collisions: DfT STATS19 (OGL v3.0)."))
     return m
 
 
@@ -222,8 +223,9 @@ def road_safety_html(study: RoadSafety, tables: dict[str, pd.DataFrame], *, map_
         linkage=tables["casualty_linkage"].to_dict("records"),
         map_file=map_file,
         caveats=CAVEATS,
-        attribution=ATTRIBUTION,
+        attribution=credits("boundaries"),
         version=__version__,
+        home=HOME,
     )
 
 

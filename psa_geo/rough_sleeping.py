@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 
 from ._version import __version__
+from .credits import HOME, credits
 from .csvfile import write_csv
 from .datadir import dataset_path, resolve_data_dir
 from .errors import InputFileError
-from .maps import ATTRIBUTION
 from .measures import trend_arrow
 from .templating import inline_svg
 from .templating import template as load_template
@@ -198,8 +198,9 @@ def write_snapshot(data_dir: str | Path | None, out_dir: str | Path, areas) -> l
             wide=[(name, list(row)) for name, row in wide.iterrows()],
             chart_svg=snapshot_chart_svg(table),
             caveat=SNAPSHOT_CAVEAT,
-            attribution=ATTRIBUTION,
+            attribution=credits("boundaries", "population"),
             version=__version__,
+            home=HOME,
         ),
         encoding="utf-8",
     )

@@ -329,6 +329,19 @@ class SubfolderUpdate(_SiteWrite):
         if self._made_out and _is_empty(self.out):
             self.out.rmdir()
 
+    def keep_previous(self, *, exclude: set[str] = frozenset()) -> list[Path]:
+        """Carry the previous subfolder's psa-geo files (those its ``run_report.json`` lists)
+        into the staging folder, except ``exclude`` and those written again; returns them,
+        as staging paths. Call it before rebuilding the folder's index from the files
+        present, so that ``profile --town X`` keeps the other towns."""
+        if not self.target.is_dir() or self.target.is_symlink():
+            return []
+        prefix = f"{self.folder}/"
+        outputs = (read_report(self.out) or {}).get("outputs", [])
+        owned = {str(o).removeprefix(prefix) for o in outputs if str(o).startswith(prefix)}
+        others = {rel for rel, _ in _walk(self.target)} - (owned - set(exclude))
+        return [self.staging / rel for rel in carry_over(self.target, self.staging, owned=others)]
+
     def commit(self, files: list[Path]) -> list[Path]:
         """Swap the new subfolder in, then ``run_report.json`` listing it."""
         previous = read_report(self.out)

@@ -23,6 +23,7 @@ from scipy.spatial import cKDTree
 from .csvfile import write_csv
 from .errors import PsaGeoError
 from .events import CRS, validate_events
+from .names import match_name
 from .periods import latest_complete_months
 from .points import SYNTHETIC_STAMP
 from .towns import load_towns, town_areas, town_slug
@@ -119,9 +120,7 @@ def synth_points(
     if n is not None and n < 1:
         raise PsaGeoError(f"'n' should be 1 or more, got {n}")
     towns = towns if towns is not None else load_towns(areas=areas)
-    if town not in set(towns["town"]):
-        known = ", ".join(sorted(towns["town"].unique()))
-        raise PsaGeoError(f"no town called {town!r}; choose one of: {known}")
+    town = match_name(town, towns["town"], what="town")
     outline = town_areas(areas, towns, names=[town]).iloc[0]
     shape = outline.geometry
     shapely.prepare(shape)
@@ -208,9 +207,10 @@ def synth_job(
     manifest = load_manifest()
     require_datasets(data_dir, manifest=manifest)
     areas = load_areas(data_dir)
+    towns = load_towns(towns_file, areas=areas)
+    town = match_name(town, towns["town"], what="town")  # before the crime is read
     paths, _ = crime_paths(data_dir, force=FORCE)
     events = read_police_uk(paths, force=FORCE)
-    towns = load_towns(towns_file, areas=areas)
     rows = synth_points(areas, events, source=source, town=town, seed=seed, start=start,
                         end=end, n=n, towns=towns)  # fmt: skip
     out = Path(out)

@@ -23,6 +23,7 @@ from .areas import _read_table
 from .datadir import dataset_path, load_manifest, project_file, resolve_data_dir
 from .errors import InputFileError, MissingDataError, PsaGeoError
 from .filenames import safe_name, unique_names
+from .names import match_names
 from .userfiles import read_user_csv
 
 log = logging.getLogger(__name__)
@@ -466,13 +467,7 @@ def _select(towns: pd.DataFrame, names: Iterable[str] | None) -> list[str]:
         return known
     if isinstance(names, str):
         names = [names]
-    names = list(dict.fromkeys(names))
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise PsaGeoError(
-            f"unknown town {', '.join(map(repr, unknown))}; known towns: {', '.join(known)}"
-        )
-    return names
+    return match_names(names, known, what="town")
 
 
 def _polygon(polygon, crs) -> tuple[BaseGeometry, str]:

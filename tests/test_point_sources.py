@@ -193,6 +193,22 @@ def test_the_demo_is_stamped_and_apart_from_the_real_outputs(run):
             assert SYNTHETIC_STAMP not in path.read_text(encoding="utf-8-sig").lower(), path
 
 
+def test_point_and_demo_pages_link_back_and_credit_no_crime_data(run):
+    from test_site_pages import non_map_pages, page_facts
+
+    out, _ = run
+    pages = {str(p.relative_to(out)): p for p in non_map_pages(out)}
+    wanted = {"points/index.html", "demo/points/index.html", "demo/towns/index.html",
+              "demo/towns/penzance.html"}  # fmt: skip
+    assert wanted <= set(pages)
+    for name in wanted:
+        facts = page_facts(pages[name])
+        assert facts["lang"] == "en-GB" and facts["title"], name
+        assert (pages[name].parent / facts["back"]).resolve() == (out / "index.html").resolve()
+    for name in ("points/index.html", "demo/points/index.html"):
+        assert "police.uk" not in pages[name].read_text(encoding="utf-8"), name
+
+
 def test_synthetic_and_real_files_never_mix(run, records, areas):
     out, _ = run
     synthetic = out / "demo" / "data" / "synthetic_drug_litter.csv"

@@ -172,7 +172,7 @@ def test_any_town_from_a_list_of_lsoas_with_a_hostile_name(study, tmp_path):
 
 def test_unknown_town_lists_the_known_ones(study):
     areas, events = study
-    with pytest.raises(psa_geo.PsaGeoError, match="unknown town 'Atlantis'; known towns: St"):
+    with pytest.raises(psa_geo.PsaGeoError, match="no town called 'Atlantis'; choose one of: St"):
         psa_geo.town_profiles(events, areas, psa_geo.load_towns(), names=["Atlantis"],
                               study=STUDY, comparison=COMPARISON)  # fmt: skip
 
@@ -190,7 +190,7 @@ def test_profile_command(mirror, tmp_path):
     assert "How each town is defined" in index
     bad = run_cli("profile", "--town", "Atlantis", "--data-dir", mirror, "--out", tmp_path)
     assert bad.returncode == 2
-    assert bad.stderr.strip().splitlines()[-1].startswith("psa-geo: error: unknown town")
+    assert bad.stderr.strip().splitlines()[-1].startswith("psa-geo: error: no town called")
 
 
 @pytest.mark.data

@@ -271,7 +271,7 @@ def tiny_towns():
 
 
 def test_unknown_town_names_list_the_known_ones(tiny_areas, tiny_towns):
-    with pytest.raises(psa_geo.PsaGeoError, match="'Atlantis'; known towns: Town, Village"):
+    with pytest.raises(psa_geo.PsaGeoError, match="'Atlantis'; choose one of: Town, Village"):
         town_areas(tiny_areas, tiny_towns, names=["Atlantis"])
     only = town_areas(tiny_areas, tiny_towns, names=["Village"])
     assert only["town"].tolist() == ["Village"]
