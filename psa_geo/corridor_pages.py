@@ -33,7 +33,7 @@ from .corridor import (
 from .credits import HOME, credits
 from .csvfile import write_csv
 from .errors import InputFileError
-from .map_text import geojson_layer, popup, popup_html
+from .map_text import geojson_layer, html_element, popup, popup_html
 from .maps import TILE_ATTRIBUTION, AttributionControl, map_css
 from .page_assets import save_map
 from .road_safety import SEVERITY_STYLE
@@ -154,13 +154,13 @@ def corridor_map(study: CorridorStudy) -> folium.Map:
     bounds = wgs.total_bounds
     m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
     root = m.get_root()
-    root.header.add_child(folium.Element(map_css()))
+    root.header.add_child(html_element(map_css()))
     title = f"{spec.title}: collisions {_years_text(years)}"
     root.title = title  # the page's <title>
-    root.html.add_child(folium.Element(
+    root.html.add_child(html_element(
         f'<div class="psa-title"><strong>{html.escape(title)}</strong></div>'))  # fmt: skip
     counts = np.bincount(classes, minlength=len(labels)).tolist()
-    root.html.add_child(folium.Element(_legend(labels, counts, study)))
+    root.html.add_child(html_element(_legend(labels, counts, study)))
     m.add_child(AttributionControl(
         f"{credits()} Collisions: DfT STATS19 (OGL v3.0). {SECTIONS_LICENCE}"))  # fmt: skip
     return m

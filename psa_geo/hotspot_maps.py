@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import PsaGeoError
-from .map_text import geojson_layer, tooltip
+from .map_text import geojson_layer, html_element, tooltip
 from .maps import ATTRIBUTION, TILE_ATTRIBUTION, AttributionControl, map_css
 
 log = logging.getLogger(__name__)
@@ -163,12 +163,12 @@ def hotspot_map(
     folium.LayerControl(collapsed=False).add_to(m)
     m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
     root = m.get_root()
-    root.header.add_child(folium.Element(map_css()))
+    root.header.add_child(html_element(map_css()))
     root.title = title  # the page's <title>
     root.html.add_child(
-        folium.Element(f'<div class="psa-title"><strong>{html.escape(title)}</strong></div>')
+        html_element(f'<div class="psa-title"><strong>{html.escape(title)}</strong></div>')
     )
-    root.html.add_child(folium.Element(_legend(legend)))
+    root.html.add_child(html_element(_legend(legend)))
     m.add_child(AttributionControl(ATTRIBUTION))
     return m
 

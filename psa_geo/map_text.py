@@ -28,6 +28,7 @@ from folium.template import Template
 
 __all__ = [
     "geojson_layer",
+    "html_element",
     "label",
     "popup",
     "popup_html",
@@ -126,6 +127,24 @@ class _Label(folium.MacroElement):
         self.options = script_json(
             {"permanent": True, "direction": "center", "className": "psa-label"}
         )
+
+
+class _Markup(folium.Element):
+    """HTML put into a page as it is. folium reads a plain ``Element``'s text as a Jinja
+    template, so ``{{ ... }}`` in a name from the data would run when the page is written."""
+
+    _template = Template("{{ this.markup }}")
+
+    def __init__(self, markup: str) -> None:
+        super().__init__()
+        self.markup = markup
+
+
+def html_element(markup: str) -> folium.Element:
+    """``markup`` (HTML made with escaped text, or constant) as an element of a page's
+    header or body, written literally, never read as a template; the only way psa_geo adds
+    its own HTML (titles, legends, CSS) to a map page."""
+    return _Markup(markup)
 
 
 def label(text: str, location: tuple[float, float]) -> folium.MacroElement:

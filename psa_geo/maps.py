@@ -12,7 +12,7 @@ import pandas as pd
 import shapely
 from jinja2 import Template
 
-from .map_text import geojson_layer, label, script_json
+from .map_text import geojson_layer, html_element, label, script_json
 
 log = logging.getLogger(__name__)
 
@@ -188,13 +188,13 @@ def rate_map(
     folium.LayerControl(collapsed=False).add_to(m)
     m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
     root = m.get_root()
-    root.header.add_child(folium.Element(_CSS))
+    root.header.add_child(html_element(_CSS))
     root.title = title  # the page's <title>
     root.html.add_child(
-        folium.Element(f'<div class="psa-title"><strong>{html.escape(title)}</strong></div>')
+        html_element(f'<div class="psa-title"><strong>{html.escape(title)}</strong></div>')
     )
     legend = legend_html(title, edges, counts, unit="LSOAs", no_data=int(missing.sum()))
-    root.html.add_child(folium.Element(legend))
+    root.html.add_child(html_element(legend))
     m.add_child(AttributionControl(ATTRIBUTION))
     log.info("map: %d LSOAs in %d classes", len(frame), len(edges) - 1)
     return m

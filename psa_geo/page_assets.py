@@ -17,16 +17,19 @@ import html
 import re
 from collections import OrderedDict
 from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
 
+import branca.element
 import folium
 from branca.element import CssLink, Element, Figure, JavascriptLink
 from folium.elements import JSCSSMixin
 from folium.template import Template
 
 from .errors import PsaGeoError
+from .map_text import html_element
 
 __all__ = ["OFFLINE_NOTE", "VENDOR_ATTRIBUTE", "map_page_html", "save_map", "vendored_texts"]
 
@@ -149,20 +152,35 @@ def _elements(element: Element) -> Iterator[Element]:
         yield from _elements(child)
 
 
-class _Raw(Element):
-    """Text put into the page as it is (a plain ``Element`` would read it as a template)."""
+@contextmanager
+def _macro_output_as_text() -> Iterator[None]:
+    """While a page renders, keep branca from reading any element's output as a template.
 
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.text = text
+    branca's ``MacroElement.render`` puts each macro's output (a layer's script holding its
+    GeoJSON, our tooltips' JSON, ...) into ``Element(output)``, which Jinja then renders a
+    second time: ``{{ ... }}`` or ``{% ... %}`` in a name from the data would run as the page
+    is written. For the render, the name ``Element`` in branca's module makes an element
+    that writes its text as it is."""
+    original = branca.element.Element
 
-    def render(self, **kwargs) -> str:
-        return self.text
+    class Literal(original):
+        def __init__(self, template: str | None = None, template_name: str | None = None):
+            super().__init__()
+            self.text = template or ""
+
+        def render(self, **kwargs) -> str:
+            return self.text
+
+    branca.element.Element = Literal
+    try:
+        yield
+    finally:
+        branca.element.Element = original
 
 
-def _inline(name: str) -> _Raw:
+def _inline(name: str) -> Element:
     tag = "script" if _VENDORED[name].endswith(".js") else "style"
-    return _Raw(
+    return html_element(
         f'<{tag} {VENDOR_ATTRIBUTE}="{_VENDORED[name]}">\n{vendored_texts()[name]}\n</{tag}>'
     )
 
@@ -210,7 +228,7 @@ def map_page_html(m: folium.Map, *, index_href: str, title: str | None = None) -
         element.default_js, element.default_css = [], []  # on this element, not its class
     figure._psa_vendor_used = used
     parts = [(f"psa_vendor_{name}", _inline(name)) for name in _VENDORED if name in used]
-    parts.append(("psa_page_css", _Raw(_CSS)))
+    parts.append(("psa_page_css", html_element(_CSS)))
     header = figure.header._children
     meta = [(key, header[key]) for key in ("meta_http",) if key in header]
     others = [(k, c) for k, c in header.items() if k != "meta_http" and not k.startswith("psa_")]
@@ -218,7 +236,7 @@ def map_page_html(m: folium.Map, *, index_href: str, title: str | None = None) -
     for _, child in parts:
         child._parent = figure.header
     figure.html.add_child(
-        _Raw(
+        html_element(
             f'<div id="psa-home" class="psa-home"><a href="{href}" target="_top">'
             "← Index of maps and tables</a></div>"
             f'<div id="psa-offline" class="psa-offline" role="status" hidden>'
@@ -234,7 +252,8 @@ def map_page_html(m: folium.Map, *, index_href: str, title: str | None = None) -
         controls.tile_layers = tiles
     figure.title = title if title is not None else (figure.title or "Map")
     figure._template = _PAGE
-    page = figure.render()
+    with _macro_output_as_text():
+        page = figure.render()
     links = [c for c in figure.header._children.values() if isinstance(c, JavascriptLink | CssLink)]
     if links:
         raise PsaGeoError(f"the map page would load {links[0].url}; psa_geo does not ship it")

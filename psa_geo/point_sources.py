@@ -29,7 +29,7 @@ from .csvfile import write_csv
 from .errors import InputFileError, PsaGeoError
 from .hotspot_maps import hotspot_map
 from .hotspots import hotspot_study
-from .map_text import geojson_layer, popup, symbol_icon, tooltip
+from .map_text import geojson_layer, html_element, popup, symbol_icon, tooltip
 from .maps import (
     NO_DATA_COLOUR,
     PALETTE,
@@ -419,10 +419,10 @@ def _banded_map(chosen: gpd.GeoDataFrame, lsoa_table: pd.DataFrame, title: str) 
     west, south, east, north = frame.to_crs("EPSG:4326").total_bounds
     m.fit_bounds([[south, west], [north, east]])
     root = m.get_root()
-    root.header.add_child(folium.Element(map_css()))
+    root.header.add_child(html_element(map_css()))
     root.title = title  # the page's <title>
     root.html.add_child(
-        folium.Element(f'<div class="psa-title"><strong>{html.escape(title)}</strong></div>')
+        html_element(f'<div class="psa-title"><strong>{html.escape(title)}</strong></div>')
     )
     counts = frame["band"].value_counts()
     rows = "".join(
@@ -431,7 +431,7 @@ def _banded_map(chosen: gpd.GeoDataFrame, lsoa_table: pd.DataFrame, title: str) 
         for b, w in BANDS
     )
     root.html.add_child(
-        folium.Element(
+        html_element(
             '<div class="psa-legend" role="region" aria-label="Map legend">'
             '<strong>Reports by LSOA</strong><table><thead><tr><th scope="col">Colour</th>'
             '<th scope="col">Reports</th><th scope="col">Areas</th></tr></thead>'

@@ -24,7 +24,7 @@ from .casualties import CRASH_CAVEAT, casualties_by_area, casualty_table
 from .credits import HOME, credits
 from .csvfile import write_csv
 from .datadir import dataset_path, load_manifest
-from .map_text import popup_html, script_json
+from .map_text import html_element, popup_html, script_json
 from .maps import TILE_ATTRIBUTION, AttributionControl, map_css
 from .page_assets import save_map
 from .stats19 import link_casualties, read_stats19
@@ -115,13 +115,13 @@ def collision_map(study: RoadSafety) -> folium.Map:
     bounds = wgs.total_bounds
     m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
     root = m.get_root()
-    root.header.add_child(folium.Element(map_css()))
+    root.header.add_child(html_element(map_css()))
     years_text = " and ".join(str(y) for y in study.located_years)
     title = f"Road traffic collisions, all roads, {years_text}"
     root.title = title  # the page's <title>
-    root.html.add_child(folium.Element(f'<div class="psa-title"><strong>{html.escape(title)}'
+    root.html.add_child(html_element(f'<div class="psa-title"><strong>{html.escape(title)}'
                                        "</strong></div>"))  # fmt: skip
-    root.html.add_child(folium.Element(_legend()))
+    root.html.add_child(html_element(_legend()))
     m.add_child(AttributionControl(credits("boundaries") + " Collisions: DfT STATS19 (OGL v3.0)."))
     return m
 

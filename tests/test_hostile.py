@@ -28,10 +28,12 @@ MARK = "window.__pwned"
 
 def payload(field: str) -> str:
     """A payload naming ``field``: a formula prefix, a template-literal breakout, a script end,
-    an attribute breakout with an event handler, a javascript: URL and the JSON line ends."""
+    an attribute breakout with an event handler, a javascript: URL, Jinja markup (folium
+    renders templates) and the JSON line ends."""
     return (
         f"={field} ${{{MARK}=1}} `{MARK}=2` </script><script>{MARK}=3</script> "
-        f'"><img src=x onerror="{MARK}=4"> javascript:{MARK}=5 \u2028\u2029end'
+        f'"><img src=x onerror="{MARK}=4"> javascript:{MARK}=5 {{{{ 7 * 191 }}}} {{# c #}} '
+        "\u2028\u2029end"
     )
 
 

@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 import shapely
 
+import psa_geo
 from psa_geo.hotspot_maps import hotspot_map
 from psa_geo.map_text import geojson_layer, popup, popup_html, script_json, tooltip
 from psa_geo.maps import rate_map
@@ -124,6 +125,8 @@ def _problems(path: Path) -> list[str]:
             for keyword in node.keywords:
                 if keyword.arg in ("tooltip", "popup") and name != "geojson_layer":
                     found.append(f"{where} passes {keyword.arg}= to {name or 'a call'}")
+            if name == "Element":
+                found.append(f"{where} makes an Element (use map_text.html_element)")
             if name == "symbol_icon":
                 markup = node.args[0] if node.args else None
                 constant = isinstance(markup, ast.Name) and markup.id.isupper()
@@ -156,8 +159,22 @@ def test_the_guard_finds_what_it_forbids(tmp_path):
         "folium.GeoJson(d, tooltip=folium.GeoJsonTooltip(['a']))\n"
         "symbol_icon(f'<b>{name}</b>', size=3)\n"
         "JS = 'marker.bindTooltip(row[1])'\n"
+        "root.html.add_child(folium.Element(f'<b>{name}</b>'))\n"
     )
-    assert len(_problems(bad)) == 8
+    assert len(_problems(bad)) == 9
+
+
+def test_page_markup_is_never_read_as_a_template(tmp_path):
+    """folium reads a plain Element's text as Jinja: a name holding ``{{ ... }}`` would run."""
+    squares = _squares(["{{ 7 * 191 }}", "b"]).rename(columns={"name": "area_name"})
+    rates = squares.assign(lsoa_code=["A", "B"], lsoa_name=squares["area_name"], csp_name="C",
+                           rate_per_1000=[1.0, 2.0], count=[1, 2])  # fmt: skip
+    m = psa_geo.rate_map(rates, squares, title="Rates {{ 7 * 191 }} {% if 1 %}x{% endif %}")
+    page = tmp_path / "map.html"
+    psa_geo.save_map(m, page, index_href="index.html")
+    text = page.read_text(encoding="utf-8")
+    assert "1337" not in text
+    assert "Rates {{ 7 * 191 }} {% if 1 %}x{% endif %}" in text
 
 
 # --- Hostile text in every map, in Chromium -----------------------------------------------
