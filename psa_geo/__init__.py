@@ -46,6 +46,7 @@ from .names import match_name
 from .overview import csp_sentences, overview_grid
 from .page_assets import save_map
 from .periods import Period, calendar_year, financial_year, latest_complete_months, parse_period
+from .place_search import PlaceSearch, place_index
 from .point_counts import BinCoverage, finds_near_bins, report_counts
 from .point_sources import PointSource, load_point_sources, point_tables, write_point_sources
 from .points import PointsReport, load_points_config, read_points
@@ -86,6 +87,7 @@ __all__ = [
     "InputFileError",
     "MissingDataError",
     "Period",
+    "PlaceSearch",
     "PointSource",
     "PointsReport",
     "PsaGeoError",
@@ -148,6 +150,7 @@ __all__ = [
     "nearest_year",
     "overview_grid",
     "parse_period",
+    "place_index",
     "point_tables",
     "poisson_ci",
     "population_for",

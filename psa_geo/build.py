@@ -44,6 +44,7 @@ from .measures import (
 from .names import match_name, match_names
 from .page_assets import save_map
 from .periods import RULE_GIVEN, Period, default_periods
+from .place_search import PlaceSearch, place_index
 from .point_sources import FOLDER as POINTS_FOLDER
 from .point_sources import (
     load_point_sources,
@@ -328,7 +329,7 @@ def _write_study(
                                 f"{POINTS_FOLDER}/index.html"))  # fmt: skip
     if maps:
         result.files += _write_maps(out_dir, areas, tables, study, timings, group=headline,
-                                    place=force.place)  # fmt: skip
+                                    place=force.place, towns=towns)  # fmt: skip
         no_points = why_no_points(events, study)
         if no_points:
             notes.append(f"no hotspot maps: {no_points}")
@@ -767,8 +768,10 @@ def _write_maps(
     *,
     group: str = ALL_CRIME,
     place=None,
+    towns=None,
 ) -> list[Path]:
-    """The GeoPackage (one layer per level) and the Peninsula map of ``group``."""
+    """The GeoPackage (one layer per level) and the Peninsula map of ``group``, with a
+    search box for its CSPs, LADs, wards, ``towns`` (definitions) and LSOAs."""
     with _Step(timings, "dissolve areas"):
         outlines = {level: dissolve_areas(areas, level=level) for level in ("ward", "lad", "csp")}
     with _Step(timings, "write GeoPackage"):
@@ -793,6 +796,14 @@ def _write_maps(
         map_path = out_dir / MAP_FILE
         fault_point("map")
         m = rate_map(lsoa_rates, outlines["csp"], title=title)
+        town_outlines = None
+        if towns is not None and len(towns):
+            town_outlines = town_areas(areas, towns).rename(columns={"town": "area_name"})
+        lsoa_names = areas[["lsoa_name", "geometry"]].rename(columns={"lsoa_name": "area_name"})
+        m.add_child(PlaceSearch(place_index([
+            ("CSP", outlines["csp"]), ("local authority", outlines["lad"]),
+            ("town", town_outlines), ("ward", outlines["ward"]), ("LSOA", lsoa_names),
+        ])))  # fmt: skip
         save_map(m, map_path, index_href="index.html")
         log.info("map: %s (%.1f MB)", map_path, map_path.stat().st_size / 1e6)
     return [gpkg, map_path]

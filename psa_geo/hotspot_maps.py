@@ -13,6 +13,7 @@ import pandas as pd
 from .errors import PsaGeoError
 from .map_text import geojson_layer, html_element, tooltip
 from .maps import ATTRIBUTION, TILE_ATTRIBUTION, AttributionControl, map_css
+from .place_search import PlaceSearch, place_index
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,8 @@ def hotspot_map(
     ``gistar_cells`` need ``hotspot_level`` (from :func:`gistar`); ``kde_cells`` need
     ``kde``; ``more_gistar`` maps layer names to further Gi* cells (e.g. another crime
     group; off at first); ``lsoas`` (``area_name``, ``count``, ``rate_per_1000``) are drawn
-    as outlines whose tooltips give each LSOA's figures; ``emerging_cells`` need
+    as outlines whose tooltips give each LSOA's figures (and a search box finds them by
+    name); ``emerging_cells`` need
     ``emerging_class`` (from :func:`emerging_hotspots`; a layer off at first); ``repeats``
     come from :func:`repeat_locations`. A ``sensitive``
     source (rough sleeping) is refused: its events must never be mapped at fine grain.
@@ -155,6 +157,7 @@ def hotspot_map(
         legend.append(("Repeat locations", [("#ffffff", "white circle: a top location, ranked")]))
     if lsoas is not None:
         _lsoa_layer(lsoas, m)
+        m.add_child(PlaceSearch(place_index([("LSOA", lsoas)])))
     folium.GeoJson(
         outline[["geometry"]].to_crs("EPSG:4326").to_geo_dict(drop_id=True, show_bbox=False),
         name="Study area",

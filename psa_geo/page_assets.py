@@ -77,6 +77,9 @@ _PAGE = Template(
 )
 
 _CSS = """<style>
+.psa-search{background:#fff;padding:4px 6px;border:2px solid rgba(0,0,0,.2);border-radius:4px;
+ font:13px/1.4 system-ui,sans-serif}
+.psa-search input{width:11em}.psa-search output{display:block;max-width:16em}
 .psa-home a{display:block;padding:3px 8px;background:#fff;color:#0b0c0c;border:2px solid
  rgba(0,0,0,.2);border-radius:4px;font:13px/1.4 system-ui,sans-serif;text-decoration:underline}
 .psa-home:not(.leaflet-control){position:fixed;top:84px;left:10px;z-index:1000}
