@@ -23,6 +23,7 @@ from . import _csvlines
 from .errors import InputFileError
 from .events import CRS, IngestReport, validate_events
 from .police_uk import FIRST_MONTH
+from .userfiles import header_key, match_columns
 
 log = logging.getLogger(__name__)
 
@@ -119,26 +120,15 @@ def is_counts_table(path: Path) -> bool:
             header = pd.read_csv(stream, nrows=0, encoding="utf-8-sig").columns
     except (ValueError, OSError, EOFError, zlib.error, UnicodeDecodeError):
         return False
-    names = {ALIASES.get(_snake(h)) for h in header}
+    names = {ALIASES.get(header_key(h)) for h in header}
     return {"code", "month", "count"} <= names
-
-
-def _snake(header) -> str:
-    return re.sub(r"[^0-9a-z]+", "_", str(header).strip().lower()).strip("_")
 
 
 def _read_file(path: Path, report: IngestReport) -> tuple[pd.DataFrame, np.ndarray]:
     """The file's rows as text with ``code``, ``month``, ``category``, ``count_text``,
     ``source_file`` and ``source_row``, and each row's line reason ("" if none)."""
     frame, lines = _csvlines.read_rows(path, not_utf8="not UTF-8 text (save it as UTF-8 CSV)")
-    columns: dict[str, str] = {}
-    for header in frame.columns:
-        name = ALIASES.get(_snake(header))
-        if name is None:
-            continue
-        if name in columns:
-            raise InputFileError(path, f"columns {columns[name]!r} and {header!r} both give {name}")
-        columns[name] = header
+    columns = match_columns(frame.columns, ALIASES, path)
     missing = [c for c in ("code", "month", "count") if c not in columns]
     if missing:
         raise InputFileError(

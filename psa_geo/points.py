@@ -68,7 +68,7 @@ from . import _csvlines
 from .areas import ASSIGNED_COLUMNS
 from .errors import InputFileError, PsaGeoError
 from .events import CANONICAL_COLUMNS, CRS, IngestReport
-from .userfiles import read_user_text
+from .userfiles import header_key, match_columns, read_user_text
 
 log = logging.getLogger(__name__)
 
@@ -290,7 +290,7 @@ def read_points(
             rejected.append(raw[bad].assign(reason=reason[bad].to_numpy()))
         kept = frame[~bad].copy()
         for column in extra:
-            name = _snake(column)
+            name = header_key(column)
             kept[f"file_{name}" if name in _RESERVED or name in kept else name] = raw.loc[
                 ~bad, column
             ].to_numpy()
@@ -407,10 +407,6 @@ def _files(paths) -> list[Path]:
     return files
 
 
-def _snake(name: str) -> str:
-    return re.sub(r"[^0-9a-z]+", "_", str(name).strip().lower()).strip("_")
-
-
 def _read_file(
     path: Path, spec: SourceSpec, source: str
 ) -> tuple[pd.DataFrame, dict, str, _csvlines.Lines]:
@@ -437,14 +433,7 @@ def _read_file(
         raise InputFileError(path, "neither UTF-8 nor Windows-1252 text")
     frame = frame.apply(lambda col: col.str.strip())
     known = {*_COMMON, *spec.fields, *([spec.weight] if spec.weight else [])}
-    columns: dict[str, str] = {}
-    for header in frame.columns:
-        name = ALIASES.get(_snake(header))
-        if name not in known:
-            continue
-        if name in columns:
-            raise InputFileError(path, f"columns {columns[name]!r} and {header!r} both give {name}")
-        columns[name] = header
+    columns = match_columns(frame.columns, ALIASES, path, known=known)
     missing = [] if "date" in columns or not spec.date_required else ["date"]
     pairs = ({"longitude", "latitude"} <= columns.keys(), {"easting", "northing"} <= columns.keys())
     if not any(pairs):
@@ -455,7 +444,7 @@ def _read_file(
 
 
 def _synthetic_stamp(raw: pd.DataFrame, path: Path) -> bool:
-    column = next((c for c in raw.columns if _snake(c) == "synthetic"), None)
+    column = next((c for c in raw.columns if header_key(c) == "synthetic"), None)
     if column is None:
         return False
     if not raw[column].str.lower().eq(SYNTHETIC_STAMP).all():

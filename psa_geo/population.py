@@ -23,7 +23,7 @@ import pandas as pd
 from .datadir import dataset_path
 from .errors import InputFileError, PsaGeoError
 from .periods import Period
-from .userfiles import read_user_csv
+from .userfiles import match_columns, read_user_csv
 
 log = logging.getLogger(__name__)
 
@@ -303,14 +303,7 @@ def _months(when: pd.Timestamp) -> float:
 
 
 def _columns(raw: pd.DataFrame, path: Path) -> dict[str, str]:
-    columns: dict[str, str] = {}
-    for header in raw.columns:
-        name = ALIASES.get(re.sub(r"[^0-9a-z]+", "_", str(header).strip().lower()).strip("_"))
-        if name is None:
-            continue
-        if name in columns:
-            raise InputFileError(path, f"columns {columns[name]!r} and {header!r} both give {name}")
-        columns[name] = header
+    columns = match_columns(raw.columns, ALIASES, path)
     missing = [name for name in ("lsoa_code", "population") if name not in columns]
     if missing:
         raise InputFileError(

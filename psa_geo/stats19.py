@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import logging
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
@@ -28,6 +27,7 @@ import shapely
 from . import _csvlines
 from .errors import InputFileError
 from .events import CRS, IngestReport
+from .userfiles import header_key
 
 log = logging.getLogger(__name__)
 
@@ -268,7 +268,7 @@ def _describe(files: list[Path]) -> str:
 def canonical_name(name: str, table: str) -> str:
     """DfT's current name for a column name of any vintage (:data:`RENAMES`,
     :data:`TABLE_RENAMES`)."""
-    snake = re.sub(r"[^0-9a-z]+", "_", name.strip().lower()).strip("_")
+    snake = header_key(name)
     return TABLE_RENAMES.get(table, {}).get(snake) or RENAMES.get(snake, snake)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -103,3 +104,24 @@ def read_user_csv(
             label, f"missing columns {', '.join(missing)} (expected {expected}; found {found})"
         )
     return frame
+
+
+def header_key(header) -> str:
+    """A column header as a lookup key: lower case, each run of other characters one "_"
+    (``"LSOA code"``, ``"lsoa-code"`` and ``"LSOA_CODE"`` all give ``lsoa_code``)."""
+    return re.sub(r"[^0-9a-z]+", "_", str(header).strip().lower()).strip("_")
+
+
+def match_columns(headers, aliases: dict[str, str], path, *, known=None) -> dict[str, str]:
+    """``{column: header}`` of the ``headers`` whose :func:`header_key` ``aliases`` maps to a
+    column (of ``known`` only, when given); two headers giving one column are a one-line
+    :class:`InputFileError` naming ``path``."""
+    columns: dict[str, str] = {}
+    for header in headers:
+        name = aliases.get(header_key(header))
+        if name is None or (known is not None and name not in known):
+            continue
+        if name in columns:
+            raise InputFileError(path, f"columns {columns[name]!r} and {header!r} both give {name}")
+        columns[name] = header
+    return columns
