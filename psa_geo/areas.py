@@ -213,6 +213,22 @@ def check_level(areas: pd.DataFrame, level: str) -> None:
     raise ValueError(f"'level' should be one of {LEVELS}, got {level!r}")
 
 
+def area_codes(
+    events: pd.DataFrame, lsoa_to_area: pd.Series, level: str, *, parent_code: str | None = None
+) -> pd.Series:
+    """Each placed event's area code at ``level``: its LSOA's (``lsoa_to_area``), or, for an
+    event placed above LSOA level (``placed_level``: a merged 2021 LSOA of a counts table),
+    its own ``<level>_code`` (``parent_code`` at ``peninsula``); blank below its level."""
+    codes = events["lsoa_code"].map(lsoa_to_area)
+    if "placed_level" in events:
+        above = events["lsoa_code"].isna()
+        if level == "peninsula":
+            codes[above] = parent_code
+        elif f"{level}_code" in events:
+            codes[above] = events.loc[above, f"{level}_code"]
+    return codes
+
+
 def dissolve_areas(areas: gpd.GeoDataFrame, *, level: str) -> gpd.GeoDataFrame:
     """Union LSOAs into wards, LADs, CSPs, the Peninsula or a custom level (:func:`check_level`),
     with summed population."""

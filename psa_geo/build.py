@@ -20,7 +20,7 @@ from .completeness import RULE, in_periods, incomplete_note, report_rows
 from .corridor_pages import corridor_job
 from .counts import ALL_RECORDS
 from .counts import SOURCE as COUNTS_SOURCE
-from .crime_files import crime_paths, find_crime_files
+from .crime_files import crime_paths
 from .csvfile import write_csv
 from .datadir import load_manifest, require_datasets, resolve_data_dir
 from .demo import FOLDER as DEMO_FOLDER
@@ -247,7 +247,7 @@ def _write_study(
     incomplete_rule = {**RULE, "run_below": incomplete_run, "single_below": incomplete_single}
     flagged, flagged_by_source = incomplete_by_source(events, incomplete_rule)
     incomplete = incomplete_note(flagged, study, comparison)
-    notes = [location_note(force), *records.notes(study, comparison)]
+    notes = [location_note(force), *records.notes(coverage)]
     unmapped = unmapped_categories(events["category"], groups)
     if unmapped:
         notes.append(f"categories in no group (left out of every row): {', '.join(unmapped)}")
@@ -472,13 +472,7 @@ def load_records(
             areas = load_areas(data_dir, force=force)
     slug = force_of(areas).police_uk
     with _Step(timings, "read police.uk"):
-        if counts:
-            found = find_crime_files(data_dir, force=slug)
-            paths = [*found.files, *(Path(p) for p in crime or ())]
-            if found.unreadable:
-                raise InputFileError(*found.unreadable[0])
-        else:
-            paths, found = crime_paths(data_dir, crime, force=slug)
+        paths, found = crime_paths(data_dir, crime, force=slug, required=not counts)
         if paths:
             events, ingest = read_police_uk(paths, return_report=True, force=slug)
         else:

@@ -115,16 +115,21 @@ def find_crime_files(data_dir: str | Path, *, force: str = FORCE) -> CrimeFiles:
 
 
 def crime_paths(
-    data_dir: str | Path, crime: Iterable[str | Path] | None = None, *, force: str = FORCE
+    data_dir: str | Path,
+    crime: Iterable[str | Path] | None = None,
+    *,
+    force: str = FORCE,
+    required: bool = True,
 ) -> tuple[list[Path], CrimeFiles]:
     """The police.uk files to read: those of ``crime/`` and then ``crime`` (``--crime``:
-    files, folders or zips anywhere). One line of error when there are none, or when a
-    file of ``crime/`` cannot be opened (it would otherwise be left out unseen)."""
+    files, folders or zips anywhere). One line of error when a file of ``crime/`` cannot be
+    opened (it would otherwise be left out unseen), or when there are none and they are
+    ``required`` (not so when counts tables stand in for them)."""
     found = find_crime_files(data_dir, force=force)
     if found.unreadable:
         raise InputFileError(*found.unreadable[0])
     paths = [*found.files, *(Path(p) for p in crime or ())]
-    if not paths:
+    if not paths and required:
         raise MissingDataError(
             f"{found.folder}: no police.uk street-level files; put police.uk street CSVs, "
             "monthly folders or zips there, or pass --crime PATH"

@@ -8,7 +8,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .areas import LEVELS, check_level, parent_area
+from .areas import LEVELS, area_codes, check_level, parent_area
 from .completeness import incomplete_gap
 from .counts import LEVEL_RANK
 from .errors import PsaGeoError
@@ -229,13 +229,7 @@ def _located_counts(located, areas, level, groups, coverage=None) -> pd.DataFram
     counts are those of its LSOAs known at this level or below; an area with none has
     ``population`` 0 (no data)."""
     index = _area_index(areas, level, coverage)
-    area_code = located["lsoa_code"].map(index["lsoa_to_area"])
-    if "placed_level" in located:
-        above = located["lsoa_code"].isna()
-        if level == "peninsula":
-            area_code[above] = parent_area(areas)[0]
-        elif level in LEVELS:
-            area_code[above] = located.loc[above, f"{level}_code"]
+    area_code = area_codes(located, index["lsoa_to_area"], level, parent_code=parent_area(areas)[0])
     located = located.assign(area_code=area_code)
     counts = _group_counts(located, groups)
     out = index["areas"].merge(pd.Series(list(groups), name="category"), how="cross")

@@ -47,12 +47,12 @@ class Records:
             return None
         return self.coverage
 
-    def notes(self, *periods: Period) -> list[str]:
-        """Lines for the index and run report: overlap with street files, areas with no data."""
+    def notes(self, coverage: pd.Series | None) -> list[str]:
+        """Lines for the index and run report: overlap with street files, and the areas with
+        no data under ``coverage`` (:meth:`coverage_of` the study's periods)."""
         if self.counts is None:
             return []
         lines = list(self.counts.notes)
-        coverage = self.coverage_of(*periods)
         if coverage is not None:
             by_code = self.areas.set_index("lsoa_code")
             missing = by_code.loc[coverage.index[coverage.isna()]]

@@ -6,7 +6,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .areas import check_level, parent_area
+from .areas import area_codes, check_level, parent_area
 from .force import force_of
 from .groups import single_groups
 from .periods import Period
@@ -28,11 +28,7 @@ def _with_area_code(events: pd.DataFrame, areas: gpd.GeoDataFrame, level: str) -
         return events[keep].assign(area_code=force.parent_code)
     lookup = pd.Series(areas[f"{level}_code"].to_numpy(), index=areas["lsoa_code"].to_numpy())
     inside = events[events["area_status"] == "inside"]
-    area_code = inside["lsoa_code"].map(lookup)
-    if "placed_level" in inside and f"{level}_code" in inside and level != "lsoa":
-        above = inside["lsoa_code"].isna()  # placed at a ward, LAD or CSP (counts tables)
-        area_code[above] = inside.loc[above, f"{level}_code"]
-    return inside.assign(area_code=area_code)
+    return inside.assign(area_code=area_codes(inside, lookup, level))
 
 
 def monthly_series(
