@@ -8,7 +8,6 @@ as CSV. :func:`corridor_job` is what ``psa-geo corridor`` and ``psa-geo build`` 
 
 from __future__ import annotations
 
-import html
 import logging
 from pathlib import Path
 
@@ -33,8 +32,8 @@ from .corridor import (
 from .credits import HOME, credits
 from .csvfile import write_csv
 from .errors import InputFileError
-from .map_text import geojson_layer, html_element, popup, popup_html
-from .maps import TILE_ATTRIBUTION, AttributionControl, map_css
+from .map_panels import LegendSection, base_map, circle, finish_map, line, ring
+from .map_text import geojson_layer, popup, popup_html
 from .page_assets import save_map
 from .road_safety import SEVERITY_STYLE
 from .site import SubfolderUpdate
@@ -104,10 +103,8 @@ def corridor_map(study: CorridorStudy) -> folium.Map:
         "corridor average" for r in shown.itertuples()
     ]  # fmt: skip
     wgs = frame.set_crs(study.links.crs).to_crs("EPSG:4326")
-    m = folium.Map(tiles=None, control_scale=True)
-    folium.TileLayer("OpenStreetMap", name="Base map (OpenStreetMap)",
-                     attr=TILE_ATTRIBUTION).add_to(m)  # fmt: skip
-    geojson_layer(
+    m = base_map()
+    link_layer = geojson_layer(
         wgs.to_geo_dict(drop_id=True, show_bbox=False),
         name=f"Links by KSI collisions per km per year ({len(frame)})",
         style_function=lambda f: {
@@ -130,6 +127,7 @@ def corridor_map(study: CorridorStudy) -> folium.Map:
     per = _casualty_counts(study)
     wgs_points = members.geometry.to_crs("EPSG:4326")
     offset = study.tables["marker_posts"].attrs.get("offset_m", 0.0)
+    groups = []
     for severity, (colour, radius) in SEVERITY_STYLE.items():
         mask = (members["category"] == severity).to_numpy()
         group = folium.FeatureGroup(name=f"Corridor collisions: {severity} ({int(mask.sum())})")
@@ -138,7 +136,7 @@ def corridor_map(study: CorridorStudy) -> folium.Map:
                 [round(point.y, 5), round(point.x, 5)], radius=radius, color="#333", weight=1,
                 fill=True, fill_color=colour, fill_opacity=0.9, class_name="psa-collision",
             ).add_child(_collision_popup(row, per, offset)).add_to(group)  # fmt: skip
-        group.add_to(m)
+        groups.append(group.add_to(m))
     flagged = members[members["flagged"].to_numpy()]
     group = folium.FeatureGroup(
         name=f"Flagged: coded {spec.road} but more than {spec.buffer_m:g} m away ({len(flagged)})"
@@ -150,20 +148,11 @@ def corridor_map(study: CorridorStudy) -> folium.Map:
             fill=False, dash_array="4 3", class_name="psa-flagged",
         ).add_child(_collision_popup(row, per, offset)).add_to(group)  # fmt: skip
     group.add_to(m)
-    folium.LayerControl(collapsed=False).add_to(m)
-    bounds = wgs.total_bounds
-    m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
-    root = m.get_root()
-    root.header.add_child(html_element(map_css()))
     title = f"{spec.title}: collisions {_years_text(years)}"
-    root.title = title  # the page's <title>
-    root.html.add_child(html_element(
-        f'<div class="psa-title"><strong>{html.escape(title)}</strong></div>'))  # fmt: skip
     counts = np.bincount(classes, minlength=len(labels)).tolist()
-    root.html.add_child(html_element(_legend(labels, counts, study)))
-    m.add_child(AttributionControl(
-        f"{credits()} Collisions: DfT STATS19 (OGL v3.0). {SECTIONS_LICENCE}"))  # fmt: skip
-    return m
+    credit = f"{credits('stats19')} {SECTIONS_LICENCE}"
+    legend = _legend(labels, counts, study, layers=(link_layer, groups, group))
+    return finish_map(m, title=title, study_area=wgs, legend=legend, credit=credit)
 
 
 def collision_popup(row, casualties: pd.DataFrame, offset_m: float = 0.0) -> str:
@@ -215,31 +204,35 @@ def _years_text(years) -> str:
     return " and ".join(str(y) for y in years) + " pooled" if len(years) > 1 else str(years[0])
 
 
-def _legend(labels: list[str], counts: list[int], study: CorridorStudy) -> str:
-    rows = "".join(
-        f'<tr><td><span class="swatch" style="background:{LINK_PALETTE[i]}"></span></td>'
-        f"<td>{html.escape(label)}</td><td>{counts[i]} links</td></tr>"
-        for i, label in enumerate(labels)
-    )
-    dots = "".join(
-        f'<tr><td><svg width="18" height="18"><circle cx="9" cy="9" r="{radius}" '
-        f'fill="{colour}" stroke="#333"/></svg></td><td colspan="2">{name} collision</td></tr>'
-        for name, (colour, radius) in SEVERITY_STYLE.items()
-    )
-    ring = (f'<tr><td><svg width="22" height="22"><circle cx="11" cy="11" r="9" fill="none" '
-            f'stroke="{FLAG_COLOUR}" stroke-width="3" stroke-dasharray="4 3"/></svg></td>'
-            f'<td colspan="2">Flagged: coded {html.escape(study.spec.road)} but more than '
-            f"{study.spec.buffer_m:g} m from it</td></tr>")  # fmt: skip
-    return (
-        '<div id="psa-legend" class="psa-legend" role="region" aria-label="Map legend">'
-        "<strong>KSI collisions per km per year</strong>"
-        f"<br><small>{html.escape(_years_text(study.years))}; links of at least "
-        f"{study.spec.min_link_m / 1000:g} km</small>"
-        f"<table><tbody>{rows}</tbody></table><table><tbody>{dots}{ring}</tbody></table>"
-        "<small>Darker links have more KSI collisions per km. A density, not a risk rate (no "
-        "traffic flows). Hover a link for its figures and 95% interval; click a collision for "
-        "its details.</small></div>"
-    )
+def _legend(labels: list[str], counts: list[int], study: CorridorStudy, *, layers: tuple
+            ) -> list[LegendSection]:  # fmt: skip
+    """The links' classes, the collisions' severities and the flag, each shown while its
+    layers (``(links, [severity groups], flagged)``) are on."""
+    links, severities, flagged = layers
+    spec = study.spec
+    return [
+        LegendSection(
+            "KSI collisions per km per year",
+            [(line(LINK_PALETTE[i]), label, f"{counts[i]} links")
+             for i, label in enumerate(labels)],
+            layer=links,
+            note=f"{_years_text(study.years)}; links of at least {spec.min_link_m / 1000:g} km. "
+            "Darker links have more KSI collisions per km: a density, not a risk rate (no "
+            "traffic flows). Hover a link for its figures and 95% interval.",
+        ),
+        LegendSection(
+            "Corridor collisions",
+            [(circle(colour, radius), f"{name} collision") for name, (colour, radius) in
+             SEVERITY_STYLE.items()],
+            layer=severities,
+            note="Click a collision for its details.",
+        ),
+        LegendSection(
+            "Flagged collisions",
+            [(ring(FLAG_COLOUR), f"coded {spec.road} but more than {spec.buffer_m:g} m from it")],
+            layer=flagged,
+        ),
+    ]  # fmt: skip
 
 
 # --- The page and the files ---------------------------------------------------------------

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import html
 import logging
+from collections.abc import Callable
 
 import folium
 import geopandas as gpd
@@ -11,13 +11,16 @@ import numpy as np
 import pandas as pd
 
 from .errors import PsaGeoError
-from .map_text import geojson_layer, html_element, tooltip
-from .maps import ATTRIBUTION, TILE_ATTRIBUTION, AttributionControl, map_css
+from .map_panels import LegendSection, base_map, box, finish_map, line, numbered
+from .map_text import geojson_layer, number_icon, tooltip
+from .maps import ATTRIBUTION
 from .place_search import PlaceSearch, place_index
 
 log = logging.getLogger(__name__)
 
-# ColorBrewer RdBu, 7 classes (colour-blind safe); the grey middle class is not drawn.
+# Palettes published as colour-blind safe, one family per kind of layer; the tooltips and
+# legend name every class, so colour is never the only cue.
+# Gi*: ColorBrewer RdBu, 7 classes (diverging; the grey middle class is not drawn).
 GI_COLOURS = {
     3: ("#b2182b", "Hot spot, 99% confidence"),
     2: ("#ef8a62", "Hot spot, 95% confidence"),
@@ -26,21 +29,24 @@ GI_COLOURS = {
     -2: ("#67a9cf", "Cold spot, 95% confidence"),
     -3: ("#2166ac", "Cold spot, 99% confidence"),
 }
-# Emerging hot-spot classes, strongest first: ColorBrewer Reds / Blues, 8 classes each; the
-# tooltip and legend name every class, so colour is never the only cue.
+# Emerging patterns: Paul Tol's "muted" qualitative scheme (without its two reds, kept for
+# Gi*), one colour per pattern; a hot spot is filled solid, a cold spot pale with a dashed
+# edge of the same colour.
 _EMERGING_ORDER = (
     "Intensifying", "Persistent", "Consecutive", "New",
     "Diminishing", "Oscillating", "Sporadic", "Historical",
 )  # fmt: skip
-_REDS = ("#99000d", "#cb181d", "#ef3b2c", "#fb6a4a", "#fc9272", "#fcbba1", "#fee0d2", "#fff5f0")
-_BLUES = ("#084594", "#2171b5", "#4292c6", "#6baed6", "#9ecae1", "#c6dbef", "#deebf7", "#f7fbff")
+_TOL_MUTED = ("#332288", "#117733", "#44AA99", "#88CCEE", "#DDCC77", "#999933", "#AA4499",
+              "#DDDDDD")  # fmt: skip
 EMERGING_COLOURS = {
-    **{f"{name} hot spot": colour for name, colour in zip(_EMERGING_ORDER, _REDS, strict=True)},
-    **{f"{name} cold spot": colour for name, colour in zip(_EMERGING_ORDER, _BLUES, strict=True)},
+    f"{name} {kind} spot": colour
+    for kind in ("hot", "cold")
+    for name, colour in zip(_EMERGING_ORDER, _TOL_MUTED, strict=True)
 }
 GISTAR_LAYER = "Hot and cold spots (Getis-Ord Gi*, FDR)"
-# ColorBrewer YlOrRd, 4 classes, for density contours.
-KDE_COLOURS = ("#fed976", "#feb24c", "#f03b20", "#bd0026")
+# Density: ColorBrewer Purples, the four darkest of 5 classes (sequential).
+KDE_COLOURS = ("#cbc9e2", "#9e9ac8", "#756bb1", "#54278f")
+REPEAT_NOTE = "Numbered by rank: 1 has the most events."
 
 
 def _dissolved_geojson(
@@ -77,6 +83,8 @@ def hotspot_map(
     more_gistar: dict[str, gpd.GeoDataFrame] | None = None,
     lsoas: gpd.GeoDataFrame | None = None,
     sensitive: bool = False,
+    credit: str = ATTRIBUTION,
+    more_layers: Callable[[folium.Map], list[LegendSection]] | None = None,
 ) -> folium.Map:
     """A map of one study area with hotspot layers, each with a legend in words.
 
@@ -86,7 +94,9 @@ def hotspot_map(
     as outlines whose tooltips give each LSOA's figures (and a search box finds them by
     name); ``emerging_cells`` need
     ``emerging_class`` (from :func:`emerging_hotspots`; a layer off at first); ``repeats``
-    come from :func:`repeat_locations`. A ``sensitive``
+    come from :func:`repeat_locations` (numbered markers); ``credit`` names the sources
+    (default: boundaries and police.uk); ``more_layers`` adds further layers to the map and
+    returns their legend parts. A ``sensitive``
     source (rough sleeping) is refused: its events must never be mapped at fine grain.
     """
     layers = (gistar_cells, kde_cells, emerging_cells, repeats, more_gistar)
@@ -100,154 +110,140 @@ def hotspot_map(
     ):
         if frame is not None and frame.crs is None:
             raise PsaGeoError(f"'{name}' has no CRS; set it with set_crs() first")
-    bounds = outline.to_crs("EPSG:4326").total_bounds
-    m = folium.Map(tiles=None, control_scale=True)
-    folium.TileLayer(
-        "OpenStreetMap", name="Base map (OpenStreetMap)", attr=TILE_ATTRIBUTION
-    ).add_to(m)
+    m = base_map()
     legend = []
     if kde_cells is not None:
-        classes = kde_classes(kde_cells)
-        drawn = kde_cells.assign(kde_class=classes)[classes > 0]
-        if not drawn.empty:
-            folium.GeoJson(
-                _dissolved_geojson(drawn, "kde_class", 5),
-                name="Density of events (kernel density)",
-                show=gistar_cells is None,  # one red layer at a time; switch in the layer control
-                style_function=lambda f: {
-                    "fillColor": KDE_COLOURS[f["properties"]["kde_class"] - 1],
-                    "color": KDE_COLOURS[f["properties"]["kde_class"] - 1],
-                    "weight": 0.5,
-                    "fillOpacity": 0.55,
-                },
-            ).add_to(m)
-            words = ("lowest", "second", "third", "highest")
-            legend.append(
-                (
-                    "Density, top half of cells by quarter (layer off at first)",
-                    [
-                        (colour, f"{word} quarter")
-                        for colour, word in zip(KDE_COLOURS, words, strict=True)
-                    ],
-                )
-            )
+        legend += _kde_layer(kde_cells, m, show=gistar_cells is None)
     if gistar_cells is not None:
-        legend.extend(_gistar_layer(gistar_cells, m, GISTAR_LAYER, show=True))
+        legend += _gistar_layer(gistar_cells, m, GISTAR_LAYER, show=True)
     for name, cells in (more_gistar or {}).items():
-        legend.extend(_gistar_layer(cells, m, name, show=False))
+        legend += _gistar_layer(cells, m, name, show=False)
     if emerging_cells is not None:
-        legend.extend(_emerging_layer(emerging_cells, m))
+        legend += _emerging_layer(emerging_cells, m)
     if repeats is not None and not repeats.empty:
-        layer = folium.FeatureGroup(name=f"Top {len(repeats)} repeat locations")
-        points = gpd.GeoSeries.from_xy(repeats["easting"], repeats["northing"], crs="EPSG:27700")
-        for row, point in zip(repeats.itertuples(), points.to_crs("EPSG:4326"), strict=True):
-            text = (
-                f"#{row.rank}: {row.location} ({row.count:,} events, {row.share_pct:.2f}% of all)"
-            )
-            folium.CircleMarker(
-                [point.y, point.x],
-                radius=6,
-                color="#000",
-                weight=2,
-                fill=True,
-                fill_color="#ffffff",
-                fill_opacity=0.9,
-            ).add_child(tooltip(text)).add_to(layer)
-        layer.add_to(m)
-        legend.append(("Repeat locations", [("#ffffff", "white circle: a top location, ranked")]))
+        legend += _repeat_layer(repeats, m)
     if lsoas is not None:
-        _lsoa_layer(lsoas, m)
+        legend += _lsoa_layer(lsoas, m)
         m.add_child(PlaceSearch(place_index([("LSOA", lsoas)])))
-    folium.GeoJson(
+    if more_layers is not None:
+        legend += more_layers(m)
+    study = folium.GeoJson(
         outline[["geometry"]].to_crs("EPSG:4326").to_geo_dict(drop_id=True, show_bbox=False),
         name="Study area",
         style_function=lambda f: {"fill": False, "color": "#000", "weight": 2},
     ).add_to(m)
-    folium.LayerControl(collapsed=False).add_to(m)
-    m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
-    root = m.get_root()
-    root.header.add_child(html_element(map_css()))
-    root.title = title  # the page's <title>
-    root.html.add_child(
-        html_element(f'<div class="psa-title"><strong>{html.escape(title)}</strong></div>')
-    )
-    root.html.add_child(html_element(_legend(legend)))
-    m.add_child(AttributionControl(ATTRIBUTION))
-    return m
+    legend.append(LegendSection("Study area", [(line("#000000", width=3), "its edge")],
+                                layer=study))  # fmt: skip
+    return finish_map(m, title=title, study_area=outline, legend=legend, credit=credit)
 
 
-def _legend(sections: list[tuple[str, list[tuple[str, str]]]]) -> str:
-    parts = ['<div id="psa-legend" class="psa-legend" role="region" aria-label="Map legend">']
-    for heading, rows in sections:
-        parts.append(f"<strong>{html.escape(heading)}</strong><table><tbody>")
-        parts += [
-            f'<tr><td><span class="swatch" style="background:{c}"></span></td>'
-            f"<td>{html.escape(label)}</td></tr>"
-            for c, label in rows
-        ]
-        parts.append("</tbody></table>")
-    return "".join(parts) + "</div>"
+def _kde_layer(cells: gpd.GeoDataFrame, m: folium.Map, *, show: bool) -> list[LegendSection]:
+    """Add the density contours of ``cells`` to ``m``; return the legend part."""
+    classes = kde_classes(cells)
+    drawn = cells.assign(kde_class=classes)[classes > 0]
+    if drawn.empty:
+        return []
+    labels = [f"{w} quarter" for w in ("lowest", "second", "third", "highest")]
+    layer = geojson_layer(
+        _dissolved_geojson(drawn, "kde_class", 5, dict(enumerate(labels, start=1))),
+        name="Density of events (kernel density)",
+        show=show,  # one layer of areas at a time; switch in the layer control
+        style_function=lambda f: {
+            "fillColor": KDE_COLOURS[f["properties"]["kde_class"] - 1],
+            "color": KDE_COLOURS[f["properties"]["kde_class"] - 1],
+            "weight": 0.5,
+            "fillOpacity": 0.6,
+        },
+        tooltip={"label": "Density, top half of cells"},
+    ).add_to(m)
+    rows = [(box(c), label) for c, label in zip(KDE_COLOURS, labels, strict=True)]
+    return [LegendSection("Density of events (kernel density)", rows, layer=layer,
+                          note="The top half of cells by density, in quarters.")]  # fmt: skip
 
 
-def _emerging_layer(cells: gpd.GeoDataFrame, m: folium.Map) -> list:
-    """Add the emerging hot-spot classes to ``m`` (off at first); return the legend entry."""
+def _repeat_layer(repeats: pd.DataFrame, m: folium.Map) -> list[LegendSection]:
+    """The top repeat locations as markers numbered by rank; return the legend part."""
+    layer = folium.FeatureGroup(name=f"Top {len(repeats)} repeat locations")
+    points = gpd.GeoSeries.from_xy(repeats["easting"], repeats["northing"], crs="EPSG:27700")
+    for row, point in zip(repeats.itertuples(), points.to_crs("EPSG:4326"), strict=True):
+        text = f"#{row.rank}: {row.location} ({row.count:,} events, {row.share_pct:.2f}% of all)"
+        folium.Marker(
+            [round(point.y, 5), round(point.x, 5)], icon=number_icon(int(row.rank))
+        ).add_child(tooltip(text)).add_to(layer)
+    layer.add_to(m)
+    rows = [(numbered(1), "a repeat location (hover for its street and count)")]
+    return [LegendSection("Top repeat locations", rows, layer=layer, note=REPEAT_NOTE)]
+
+
+def _emerging_layer(cells: gpd.GeoDataFrame, m: folium.Map) -> list[LegendSection]:
+    """Add the emerging hot-spot classes to ``m`` (off at first); return the legend part."""
     patterned = cells[cells["emerging_class"].isin(list(EMERGING_COLOURS))]
     if patterned.empty:
         return []
     present = [name for name in EMERGING_COLOURS if name in set(patterned["emerging_class"])]
-    geojson_layer(
+    layer = geojson_layer(
         _dissolved_geojson(patterned, "emerging_class", 5, {name: name for name in present}),
         name="Emerging hot and cold spots (monthly Gi* trend)",
         show=False,
-        style_function=lambda f: {
-            "fillColor": EMERGING_COLOURS[f["properties"]["emerging_class"]],
-            "color": "#333",
-            "weight": 0.4,
-            "fillOpacity": 0.75,
-        },
+        style_function=_emerging_style,
         tooltip={"label": "Emerging pattern"},
     ).add_to(m)
-    return [
-        (
-            "Emerging hot and cold spots (layer off at first)",
-            [(EMERGING_COLOURS[name], name) for name in present],
-        )
-    ]
+    rows = [
+        (box(EMERGING_COLOURS[name], border=EMERGING_COLOURS[name] if "cold" in name else
+             "#333333", dashed="cold" in name), name)
+        for name in present
+    ]  # fmt: skip
+    return [LegendSection("Emerging hot and cold spots", rows, layer=layer,
+                          note="Hot spots solid; cold spots pale with a dashed edge.")]  # fmt: skip
 
 
-def _gistar_layer(cells: gpd.GeoDataFrame, m: folium.Map, name: str, *, show: bool) -> list:
-    """Add the significant Gi* classes of ``cells`` to ``m``; return the legend entry."""
+def _emerging_style(feature: dict) -> dict:
+    name = feature["properties"]["emerging_class"]
+    colour = EMERGING_COLOURS[name]
+    if "cold" in name:
+        return {"fillColor": colour, "color": colour, "weight": 2, "dashArray": "5 4",
+                "fillOpacity": 0.3}  # fmt: skip
+    return {"fillColor": colour, "color": "#333", "weight": 0.4, "fillOpacity": 0.75}
+
+
+def _gistar_layer(
+    cells: gpd.GeoDataFrame, m: folium.Map, name: str, *, show: bool
+) -> list[LegendSection]:
+    """Add the significant Gi* classes of ``cells`` to ``m``; return the legend part (the
+    classes present, or a note that none is significant)."""
     significant = cells[cells["hotspot_level"] != 0]
-    if not significant.empty:
-        geojson_layer(
-            _dissolved_geojson(
-                significant, "hotspot_level", 5, {k: v[1] for k, v in GI_COLOURS.items()}
-            ),
-            name=name,
-            show=show,
-            style_function=lambda f: {
-                "fillColor": GI_COLOURS[f["properties"]["hotspot_level"]][0],
-                "color": "#333",
-                "weight": 0.4,
-                "fillOpacity": 0.7,
-            },
-            tooltip={"label": name},
-        ).add_to(m)
-    if show:
-        heading = "Getis-Ord Gi* (false discovery rate corrected)"
-        return [(heading, [(colour, label) for colour, label in GI_COLOURS.values()])]
-    return []
+    if significant.empty:
+        return [LegendSection(name, note="No cell is a significant hot or cold spot.")]
+    layer = geojson_layer(
+        _dissolved_geojson(
+            significant, "hotspot_level", 5, {k: v[1] for k, v in GI_COLOURS.items()}
+        ),
+        name=name,
+        show=show,
+        style_function=lambda f: {
+            "fillColor": GI_COLOURS[f["properties"]["hotspot_level"]][0],
+            "color": "#333",
+            "weight": 0.4,
+            "fillOpacity": 0.7,
+        },
+        tooltip={"label": name},
+    ).add_to(m)
+    present = set(significant["hotspot_level"])
+    rows = [(box(colour), label) for level, (colour, label) in GI_COLOURS.items()
+            if level in present]  # fmt: skip
+    note = "Getis-Ord Gi*, false discovery rate corrected."
+    return [LegendSection(name, rows, layer=layer, note=note)]
 
 
-def _lsoa_layer(lsoas: gpd.GeoDataFrame, m: folium.Map) -> None:
-    """LSOA outlines with their name, count and rate in the tooltip."""
+def _lsoa_layer(lsoas: gpd.GeoDataFrame, m: folium.Map) -> list[LegendSection]:
+    """LSOA outlines with their name, count and rate in the tooltip; the legend part."""
     frame = lsoas[["area_name", "count", "rate_per_1000", "geometry"]].copy()
     frame["figures"] = [
         f"{count:,} events, {rate:.1f} per 1,000 residents"
         for count, rate in zip(frame["count"], frame["rate_per_1000"], strict=True)
     ]
     frame["geometry"] = frame.geometry.simplify(5)
-    geojson_layer(
+    layer = geojson_layer(
         frame.drop(columns=["count", "rate_per_1000"])
         .to_crs("EPSG:4326")
         .to_geo_dict(drop_id=True, show_bbox=False),
@@ -255,3 +251,5 @@ def _lsoa_layer(lsoas: gpd.GeoDataFrame, m: folium.Map) -> None:
         style_function=lambda f: {"fillOpacity": 0, "color": "#555", "weight": 1, "dashArray": "4"},
         tooltip={"area_name": "LSOA", "figures": "Study"},
     ).add_to(m)
+    rows = [(box("#ffffff", dashed=True), "an LSOA: hover for its count and rate")]
+    return [LegendSection("LSOAs", rows, layer=layer)]

@@ -24,12 +24,14 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import folium
+import numpy as np
 from folium.template import Template
 
 __all__ = [
     "geojson_layer",
     "html_element",
     "label",
+    "number_icon",
     "popup",
     "popup_html",
     "script_json",
@@ -204,3 +206,15 @@ def symbol_icon(markup: str, *, size: int) -> folium.DivIcon:
     text from the data (a ``DivIcon``'s HTML is shown as markup). The guard in
     tests/test_map_text.py checks that callers pass a named constant."""
     return folium.DivIcon(html=markup, icon_size=(size, size), icon_anchor=(size // 2, size // 2))
+
+
+def number_icon(number: int) -> folium.DivIcon:
+    """A round black marker showing ``number`` (a rank: an integer, never text)."""
+    if isinstance(number, bool) or not isinstance(number, int | np.integer):
+        raise ValueError(f"'number' should be an integer, got {number!r}")
+    return folium.DivIcon(
+        html=f'<span class="psa-number">{int(number)}</span>',
+        icon_size=(22, 22),
+        icon_anchor=(11, 11),
+        class_name="psa-number-icon",
+    )

@@ -10,22 +10,17 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from jinja2 import Template
 
-from .map_text import geojson_layer, html_element, label, script_json
+from .credits import credits
+from .map_panels import LegendSection, base_map, box, finish_map
+from .map_text import geojson_layer, label
 
 log = logging.getLogger(__name__)
 
 # ColorBrewer YlGnBu, 5 classes: sequential and colour-blind safe.
 PALETTE = ("#ffffcc", "#a1dab4", "#41b6c4", "#2c7fb8", "#253494")
 NO_DATA_COLOUR = "#d9d9d9"
-ATTRIBUTION = (
-    "Contains public sector information licensed under the Open Government Licence v3.0. "
-    "Boundaries: Source: Office for National Statistics licensed under the Open Government "
-    "Licence v.3.0. Contains OS data © Crown copyright and database right 2019. "
-    "Crime: data.police.uk (OGL v3.0)."
-)
-TILE_ATTRIBUTION = "Base map © OpenStreetMap contributors (ODbL 1.0)"
+ATTRIBUTION = credits("boundaries", "police_uk")
 
 
 def class_breaks(values: pd.Series, *, classes: int = len(PALETTE)) -> list[float]:
@@ -64,52 +59,24 @@ def _display_geojson(frame: gpd.GeoDataFrame, *, tolerance: float) -> dict:
     return frame.to_geo_dict(drop_id=True, show_bbox=False)
 
 
-def legend_html(
-    title: str, edges: list[float], counts: list[int], *, unit: str, no_data: int = 0
-) -> str:
-    """A legend as an HTML table: each colour beside its range in words and the area count,
+def legend_section(
+    edges: list[float], counts: list[int], *, layer=None, unit: str = "LSOAs", no_data: int = 0
+) -> LegendSection:
+    """The choropleth's key: each colour beside its range in words and the number of areas,
     and a "No data" row when ``no_data`` areas have none."""
-    rows = []
-    for i, colour in enumerate(PALETTE[: len(edges) - 1]):
-        rows.append(
-            f'<tr><td><span class="swatch" style="background:{colour}"></span></td>'
-            f"<td>{edges[i]:,.1f} to {edges[i + 1]:,.1f}</td>"
-            f"<td>{counts[i]:,} {html.escape(unit)}</td></tr>"
-        )
+    rows = [
+        (box(colour), f"{edges[i]:,.1f} to {edges[i + 1]:,.1f}", f"{counts[i]:,} {unit}")
+        for i, colour in enumerate(PALETTE[: len(edges) - 1])
+    ]
     if no_data:
-        rows.append(
-            f'<tr><td><span class="swatch" style="background:{NO_DATA_COLOUR}"></span></td>'
-            f"<td>No data</td><td>{no_data:,} {html.escape(unit)}</td></tr>"
-        )
-    return (
-        '<div id="psa-legend" class="psa-legend" role="region" aria-label="Map legend">'
-        f"<strong>{html.escape(title)}</strong>"
-        '<table><thead><tr><th scope="col">Colour</th><th scope="col">Rate per 1,000</th>'
-        f'<th scope="col">Areas</th></tr></thead><tbody>{"".join(rows)}</tbody></table>'
-        "<small>Class edges are quintiles of the LSOA rates. Hover an area for its figures."
-        "</small></div>"
+        rows.append((box(NO_DATA_COLOUR), "No data", f"{no_data:,} {unit}"))
+    return LegendSection(
+        "Rate per 1,000 residents",
+        rows,
+        layer=layer,
+        columns=("Colour", "Rate per 1,000", "Areas"),
+        note="Class edges are quintiles of the LSOA rates. Hover an area for its figures.",
     )
-
-
-def map_css() -> str:
-    """The CSS of the title box and the legend, shared by every psa_geo map."""
-    return _CSS
-
-
-_CSS = """
-<style>
-.psa-legend{position:fixed;bottom:64px;left:12px;z-index:1000;background:#fff;padding:8px 10px;
- border:1px solid #777;border-radius:4px;font:13px/1.35 system-ui,sans-serif;max-width:320px}
-.psa-legend table{border-collapse:collapse;margin-top:4px}
-.psa-legend td,.psa-legend th{padding:1px 6px;text-align:left;font-weight:normal}
-.psa-legend th{font-size:11px;color:#444}
-.psa-legend .swatch{display:inline-block;width:18px;height:12px;border:1px solid #555}
-.psa-label{background:rgba(255,255,255,.8);border:0;box-shadow:none;padding:0 3px;
- font:600 12px/1.3 system-ui,sans-serif;color:#000}
-.psa-title{position:fixed;top:10px;left:56px;z-index:1000;background:#fff;padding:6px 10px;
- border:1px solid #777;border-radius:4px;font:15px/1.3 system-ui,sans-serif;max-width:60%}
-</style>
-"""
 
 
 def rate_map(
@@ -156,17 +123,13 @@ def rate_map(
     lsoa_json = _display_geojson(frame, tolerance=simplify_m)
     outline_json = _display_geojson(outlines[["area_name", "geometry"]], tolerance=simplify_m * 2)
 
-    bounds = gpd.GeoSeries(lsoa_rates.geometry, crs=lsoa_rates.crs).to_crs("EPSG:4326").total_bounds
-    m = folium.Map(tiles=None, control_scale=True, prefer_canvas=False)
-    folium.TileLayer(
-        "OpenStreetMap", name="Base map (OpenStreetMap)", attr=TILE_ATTRIBUTION
-    ).add_to(m)
+    m = base_map()
     fields = ["lsoa_name", "lsoa_code", "csp_name", "count_label", "rate_label", "class_label"]
     aliases = ["LSOA", "Code", "CSP", "Count", "Rate per 1,000", "Legend class"]
     if "trend_label" in frame:
         fields.append("trend_label")
         aliases.append("Trend")
-    geojson_layer(
+    layer = geojson_layer(
         lsoa_json,
         name=f"LSOA rate per 1,000 ({len(frame):,} LSOAs)",
         style_function=lambda f: {
@@ -185,17 +148,8 @@ def rate_map(
         tooltip={"area_name": "Area"},
     ).add_to(m)
     _outline_labels(outlines, name=f"{outline_label}: names").add_to(m)
-    folium.LayerControl(collapsed=False).add_to(m)
-    m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
-    root = m.get_root()
-    root.header.add_child(html_element(_CSS))
-    root.title = title  # the page's <title>
-    root.html.add_child(
-        html_element(f'<div class="psa-title"><strong>{html.escape(title)}</strong></div>')
-    )
-    legend = legend_html(title, edges, counts, unit="LSOAs", no_data=int(missing.sum()))
-    root.html.add_child(html_element(legend))
-    m.add_child(AttributionControl(ATTRIBUTION))
+    key = legend_section(edges, counts, layer=layer, no_data=int(missing.sum()))
+    finish_map(m, title=title, study_area=lsoa_rates, legend=[key], credit=ATTRIBUTION)
     log.info("map: %d LSOAs in %d classes", len(frame), len(edges) - 1)
     return m
 
@@ -207,17 +161,3 @@ def _outline_labels(outlines: gpd.GeoDataFrame, *, name: str) -> folium.FeatureG
     for area, point in zip(outlines["area_name"], points, strict=True):
         group.add_child(label(str(area), (round(point.y, 5), round(point.x, 5))))
     return group
-
-
-class AttributionControl(folium.MacroElement):
-    """Adds the data attribution to Leaflet's attribution control (escaped)."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.text = script_json(html.escape(text))
-        self._template = Template(
-            "{% macro script(this, kwargs) %}"
-            "{{ this._parent.get_name() }}.attributionControl"
-            ".addAttribution({{ this.text }});"
-            "{% endmacro %}"
-        )

@@ -85,6 +85,7 @@ _CSS = """<style>
 .psa-home:not(.leaflet-control){position:fixed;top:84px;left:10px;z-index:1000}
 .psa-offline{background:#fff;border:1px solid #777;border-radius:4px;padding:3px 8px;
  font:12px/1.35 system-ui,sans-serif;max-width:260px}
+.psa-offline[data-psa-waiting]{visibility:hidden}
 </style>"""
 
 _CONTROLS = Template(
@@ -100,8 +101,9 @@ _CONTROLS = Template(
     }
     control("psa-home", "topleft");
     var note = control("psa-offline", "bottomright");
+    function show() { note.removeAttribute("data-psa-waiting"); }
     {%- for layer in this.tile_layers %}
-    {{ layer.get_name() }}.on("tileerror", function () { note.hidden = false; });
+    {{ layer.get_name() }}.on("tileerror", show);
     {%- endfor %}
 })();
 {% endmacro %}"""
@@ -242,7 +244,7 @@ def map_page_html(m: folium.Map, *, index_href: str, title: str | None = None) -
         html_element(
             f'<div id="psa-home" class="psa-home"><a href="{href}" target="_top">'
             "← Index of maps and tables</a></div>"
-            f'<div id="psa-offline" class="psa-offline" role="status" hidden>'
+            f'<div id="psa-offline" class="psa-offline" role="status" data-psa-waiting>'
             f"{html.escape(OFFLINE_NOTE)}</div>"
         ),
         name="psa_page_links",
@@ -253,6 +255,8 @@ def map_page_html(m: folium.Map, *, index_href: str, title: str | None = None) -
         m.add_child(_PageControls(tiles), name="psa_page_controls")
     else:  # a second save of the same map
         controls.tile_layers = tiles
+    for key in [k for k, c in m._children.items() if getattr(c, "psa_last", False)]:
+        m._children.move_to_end(key)  # the panels measure every other control
     figure.title = title if title is not None else (figure.title or "Map")
     figure._template = _PAGE
     with _macro_output_as_text():

@@ -13,8 +13,8 @@ rejected rows lose their coordinates before they are written.
 
 from __future__ import annotations
 
-import html
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,14 +29,9 @@ from .csvfile import write_csv
 from .errors import InputFileError, PsaGeoError
 from .hotspot_maps import hotspot_map
 from .hotspots import hotspot_study
-from .map_text import geojson_layer, html_element, popup, symbol_icon, tooltip
-from .maps import (
-    NO_DATA_COLOUR,
-    PALETTE,
-    TILE_ATTRIBUTION,
-    AttributionControl,
-    map_css,
-)
+from .map_panels import LegendSection, base_map, box, circle, finish_map
+from .map_text import geojson_layer, popup, symbol_icon, tooltip
+from .maps import NO_DATA_COLOUR, PALETTE
 from .measures import rate_table
 from .page_assets import save_map
 from .periods import Period
@@ -56,6 +51,8 @@ TITLES = {
 }
 BIN_DISTANCE_M = 200.0
 WEIGHT_LABELS = {"people": "People seen", "items": "Items"}
+BIN_COLOUR = "#E69F00"  # Okabe–Ito orange
+FAR_COLOUR = "#0072B2"  # Okabe–Ito blue
 BIN_ICON = (
     '<div class="psa-bin" style="width:12px;height:12px;background:#E69F00;'
     'border:2px solid #000"></div>'
@@ -336,41 +333,44 @@ def source_map(
     except PsaGeoError as exc:
         log.info("%s: no hotspot layers for %s: %s", source.name, area_name, exc)
     outline = chosen[["geometry"]].dissolve()
-    m = hotspot_map(outline, title=title, lsoas=lsoas, **layers)
-    if bins is not None:
-        _bin_layers(m, source, bins)
-    return m
+    more = _bin_layers(source, bins) if bins is not None else None
+    return hotspot_map(outline, title=title, lsoas=lsoas, credit=credits("boundaries"),
+                       more_layers=more, **layers)  # fmt: skip
 
 
-def _bin_layers(m: folium.Map, finds: PointSource, bins: PointSource) -> None:
-    """The bins (with the finds within reach of each) and the finds beyond every bin; the
-    layer control is moved after them so that it lists them."""
-    control = next(k for k, c in m._children.items() if isinstance(c, folium.LayerControl))
-    control = m._children.pop(control)
-    cover = finds_near_bins(finds.events, bins.events, distance_m=BIN_DISTANCE_M)
-    group = folium.FeatureGroup(
-        name=f"Needle bins ({len(cover.bins)}), with finds within {BIN_DISTANCE_M:.0f} m"
-    ).add_to(m)
-    for row in cover.bins.to_crs("EPSG:4326").itertuples():
-        lines = [f"{row.finds_within} finds within {BIN_DISTANCE_M:.0f} m "
-                 f"({row.share_pct:.0f}% of all)"]  # fmt: skip
-        folium.Marker(
-            [row.geometry.y, row.geometry.x], icon=symbol_icon(BIN_ICON, size=14)
-        ).add_child(popup(f"Needle bin {row.bin}", lines, max_width=260)).add_child(
-            tooltip("Needle bin")
-        ).add_to(group)
-    far = folium.FeatureGroup(
-        name=f"Finds more than {BIN_DISTANCE_M:.0f} m from a bin ({len(cover.uncovered)})",
-        show=False,
-    ).add_to(m)
-    for point in cover.uncovered.to_crs("EPSG:4326").geometry:
-        folium.CircleMarker(
-            [point.y, point.x],
-            radius=3,
-            color="#0072B2",
-            fill=True,
-        ).add_child(tooltip("Find beyond every bin")).add_to(far)
-    control.add_to(m)
+def _bin_layers(finds: PointSource, bins: PointSource) -> Callable[[folium.Map], list]:
+    """The bins (with the finds within reach of each) and the finds beyond every bin, as
+    :func:`hotspot_map`'s ``more_layers``."""
+
+    def add(m: folium.Map) -> list[LegendSection]:
+        cover = finds_near_bins(finds.events, bins.events, distance_m=BIN_DISTANCE_M)
+        group = folium.FeatureGroup(
+            name=f"Needle bins ({len(cover.bins)}), with finds within {BIN_DISTANCE_M:.0f} m"
+        ).add_to(m)
+        for row in cover.bins.to_crs("EPSG:4326").itertuples():
+            lines = [f"{row.finds_within} finds within {BIN_DISTANCE_M:.0f} m "
+                     f"({row.share_pct:.0f}% of all)"]  # fmt: skip
+            folium.Marker(
+                [row.geometry.y, row.geometry.x], icon=symbol_icon(BIN_ICON, size=14)
+            ).add_child(popup(f"Needle bin {row.bin}", lines, max_width=260)).add_child(
+                tooltip("Needle bin")
+            ).add_to(group)
+        far = folium.FeatureGroup(
+            name=f"Finds more than {BIN_DISTANCE_M:.0f} m from a bin ({len(cover.uncovered)})",
+            show=False,
+        ).add_to(m)
+        for point in cover.uncovered.to_crs("EPSG:4326").geometry:
+            folium.CircleMarker(
+                [point.y, point.x], radius=3, color=FAR_COLOUR, fill=True
+            ).add_child(tooltip("Find beyond every bin")).add_to(far)
+        return [
+            LegendSection("Needle bins", [(box(BIN_COLOUR, border="#000000"), "a bin (click "
+                          "for the finds within reach)")], layer=group),
+            LegendSection("Finds beyond every bin", [(circle(FAR_COLOUR, 3), "a find more "
+                          f"than {BIN_DISTANCE_M:.0f} m from a bin")], layer=far),
+        ]  # fmt: skip
+
+    return add
 
 
 BANDS = (
@@ -399,12 +399,9 @@ def _banded_map(chosen: gpd.GeoDataFrame, lsoa_table: pd.DataFrame, title: str) 
     colours = dict(zip([b for b, _ in BANDS], [NO_DATA_COLOUR, *PALETTE[1:]], strict=False))
     words = dict(BANDS)
     frame["label"] = frame["band"].map(words)
-    m = folium.Map(tiles=None, control_scale=True)
-    folium.TileLayer(
-        "OpenStreetMap", name="Base map (OpenStreetMap)", attr=TILE_ATTRIBUTION
-    ).add_to(m)
+    m = base_map()
     frame["geometry"] = frame.geometry.simplify(5)
-    geojson_layer(
+    layer = geojson_layer(
         frame.drop(columns="band").to_crs("EPSG:4326").to_geo_dict(drop_id=True, show_bbox=False),
         name="Reports by LSOA (counts suppressed)",
         style_function=lambda f: {
@@ -415,32 +412,16 @@ def _banded_map(chosen: gpd.GeoDataFrame, lsoa_table: pd.DataFrame, title: str) 
         },
         tooltip={"lsoa_name": "LSOA", "reports": "Reports", "label": "Band"},
     ).add_to(m)
-    folium.LayerControl(collapsed=False).add_to(m)
-    west, south, east, north = frame.to_crs("EPSG:4326").total_bounds
-    m.fit_bounds([[south, west], [north, east]])
-    root = m.get_root()
-    root.header.add_child(html_element(map_css()))
-    root.title = title  # the page's <title>
-    root.html.add_child(
-        html_element(f'<div class="psa-title"><strong>{html.escape(title)}</strong></div>')
-    )
     counts = frame["band"].value_counts()
-    rows = "".join(
-        f'<tr><td><span class="swatch" style="background:{colours[b]}"></span></td>'
-        f"<td>{html.escape(w)}</td><td>{counts.get(b, 0):,} LSOAs</td></tr>"
-        for b, w in BANDS
+    key = LegendSection(
+        "Reports by LSOA",
+        [(box(colours[b]), w, f"{counts.get(b, 0):,} LSOAs") for b, w in BANDS],
+        layer=layer,
+        columns=("Colour", "Reports", "Areas"),
+        note="Counts of 1 to 4 are not shown, nor any that would let them be worked out. "
+        "Never mapped at a finer grain.",
     )
-    root.html.add_child(
-        html_element(
-            '<div class="psa-legend" role="region" aria-label="Map legend">'
-            '<strong>Reports by LSOA</strong><table><thead><tr><th scope="col">Colour</th>'
-            '<th scope="col">Reports</th><th scope="col">Areas</th></tr></thead>'
-            f"<tbody>{rows}</tbody></table><small>Counts of 1 to 4 are not shown, nor any "
-            "that would let them be worked out. Never mapped at a finer grain.</small></div>"
-        )
-    )
-    m.add_child(AttributionControl(credits("boundaries")))
-    return m
+    return finish_map(m, title=title, study_area=frame, legend=[key], credit=credits("boundaries"))
 
 
 def write_point_sources(

@@ -7,7 +7,6 @@ CSP cover those years and say so for the others.
 
 from __future__ import annotations
 
-import html
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,8 @@ from pathlib import Path
 import folium
 import geopandas as gpd
 import pandas as pd
-from folium.plugins import FastMarkerCluster
+from folium.elements import JSCSSMixin
+from folium.plugins import MarkerCluster
 from folium.template import Template
 
 from ._version import __version__
@@ -24,8 +24,8 @@ from .casualties import CRASH_CAVEAT, casualties_by_area, casualty_table
 from .credits import HOME, credits
 from .csvfile import write_csv
 from .datadir import dataset_path, load_manifest
-from .map_text import html_element, popup_html, script_json
-from .maps import TILE_ATTRIBUTION, AttributionControl, map_css
+from .map_panels import LegendSection, base_map, circle, finish_map, pie
+from .map_text import popup_html, script_json
 from .page_assets import save_map
 from .stats19 import link_casualties, read_stats19
 from .templating import template as load_template
@@ -88,42 +88,32 @@ def road_safety_tables(study: RoadSafety) -> dict[str, pd.DataFrame]:
 
 
 def collision_map(study: RoadSafety) -> folium.Map:
-    """All located collisions by severity, clustered, one layer per year, with popups (date,
-    severity, road, casualties) and a layer of the KSI collisions."""
+    """All located collisions by severity, clustered, as one view per year and one of the
+    collisions with a killed or seriously injured casualty (KSI), chosen in the layer control;
+    each cluster's ring shows its severity mix; popups give date, severity, road, casualties."""
     located = study.collisions[~study.collisions.geometry.is_empty]
     ksi = study.casualties[study.casualties["casualty_severity_label"].isin(["Fatal", "Serious"])]
     ksi_counts = ksi.groupby("collision_index").size()
     wgs = located.to_crs("EPSG:4326")
-    m = folium.Map(tiles=None, control_scale=True)
-    folium.TileLayer("OpenStreetMap", name="Base map (OpenStreetMap)",
-                     attr=TILE_ATTRIBUTION).add_to(m)  # fmt: skip
+    m = base_map()
     rows = [
-        [round(p.y, 5), round(p.x, 5), _popup(c), *SEVERITY_STYLE.get(c.category, ("#777", 4))]
+        [round(p.y, 5), round(p.x, 5), _popup(c), c.category if c.category in SEVERITY_STYLE
+         else "Slight"]
         for p, c in zip(wgs.geometry, located.itertuples(), strict=True)
-    ]
+    ]  # fmt: skip
     years = located["collision_year"].to_numpy()
     has_ksi = located["collision_index"].map(ksi_counts).fillna(0).to_numpy() > 0
-    for year in study.located_years:
+    latest = study.located_years[-1]
+    for year in reversed(study.located_years):
         data = [r for r, y in zip(rows, years, strict=True) if y == year]
-        _Clusters(data, callback=_CALLBACK, name=f"Collisions {year} ({len(data):,})",
-                          show=year == study.located_years[-1]).add_to(m)  # fmt: skip
+        _Clusters(data, name=f"Collisions {year} ({len(data):,})", show=year == latest).add_to(m)
     data = [r for r, k in zip(rows, has_ksi, strict=True) if k]
-    _Clusters(data, callback=_CALLBACK, show=False,
-                      name=f"Collisions with a killed or seriously injured casualty ({len(data):,})"
-                      ).add_to(m)  # fmt: skip
-    folium.LayerControl(collapsed=False).add_to(m)
-    bounds = wgs.total_bounds
-    m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
-    root = m.get_root()
-    root.header.add_child(html_element(map_css()))
     years_text = " and ".join(str(y) for y in study.located_years)
+    _Clusters(data, show=False, name=f"Collisions with a killed or seriously injured casualty, "
+              f"{years_text} ({len(data):,})").add_to(m)  # fmt: skip
     title = f"Road traffic collisions, all roads, {years_text}"
-    root.title = title  # the page's <title>
-    root.html.add_child(html_element(f'<div class="psa-title"><strong>{html.escape(title)}'
-                                       "</strong></div>"))  # fmt: skip
-    root.html.add_child(html_element(_legend()))
-    m.add_child(AttributionControl(credits("boundaries") + " Collisions: DfT STATS19 (OGL v3.0)."))
-    return m
+    return finish_map(m, title=title, study_area=wgs, legend=_legend(),
+                      credit=credits("boundaries", "stats19"))  # fmt: skip
 
 
 def _popup(row) -> str:
@@ -138,19 +128,36 @@ def _popup(row) -> str:
     return popup_html(f"{row.category} collision", details)
 
 
-class _Clusters(FastMarkerCluster):
-    """FastMarkerCluster that honours ``show=False`` (folium 0.20 always adds it to the map)
-    and writes its rows with :func:`script_json`."""
+class _Clusters(JSCSSMixin, folium.map.Layer):
+    """One view of the collisions (a base layer: one view at a time): clustered markers
+    from rows ``[lat, lon, popup HTML, severity]`` written with :func:`script_json`; a
+    cluster shows its count in a ring of its severity mix."""
 
     _template = Template(
         """
         {% macro script(this, kwargs) %}
             var {{ this.get_name() }} = (function(){
-                {{ this.callback }}
+                var styles = {{ this.styles }};
                 var data = {{ this.data_json }};
-                var cluster = L.markerClusterGroup({{ this.options|tojavascript }});
+                var cluster = L.markerClusterGroup({iconCreateFunction: function (c) {
+                    var n = {Fatal: 0, Serious: 0, Slight: 0}, total = c.getChildCount();
+                    c.getAllChildMarkers().forEach(function (m) { n[m.options.severity] += 1; });
+                    var f = 100 * n.Fatal / total, s = f + 100 * n.Serious / total;
+                    var ring = "conic-gradient(" + styles.Fatal[0] + " 0 " + f + "%, " +
+                        styles.Serious[0] + " " + f + "% " + s + "%, " + styles.Slight[0] +
+                        " " + s + "% 100%)";
+                    var words = total + " collisions: " + n.Fatal + " fatal, " + n.Serious +
+                        " serious, " + n.Slight + " slight";
+                    var size = total < 10 ? 30 : total < 100 ? 36 : 42;
+                    return L.divIcon({iconSize: L.point(size, size), className:
+                        "marker-cluster psa-cluster", html: '<div title="' + words +
+                        '" style="background:' + ring + '"><span>' + total + '</span></div>'});
+                }});
                 for (var i = 0; i < data.length; i++) {
-                    callback(data[i]).addTo(cluster);
+                    var row = data[i], style = styles[row[3]];
+                    L.circleMarker([row[0], row[1]], {radius: style[1], color: "#333",
+                        weight: 1, fillColor: style[0], fillOpacity: 0.9, severity: row[3]})
+                        .bindPopup(row[2]).addTo(cluster);
                 }
                 {% if this.show %}cluster.addTo({{ this._parent.get_name() }});{% endif %}
                 return cluster;
@@ -158,33 +165,27 @@ class _Clusters(FastMarkerCluster):
         {% endmacro %}"""
     )
 
-    @property
-    def data_json(self) -> str:
-        return script_json(self.data)
+    def __init__(self, data: list, *, name: str, show: bool) -> None:
+        super().__init__(name=name, overlay=False, show=show)
+        self._name = "Clusters"
+        self.data_json = script_json(data)
+        self.styles = script_json(SEVERITY_STYLE)
+        self.default_js = list(MarkerCluster.default_js)  # Leaflet.markercluster, vendored
+        self.default_css = list(MarkerCluster.default_css)
 
 
-_CALLBACK = """
-function (row) {
-    var marker = L.circleMarker(new L.LatLng(row[0], row[1]),
-        {radius: row[4], color: '#333', weight: 1, fillColor: row[3], fillOpacity: 0.9});
-    marker.bindPopup(row[2]);
-    return marker;
-};
-"""
-
-
-def _legend() -> str:
-    rows = "".join(
-        f'<tr><td><svg width="18" height="18"><circle cx="9" cy="9" r="{radius}" '
-        f'fill="{colour}" stroke="#333"/></svg></td><td>{name}</td></tr>'
-        for name, (colour, radius) in SEVERITY_STYLE.items()
-    )
-    return (
-        '<div id="psa-legend" class="psa-legend" role="region" aria-label="Map legend">'
-        "<strong>Collision severity</strong><table><tbody>"
-        f"{rows}</tbody></table>Larger circles are more severe.<br>"
-        "Numbers on clusters count collisions.</div>"
-    )
+def _legend() -> list[LegendSection]:
+    markers = [(circle(colour, radius), name) for name, (colour, radius) in
+               SEVERITY_STYLE.items()]  # fmt: skip
+    colours = [colour for colour, _ in SEVERITY_STYLE.values()]
+    return [
+        LegendSection("Collision severity", markers, note="Larger circles are more severe. "
+                      "Click a collision for its date, road and casualties."),
+        LegendSection("Clusters", [(pie(colours, 12), "collisions close together: the number "
+                      "counts them; the ring shows the share fatal, serious and slight")],
+                      note="Choose a year, or the collisions with a killed or seriously "
+                      "injured casualty, with the layer button."),
+    ]  # fmt: skip
 
 
 def write_road_safety(study: RoadSafety, out_dir: str | Path) -> list[Path]:

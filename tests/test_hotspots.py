@@ -93,9 +93,16 @@ def test_hotspot_map_in_a_browser(plymouth):
     with browser_support.open_page(page_path) as session:
         page = session.page
         assert session.errors == [] and session.unexpected == []
-        # A few dissolved class polygons and ten repeat-location markers, never one per cell.
-        assert 10 <= page.locator("path.leaflet-interactive").count() < 40
-        legend = page.locator("#psa-legend").inner_text()
-        assert "Hot spot, 99% confidence" in legend and "Repeat locations" in legend
-        assert "Persistent hot spot" in legend
-        assert page.get_by_text("Emerging hot and cold spots (monthly Gi* trend)").count() == 1
+        # A few dissolved class polygons, never one per cell, and ten numbered repeat markers.
+        assert 2 <= page.locator("path.leaflet-interactive").count() < 40
+        numbers = page.locator(".psa-number-icon").all_inner_texts()
+        assert sorted(int(n) for n in numbers) == list(range(1, 11))
+        legend = page.locator("#psa-legend")
+        assert "Hot spot, 99% confidence" in legend.inner_text()
+        assert "Top repeat locations" in legend.inner_text()
+        # The legend follows the layers: the emerging classes show once their layer is on.
+        assert "Persistent hot spot" not in legend.inner_text()
+        page.get_by_label("Emerging hot and cold spots (monthly Gi* trend)").check()
+        assert "Persistent hot spot" in legend.inner_text()
+        page.get_by_label("Hot and cold spots (Getis-Ord Gi*, FDR)").uncheck()
+        assert "Hot spot, 99% confidence" not in legend.inner_text()

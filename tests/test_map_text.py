@@ -268,8 +268,8 @@ def test_drug_litter_map_shows_hostile_bin_ids_as_text(tmp_path):
         geometry=[shapely.box(E0 - 500, N0 - 500, E0 + 1000 * len(PAYLOADS), N0 + 5500)],
         crs="EPSG:27700",
     )
-    m = hotspot_map(outline, title="Needle bins")
-    _bin_layers(m, SimpleNamespace(events=finds), SimpleNamespace(events=bins))
+    more = _bin_layers(SimpleNamespace(events=finds), SimpleNamespace(events=bins))
+    m = hotspot_map(outline, title="Needle bins", more_layers=more)
     path = tmp_path / "drug_litter_map.html"
     save_map(m, path, index_href="index.html")
     popups = [f"Needle bin {text}" for text in PAYLOADS]

@@ -39,7 +39,7 @@ def test_map_escapes_text_and_has_a_text_legend(tmp_path, tiny_rates, tiny_outli
     assert "<script>alert(1)" not in page
     assert "alert(1)" in page  # kept, as escaped text
     assert "Crime &amp; &lt;disorder&gt;" in page
-    legend = re.search(r'<div id="psa-legend".*?</div>', page, re.S).group(0)
+    legend = re.search(r"<details id=\"psa-legend\".*?</details>", page, re.S).group(0)
     assert "to" in legend and "LSOAs" in legend  # ranges in words, not colour alone
     assert "Open Government Licence" in page
 

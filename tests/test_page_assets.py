@@ -75,7 +75,7 @@ def test_a_map_page_carries_leaflet_and_links_to_nothing_outside():
     assert page.startswith('<!DOCTYPE html>\n<html lang="en-GB">\n<head>\n')
     assert "<title>Crime &amp; &lt;disorder&gt; {{ 7*7 }}</title>" in page
     assert '<a href="../index.html" target="_top">' in page
-    assert f'role="status" hidden>{OFFLINE_NOTE}</div>' in page
+    assert f'role="status" data-psa-waiting>{OFFLINE_NOTE}</div>' in page
     assert page.count('.on("tileerror"') == 1  # the one tile layer
     assert page.index('<meta http-equiv="content-type"') < page.index(VENDOR_ATTRIBUTE)
     assert page.index("leaflet/leaflet.js") < page.index("L.map(")

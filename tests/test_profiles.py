@@ -202,6 +202,7 @@ def test_profile_and_index_in_a_browser(pages):
         frame = session.page.frame_locator("iframe")
         frame.locator(".leaflet-container").wait_for(state="attached")
         assert frame.locator("path.leaflet-interactive").count() >= 10
+        frame.get_by_label("Emerging hot and cold spots (monthly Gi* trend)").check()
         assert "Persistent hot spot" in frame.locator("#psa-legend").inner_text()
         assert session.errors == [] and session.unexpected == []
         session.page.emulate_media(media="print")

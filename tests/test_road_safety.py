@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
 
 import browser_support
@@ -91,6 +92,9 @@ def test_collision_map_in_a_browser(road_safety, written):
     browser_support.require_browser()
     located = road_safety.collisions[~road_safety.collisions.geometry.is_empty]
     per_year = located.groupby("collision_year").size()
+    casualties = road_safety.casualties
+    ksi = casualties[casualties["casualty_severity_label"].isin(["Fatal", "Serious"])]
+    ksi_collisions = located["collision_index"].isin(ksi["collision_index"]).sum()
     with browser_support.open_page(written / "collision_map.html") as session:
         page = session.page
         page.wait_for_selector(".marker-cluster")
@@ -100,11 +104,15 @@ def test_collision_map_in_a_browser(road_safety, written):
             clusters = sum(int(t) for t in page.locator(".marker-cluster").all_inner_texts())
             return clusters + page.locator("path.leaflet-interactive").count()
 
-        assert shown() == per_year[2017]  # only the latest year is on at first
-        page.get_by_label("Collisions 2017").uncheck()
-        assert shown() == 0
+        assert shown() == per_year[2017]  # one view at a time: the latest year at first
         page.get_by_label("Collisions 2015").check()
         assert shown() == per_year[2015]
+        page.get_by_label("Collisions with a killed or seriously injured casualty").check()
+        assert shown() == ksi_collisions  # one KSI view, not a second set over the first
+        # Each cluster says its severity mix in words and in its ring.
+        words = page.locator(".psa-cluster div").first.get_attribute("title")
+        total, fatal, serious, slight = map(int, re.findall(r"\d+", words))
+        assert total == fatal + serious + slight and slight == 0
         assert session.errors == [] and session.unexpected == []
         assert "Serious" in page.locator("#psa-legend").inner_text()
 
