@@ -162,9 +162,9 @@ def base_map() -> folium.Map:
     quarter-step zoom (so the first view can fill its space); :func:`finish_map` adds the
     scale bar."""
     m = folium.Map(tiles=None, zoom_snap=0.25, zoom_delta=1)
-    folium.TileLayer(
-        "OpenStreetMap", name=BASE_LAYER, attr=TILE_ATTRIBUTION, overlay=True
-    ).add_to(m)  # a checkbox: the map reads without it
+    folium.TileLayer("OpenStreetMap", name=BASE_LAYER, attr=TILE_ATTRIBUTION, overlay=True).add_to(
+        m
+    )  # a checkbox: the map reads without it
     return m
 
 
