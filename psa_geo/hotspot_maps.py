@@ -85,6 +85,7 @@ def hotspot_map(
     sensitive: bool = False,
     credit: str = ATTRIBUTION,
     more_layers: Callable[[folium.Map], list[LegendSection]] | None = None,
+    places: list[dict] | None = None,
 ) -> folium.Map:
     """A map of one study area with hotspot layers, each with a legend in words.
 
@@ -96,7 +97,8 @@ def hotspot_map(
     ``emerging_class`` (from :func:`emerging_hotspots`; a layer off at first); ``repeats``
     come from :func:`repeat_locations` (numbered markers); ``credit`` names the sources
     (default: boundaries and police.uk); ``more_layers`` adds further layers to the map and
-    returns their legend parts. A ``sensitive``
+    returns their legend parts; ``places`` (:func:`place_index`) feed the search box, with
+    the ``lsoas``. A ``sensitive``
     source (rough sleeping) is refused: its events must never be mapped at fine grain.
     """
     layers = (gistar_cells, kde_cells, emerging_cells, repeats, more_gistar)
@@ -122,9 +124,12 @@ def hotspot_map(
         legend += _emerging_layer(emerging_cells, m)
     if repeats is not None and not repeats.empty:
         legend += _repeat_layer(repeats, m)
+    places = list(places or [])
     if lsoas is not None:
         legend += _lsoa_layer(lsoas, m)
-        m.add_child(PlaceSearch(place_index([("LSOA", lsoas)])))
+        places += place_index([("LSOA", lsoas)])
+    if places:
+        m.add_child(PlaceSearch(places))
     if more_layers is not None:
         legend += more_layers(m)
     study = folium.GeoJson(

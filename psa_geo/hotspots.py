@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
@@ -22,6 +22,7 @@ from .kde import kde
 from .names import match_name
 from .page_assets import save_map
 from .periods import Period
+from .place_search import place_index
 from .repeats import repeat_locations
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,8 @@ log = logging.getLogger(__name__)
 @dataclass
 class HotspotResult:
     """``cells``: the grid with ``n``, ``kde``, the Gi* columns and, for periods of 10 months
-    or more, the emerging hot-spot columns; ``repeats``: top locations."""
+    or more, the emerging hot-spot columns; ``repeats``: top locations; ``places``: the
+    area's wards and LSOAs for the map's search (:func:`place_index`)."""
 
     area_name: str
     group: str
@@ -38,6 +40,7 @@ class HotspotResult:
     outline: gpd.GeoDataFrame
     cells: gpd.GeoDataFrame
     repeats: pd.DataFrame
+    places: list[dict] = field(default_factory=list)
 
 
 def hotspot_study(
@@ -86,8 +89,11 @@ def hotspot_study(
     else:
         log.info("emerging hot spots need %d months or more; %s is shorter", MIN_SLICES,
                  period.label)  # fmt: skip
+    wards = chosen[["ward_name", "geometry"]].dissolve(by="ward_name", as_index=False)
+    places = place_index([("ward", wards.rename(columns={"ward_name": "area_name"})),
+                          ("LSOA", chosen.rename(columns={"lsoa_name": "area_name"}))])  # fmt: skip
     return HotspotResult(area_name, group, period, outline, cells,
-                         repeat_locations(selected, top=10))  # fmt: skip
+                         repeat_locations(selected, top=10), places)  # fmt: skip
 
 
 def _isolated(cells: gpd.GeoDataFrame) -> np.ndarray:
@@ -126,7 +132,8 @@ def write_hotspots(
     page = out_dir / f"{stem}.html"
     emerging = result.cells if "emerging_class" in result.cells else None
     m = hotspot_map(result.outline, title=title, gistar_cells=result.cells, kde_cells=result.cells,
-                    emerging_cells=emerging, repeats=result.repeats)  # fmt: skip
+                    emerging_cells=emerging, repeats=result.repeats,
+                    places=result.places)  # fmt: skip
     save_map(m, page, index_href="../index.html")
     gpkg = out_dir / f"{stem}.gpkg"
     gpkg.unlink(missing_ok=True)

@@ -259,6 +259,16 @@ class _Panels(folium.LayerControl):
     _template = _PANELS
     psa_last = True
 
+    def render(self, **kwargs) -> None:
+        """As ``LayerControl.render``, with each layer's name HTML-escaped (Leaflet shows it
+        as markup)."""
+        self.reset()
+        for item in self._parent._children.values():
+            if isinstance(item, folium.map.Layer) and item.control:
+                into = self.overlays if item.overlay else self.base_layers
+                into[html.escape(item.layer_name)] = item.get_name()
+        folium.MacroElement.render(self, **kwargs)
+
     def __init__(self, bounds: list[list[float]], part_layers: list) -> None:
         super().__init__(collapsed=False)
         self._name = "Panels"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import logging
 
 import folium
@@ -12,7 +11,7 @@ import pandas as pd
 import shapely
 
 from .credits import credits
-from .map_panels import LegendSection, base_map, box, finish_map
+from .map_panels import LegendSection, base_map, box, finish_map, line
 from .map_text import geojson_layer, label
 
 log = logging.getLogger(__name__)
@@ -121,7 +120,6 @@ def rate_map(
     if "trend" in lsoa_rates and "trend_word" in lsoa_rates:
         frame["trend_label"] = (lsoa_rates["trend"] + " " + lsoa_rates["trend_word"]).str.strip()
     lsoa_json = _display_geojson(frame, tolerance=simplify_m)
-    outline_json = _display_geojson(outlines[["area_name", "geometry"]], tolerance=simplify_m * 2)
 
     m = base_map()
     fields = ["lsoa_name", "lsoa_code", "csp_name", "count_label", "rate_label", "class_label"]
@@ -141,23 +139,27 @@ def rate_map(
         highlight_function=lambda f: {"weight": 2, "color": "#000"},
         tooltip=dict(zip(fields, aliases, strict=True)),
     ).add_to(m)
-    geojson_layer(
-        outline_json,
-        name=html.escape(outline_label),
-        style_function=lambda f: {"fill": False, "color": "#000", "weight": 2.2},
-        tooltip={"area_name": "Area"},
-    ).add_to(m)
-    _outline_labels(outlines, name=f"{outline_label}: names").add_to(m)
     key = legend_section(edges, counts, layer=layer, no_data=int(missing.sum()))
-    finish_map(m, title=title, study_area=lsoa_rates, legend=[key], credit=ATTRIBUTION)
+    edges_key = outline_layers(m, outlines, name=outline_label, simplify_m=simplify_m * 2)
+    finish_map(m, title=title, study_area=lsoa_rates, legend=[key, edges_key], credit=ATTRIBUTION)
     log.info("map: %d LSOAs in %d classes", len(frame), len(edges) - 1)
     return m
 
 
-def _outline_labels(outlines: gpd.GeoDataFrame, *, name: str) -> folium.FeatureGroup:
-    """Each outline's ``area_name`` written on the map (at a point inside it)."""
-    group = folium.FeatureGroup(name=html.escape(name))
+def outline_layers(
+    m: folium.Map, outlines: gpd.GeoDataFrame, *, name: str, simplify_m: float = 40.0
+) -> LegendSection:
+    """Add the ``outlines`` (polygons with ``area_name``) to ``m`` as black edges, and their
+    names written on the map in a layer of their own, so that the map reads without its
+    background; returns the legend part."""
+    edges = geojson_layer(
+        _display_geojson(outlines[["area_name", "geometry"]], tolerance=simplify_m),
+        name=name,
+        style_function=lambda f: {"fill": False, "color": "#000", "weight": 2.2},
+        tooltip={"area_name": "Area"},
+    ).add_to(m)
+    names = folium.FeatureGroup(name=f"{name}: names").add_to(m)
     points = outlines.geometry.representative_point().to_crs("EPSG:4326")
     for area, point in zip(outlines["area_name"], points, strict=True):
-        group.add_child(label(str(area), (round(point.y, 5), round(point.x, 5))))
-    return group
+        names.add_child(label(str(area), (round(point.y, 5), round(point.x, 5))))
+    return LegendSection(name, [(line("#000000", width=3), "boundary")], layer=edges)

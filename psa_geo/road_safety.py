@@ -19,6 +19,7 @@ from folium.plugins import MarkerCluster
 from folium.template import Template
 
 from ._version import __version__
+from .areas import dissolve_areas
 from .assign import assign_areas
 from .casualties import CRASH_CAVEAT, casualties_by_area, casualty_table
 from .credits import HOME, credits
@@ -26,6 +27,7 @@ from .csvfile import write_csv
 from .datadir import dataset_path, load_manifest
 from .map_panels import LegendSection, base_map, circle, finish_map, pie
 from .map_text import popup_html, script_json
+from .maps import outline_layers
 from .page_assets import save_map
 from .stats19 import link_casualties, read_stats19
 from .templating import template as load_template
@@ -48,11 +50,13 @@ CAVEATS = (
 
 @dataclass
 class RoadSafety:
-    """Collisions (placed in areas), casualties, and what links them."""
+    """Collisions (placed in areas), casualties, what links them, and the CSPs' outlines
+    (``area_name``) for the map (none: the map has no boundaries)."""
 
     collisions: gpd.GeoDataFrame
     casualties: pd.DataFrame
     linkage: pd.DataFrame
+    csps: gpd.GeoDataFrame | None = None
 
     @property
     def located_years(self) -> list[int]:
@@ -70,7 +74,8 @@ def load_road_safety(data_dir: str | Path | None, areas: gpd.GeoDataFrame) -> Ro
         dataset_path("stats19_casualties", data_dir, manifest=manifest), table="casualties"
     )
     placed = assign_areas(collisions, areas)
-    return RoadSafety(placed, casualties, link_casualties(casualties, collisions))
+    csps = dissolve_areas(areas, level="csp")
+    return RoadSafety(placed, casualties, link_casualties(casualties, collisions), csps)
 
 
 def road_safety_tables(study: RoadSafety) -> dict[str, pd.DataFrame]:
@@ -111,8 +116,11 @@ def collision_map(study: RoadSafety) -> folium.Map:
     years_text = " and ".join(str(y) for y in study.located_years)
     _Clusters(data, show=False, name=f"Collisions with a killed or seriously injured casualty, "
               f"{years_text} ({len(data):,})").add_to(m)  # fmt: skip
+    legend = _legend()
+    if study.csps is not None:
+        legend.append(outline_layers(m, study.csps, name="Community Safety Partnerships"))
     title = f"Road traffic collisions, all roads, {years_text}"
-    return finish_map(m, title=title, study_area=wgs, legend=_legend(),
+    return finish_map(m, title=title, study_area=wgs, legend=legend,
                       credit=credits("boundaries", "stats19"))  # fmt: skip
 
 
@@ -156,7 +164,8 @@ class _Clusters(JSCSSMixin, folium.map.Layer):
                 for (var i = 0; i < data.length; i++) {
                     var row = data[i], style = styles[row[3]];
                     L.circleMarker([row[0], row[1]], {radius: style[1], color: "#333",
-                        weight: 1, fillColor: style[0], fillOpacity: 0.9, severity: row[3]})
+                        weight: 1, fillColor: style[0], fillOpacity: 0.9, severity: row[3],
+                        className: "psa-collision"})
                         .bindPopup(row[2]).addTo(cluster);
                 }
                 {% if this.show %}cluster.addTo({{ this._parent.get_name() }});{% endif %}

@@ -262,3 +262,53 @@ def check_text_page(
         for text in texts:
             assert any(text in seen for seen in shown[kind]), (kind, text, shown[kind][:3])
     return shown
+
+
+# --- Panels: the share of the study area no control covers; the legend's parts shown ------
+
+#: The map container once its first view is fitted (psa_geo.map_panels).
+FITTED = ".leaflet-container[data-psa-fitted]"
+
+# Samples a 40 x 40 grid over the study area's bounding box (``map.psaStudyBounds``, set by the
+# page) as the map shows it, and returns the share of points that are on screen and under no
+# Leaflet control (zoom, search, layers, legend, scale, attribution, links, notes).
+_UNCOVERED_SHARE = """() => {
+  const map = Object.keys(window).filter(k => k.startsWith('map_')).map(k => window[k])
+      .find(v => v instanceof L.Map);
+  const box = map.getContainer().getBoundingClientRect();
+  const nw = map.latLngToContainerPoint(map.psaStudyBounds.getNorthWest());
+  const se = map.latLngToContainerPoint(map.psaStudyBounds.getSouthEast());
+  const covers = [...document.querySelectorAll('.leaflet-control')]
+      .map(el => el.getBoundingClientRect()).filter(r => r.width > 0 && r.height > 0);
+  const left = Math.max(box.left, 0), top = Math.max(box.top, 0);
+  const right = Math.min(box.right, window.innerWidth);
+  const bottom = Math.min(box.bottom, window.innerHeight);
+  let free = 0;
+  for (let i = 0; i < 40; i++) {
+    for (let j = 0; j < 40; j++) {
+      const x = box.left + nw.x + (se.x - nw.x) * (i + 0.5) / 40;
+      const y = box.top + nw.y + (se.y - nw.y) * (j + 0.5) / 40;
+      if (x < left || x > right || y < top || y > bottom) { continue; }
+      if (covers.some(r => x >= r.left && x <= r.right && y >= r.top && y <= r.bottom)) {
+        continue;
+      }
+      free += 1;
+    }
+  }
+  return free / 1600;
+}"""
+
+
+def uncovered_share(target) -> float:
+    """The share of the study area's bounding box that is on screen and under no control, in
+    ``target`` (a Playwright page or frame holding one psa_geo map), once the map is fitted."""
+    target.wait_for_selector(FITTED, state="attached")
+    return target.evaluate(_UNCOVERED_SHARE)
+
+
+def legend_parts(target) -> list[str]:
+    """The headings of the legend parts tied to a layer that ``target`` shows now."""
+    return target.evaluate(
+        """() => [...document.querySelectorAll('#psa-legend .psa-legend-part[data-psa-part]')]
+            .filter(el => !el.hidden).map(el => el.querySelector('strong').textContent)"""
+    )

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import ast
 import re
-from pathlib import Path
 
 import browser_support
 import folium
@@ -171,43 +170,3 @@ def test_every_map_is_saved_through_save_map():
             ):
                 found.append(f"{path.name}:{node.lineno}")
     assert found == []
-
-
-def _map_pages(out: Path) -> list[Path]:
-    return sorted(p for p in out.rglob("*.html") if 'class="folium-map"' in p.read_text("utf-8"))
-
-
-@pytest.mark.data
-@pytest.mark.browser
-def test_every_map_of_a_build_draws_with_the_network_refused(built):
-    """One browser for the 20 map pages of the default build (about 40 s here)."""
-    browser_support.require_browser()
-    out, _ = built
-    pages = _map_pages(out)
-    assert len(pages) == 20
-    seen = {}
-    with browser_support.launch_browser() as browser:
-        for path in pages:
-            text = path.read_text(encoding="utf-8")
-            assert EXTERNAL.search(text) is None, path.name
-            assert text.startswith('<!DOCTYPE html>\n<html lang="en-GB">'), path.name
-            with browser_support.open_page(path, browser=browser) as session:
-                page = session.page
-                page.wait_for_selector("path.leaflet-interactive, .marker-cluster")
-                page.locator("#psa-offline").wait_for(state="visible")
-                drawn = page.locator("path.leaflet-interactive, .marker-cluster").count()
-                labels = page.locator(".psa-label").all_inner_texts()
-                home = page.locator(".leaflet-control.psa-home a")
-                assert home.is_visible()
-                href = home.get_attribute("href")
-                title = page.title()
-                assert title and title in page.locator(".psa-title").inner_text()
-                assert session.errors == [], (path.name, session.errors)
-                assert session.unexpected == [], (path.name, session.unexpected)
-                assert session.tiles and all(map(browser_support.is_tile_url, session.tiles))
-            assert drawn > 0, path.name
-            assert (path.parent / href).resolve() == (out / "index.html").resolve(), path.name
-            seen[str(path.relative_to(out))] = (title, labels)
-    assert seen["peninsula_map.html"][0].startswith("All crime")
-    assert len(seen["peninsula_map.html"][1]) == 8 and "Plymouth" in seen["peninsula_map.html"][1]
-    assert "Penzance" in seen["towns/penzance_map.html"][0]

@@ -102,7 +102,7 @@ def test_collision_map_in_a_browser(road_safety, written):
         def shown() -> int:
             page.wait_for_timeout(1000)  # let the zoom and cluster animations finish
             clusters = sum(int(t) for t in page.locator(".marker-cluster").all_inner_texts())
-            return clusters + page.locator("path.leaflet-interactive").count()
+            return clusters + page.locator("path.psa-collision").count()
 
         assert shown() == per_year[2017]  # one view at a time: the latest year at first
         page.get_by_label("Collisions 2015").check()
