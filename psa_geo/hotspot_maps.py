@@ -86,6 +86,7 @@ def hotspot_map(
     credit: str = ATTRIBUTION,
     more_layers: Callable[[folium.Map], list[LegendSection]] | None = None,
     places: list[dict] | None = None,
+    view: gpd.GeoDataFrame | None = None,
 ) -> folium.Map:
     """A map of one study area with hotspot layers, each with a legend in words.
 
@@ -98,7 +99,8 @@ def hotspot_map(
     come from :func:`repeat_locations` (numbered markers); ``credit`` names the sources
     (default: boundaries and police.uk); ``more_layers`` adds further layers to the map and
     returns their legend parts; ``places`` (:func:`place_index`) feed the search box, with
-    the ``lsoas``. A ``sensitive``
+    the ``lsoas``; ``view`` is what the first view shows (default: the ``outline``). A
+    ``sensitive``
     source (rough sleeping) is refused: its events must never be mapped at fine grain.
     """
     layers = (gistar_cells, kde_cells, emerging_cells, repeats, more_gistar)
@@ -139,7 +141,8 @@ def hotspot_map(
     ).add_to(m)
     legend.append(LegendSection("Study area", [(line("#000000", width=3), "its edge")],
                                 layer=study))  # fmt: skip
-    return finish_map(m, title=title, study_area=outline, legend=legend, credit=credit)
+    view = outline if view is None else view
+    return finish_map(m, title=title, study_area=view, legend=legend, credit=credit)
 
 
 def _kde_layer(cells: gpd.GeoDataFrame, m: folium.Map, *, show: bool) -> list[LegendSection]:
@@ -244,7 +247,9 @@ def _lsoa_layer(lsoas: gpd.GeoDataFrame, m: folium.Map) -> list[LegendSection]:
     """LSOA outlines with their name, count and rate in the tooltip; the legend part."""
     frame = lsoas[["area_name", "count", "rate_per_1000", "geometry"]].copy()
     frame["figures"] = [
-        f"{count:,} events, {rate:.1f} per 1,000 residents"
+        "no data supplied"
+        if pd.isna(count)
+        else f"{count:,} events, {rate:.1f} per 1,000 residents"
         for count, rate in zip(frame["count"], frame["rate_per_1000"], strict=True)
     ]
     frame["geometry"] = frame.geometry.simplify(5)

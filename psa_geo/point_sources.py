@@ -20,7 +20,9 @@ from pathlib import Path
 
 import folium
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+from folium.plugins import MarkerCluster
 
 from ._version import __version__
 from .assign import AssignReport, assign_areas
@@ -29,10 +31,11 @@ from .csvfile import write_csv
 from .errors import InputFileError, PsaGeoError
 from .hotspot_maps import hotspot_map
 from .hotspots import hotspot_study
-from .map_panels import LegendSection, base_map, box, circle, finish_map
+from .map_panels import LegendSection, base_map, box, circle, finish_map, pie
 from .map_text import geojson_layer, popup, symbol_icon, tooltip
 from .maps import NO_DATA_COLOUR, PALETTE
 from .measures import rate_table
+from .names import match_name
 from .page_assets import save_map
 from .periods import Period
 from .point_counts import WEIGHT_NAMES, finds_near_bins, report_counts
@@ -57,6 +60,11 @@ BIN_ICON = (
     '<div class="psa-bin" style="width:12px;height:12px;background:#E69F00;'
     'border:2px solid #000"></div>'
 )
+MIN_HOTSPOT_FINDS = 30
+"""Fewer finds than this in the mapped area and the map shows each find, not hotspots."""
+FIND_COLOUR = "#009E73"  # Okabe–Ito bluish green
+NO_DATA = "no data supplied"
+"""What an area outside a point file's coverage shows instead of a count."""
 SENSITIVE_RULE = (
     "Rough-sleeping reports are sensitive: they are shown only as counts over LSOAs, towns and "
     "CSPs, never at a location, never as a density or hotspot surface and never with free text. "
@@ -73,6 +81,14 @@ class PointSource:
     events: gpd.GeoDataFrame
     read: PointsReport
     placed: AssignReport
+    coverage: tuple[str, ...] = ()
+    """The local authorities (names) the file covers; elsewhere there is no data."""
+
+    def lsoa_coverage(self, areas: pd.DataFrame) -> pd.Series:
+        """LSOA code → 0 where the file covers the LSOA, NaN ("no data supplied") elsewhere,
+        as :func:`rate_table`'s ``coverage``."""
+        covered = areas["lad_name"].isin(self.coverage).to_numpy()
+        return pd.Series(np.where(covered, 0.0, np.nan), index=areas["lsoa_code"].to_numpy())
 
     @property
     def sensitive(self) -> bool:
@@ -112,7 +128,7 @@ def load_point_sources(
     carry ``town_code`` and ``town_name``.
     """
     out: dict[str, PointSource] = {}
-    for source, path in points:
+    for source, path, *given in points:
         check_source_name(source)  # it names the output files
         if source in out:
             raise PsaGeoError(f"--points gives {source} twice; put its files in one folder")
@@ -127,8 +143,29 @@ def load_point_sources(
         events, placed = assign_areas(events, areas, return_report=True)
         if towns is not None:
             events = with_towns(events, towns)
-        out[source] = PointSource(source, events, read, placed)
+        coverage = _coverage(given[0] if given else None, events, areas, path)
+        out[source] = PointSource(source, events, read, placed, coverage)
     return out
+
+
+def _coverage(given, events: pd.DataFrame, areas: pd.DataFrame, path) -> tuple[str, ...]:
+    """The local authorities a file covers: ``given`` (names or codes, any case), else those
+    with at least one located record."""
+    lads = areas[["lad_code", "lad_name"]].drop_duplicates()
+    if given is None:
+        inside = events.loc[events["area_status"] == "inside", "lad_name"]
+        return tuple(sorted(set(inside.dropna())))
+    by_code = dict(zip(lads["lad_code"].str.upper(), lads["lad_name"], strict=True))
+    names = []
+    for item in given:
+        if item.upper() in by_code:
+            names.append(by_code[item.upper()])
+            continue
+        try:
+            names.append(match_name(item, sorted(lads["lad_name"]), what="local authority"))
+        except PsaGeoError as exc:
+            raise InputFileError(path, f"coverage: {exc}") from None
+    return tuple(sorted(set(names)))
 
 
 def point_tables(
@@ -151,8 +188,11 @@ def point_tables(
     if source.sensitive:
         tables = publishable_counts(source.events, areas, levels, study=study,
                                     threshold=threshold, source=source.name)  # fmt: skip
+        _mark_uncovered(tables, areas, source)
     else:
         tables = {level: _rates(source, areas, level, study, comparison) for level in levels}
+        for table in tables.values():
+            table["trend_word"] = table["trend_word"].replace("no data", NO_DATA)
         tables["csp_quarter"] = report_counts(source.events, areas, level="csp", period="quarter")
     if source.synthetic:
         for table in tables.values():
@@ -172,12 +212,27 @@ def _rates(source, areas, level, study, comparison) -> pd.DataFrame:
         "months_covered": covered,
         "groups": {source.title: list(events["category"].unique())},
     }
+    common["coverage"] = source.lsoa_coverage(areas)
     finds = rate_table(events.assign(weight=1), areas, **common)
     items = rate_table(events, areas, **common)
     finds.insert(finds.columns.get_loc("count") + 1, "items", items["count"].to_numpy())
     km2 = _area_km2(areas, level)
     finds["per_km2"] = finds["count"] / finds["area_code"].map(km2)
     return finds
+
+
+def _mark_uncovered(tables: dict[str, pd.DataFrame], areas: pd.DataFrame, source) -> None:
+    """In a sensitive source's area tables, an area with no LSOA the file covers shows
+    :data:`NO_DATA` in place of its counts (its zeros are not counts: nothing was recorded)."""
+    covered = source.lsoa_coverage(areas).notna().to_numpy()
+    for level, table in tables.items():
+        code = f"{level}_code"
+        if code not in areas:
+            continue
+        known = set(areas.loc[covered, code].dropna())
+        outside = ~table["area_code"].isin(known)
+        for column in [c for c in table if f"{c}_hidden" in table]:
+            table[column] = table[column].astype(object).where(~outside, NO_DATA)
 
 
 def _area_km2(areas: pd.DataFrame, level: str) -> pd.Series:
@@ -298,11 +353,13 @@ def source_map(
     level: str = "csp",
     bins: PointSource | None = None,
 ) -> folium.Map:
-    """The map of one source over ``area_name`` (a CSP or town; default the busiest CSP).
+    """The map of one source over ``area_name`` (a CSP or town; default the busiest CSP),
+    first shown fitted to where its records are.
 
     Sensitive: LSOAs shaded by their suppressed count, in words. Otherwise the hotspot map of
-    the finds (Gi*, density and busiest places when there are enough; else LSOA figures only)
-    with the bins and the finds beyond their reach.
+    the finds (Gi*, density and busiest places when there are at least
+    :data:`MIN_HOTSPOT_FINDS`; else the finds as clustered markers), with the bins and the
+    finds beyond their reach. LSOAs outside the file's coverage say "no data supplied".
     """
     if area_name is None:
         located = source.events[source.events["area_status"] == "inside"]
@@ -318,7 +375,31 @@ def source_map(
     lsoas = chosen[["lsoa_code", "geometry"]].merge(
         tables["lsoa"].rename(columns={"area_code": "lsoa_code"}), on="lsoa_code"
     )
+    finds = source.events[
+        source.events["area_status"].eq("inside")
+        & source.events[f"{level}_name"].eq(area_name)
+        & study.contains(source.events["date"])
+    ]
+    view = finds if len(finds) else chosen
+    view = gpd.GeoDataFrame(geometry=[view.geometry.union_all().envelope.buffer(300)],
+                            crs=view.crs)  # fmt: skip
+    more = [_bin_layers(source, bins)] if bins is not None else []
     layers = {}
+    if len(finds) < MIN_HOTSPOT_FINDS:
+        log.info("%s: %d finds in %s, too few for hotspots; mapped as markers", source.name,
+                 len(finds), area_name)  # fmt: skip
+        more.append(_finds_layer(finds))
+    else:
+        layers = _hotspot_layers(source, areas, area_name, level, study)
+    outline = chosen[["geometry"]].dissolve()
+    return hotspot_map(outline, title=title, lsoas=lsoas, credit=credits("boundaries"),
+                       more_layers=lambda m: [part for add in more for part in add(m)],
+                       view=view, **layers)  # fmt: skip
+
+
+def _hotspot_layers(source, areas, area_name: str, level: str, study: Period) -> dict:
+    """Gi*, density and repeat locations of the finds for :func:`hotspot_map`, or none when
+    the hotspot study cannot run (it says why in the log)."""
     try:
         hot = hotspot_study(
             source.events,
@@ -329,13 +410,43 @@ def source_map(
             period=study,
             groups={source.title: list(source.events["category"].unique())},
         )
-        layers = {"gistar_cells": hot.cells, "kde_cells": hot.cells, "repeats": hot.repeats}
     except PsaGeoError as exc:
         log.info("%s: no hotspot layers for %s: %s", source.name, area_name, exc)
-    outline = chosen[["geometry"]].dissolve()
-    more = _bin_layers(source, bins) if bins is not None else None
-    return hotspot_map(outline, title=title, lsoas=lsoas, credit=credits("boundaries"),
-                       more_layers=more, **layers)  # fmt: skip
+        return {}
+    return {"gistar_cells": hot.cells, "kde_cells": hot.cells, "repeats": hot.repeats}
+
+
+def _finds_layer(finds: gpd.GeoDataFrame) -> Callable[[folium.Map], list]:
+    """The finds as markers, clustered where they are close (the number counts them), as
+    :func:`hotspot_map`'s ``more_layers``; for a source that is not sensitive only."""
+
+    def add(m: folium.Map) -> list[LegendSection]:
+        layer = MarkerCluster(
+            name=f"Finds ({len(finds):,})", icon_create_function=_CLUSTER_ICON
+        ).add_to(m)
+        points = finds.geometry.to_crs("EPSG:4326")
+        for point, date, items in zip(points, finds["date"], finds["weight"], strict=True):
+            when = date.strftime("%d %b %Y") if pd.notna(date) else "date unknown"
+            folium.CircleMarker(
+                [round(point.y, 5), round(point.x, 5)], radius=6, color="#000", weight=1,
+                fill=True, fill_color=FIND_COLOUR, fill_opacity=0.9,
+            ).add_child(tooltip(f"Find, {when}: {items:g} items")).add_to(layer)  # fmt: skip
+        rows = [
+            (circle(FIND_COLOUR, 6, stroke="#000000"), "a find (hover for its date)"),
+            (pie([FIND_COLOUR], 3), "finds close together: the number counts them"),
+        ]
+        note = f"Fewer than {MIN_HOTSPOT_FINDS} finds: too few for hotspots, so each is shown."
+        return [LegendSection("Finds", rows, layer=layer, note=note)]
+
+    return add
+
+
+# A cluster of finds: its count in a ring of the finds' colour (the legend's key).
+_CLUSTER_ICON = """function (cluster) {
+    return L.divIcon({iconSize: L.point(30, 30), className: "marker-cluster psa-cluster",
+        html: '<div style="background:FIND_COLOUR"><span>' + cluster.getChildCount() +
+            '</span></div>'});
+}""".replace("FIND_COLOUR", FIND_COLOUR)
 
 
 def _bin_layers(finds: PointSource, bins: PointSource) -> Callable[[folium.Map], list]:
@@ -374,6 +485,7 @@ def _bin_layers(finds: PointSource, bins: PointSource) -> Callable[[folium.Map],
 
 
 BANDS = (
+    ("none", "No data supplied"),
     ("0", "No reports"),
     ("hidden", "Fewer than 5, or hidden"),
     ("5", "5 to 9"),
@@ -383,6 +495,8 @@ BANDS = (
 
 
 def _band(text: str) -> str:
+    if text == NO_DATA:
+        return "none"
     if not str(text).isdigit():
         return "hidden"
     value = int(text)
@@ -396,7 +510,8 @@ def _banded_map(chosen: gpd.GeoDataFrame, lsoa_table: pd.DataFrame, title: str) 
     frame = chosen[["lsoa_code", "lsoa_name", "geometry"]].copy()
     frame["reports"] = frame["lsoa_code"].map(shown).fillna("0").astype(str)
     frame["band"] = frame["reports"].map(_band)
-    colours = dict(zip([b for b, _ in BANDS], [NO_DATA_COLOUR, *PALETTE[1:]], strict=False))
+    colours = dict(zip([b for b, _ in BANDS], ["#ffffff", NO_DATA_COLOUR, *PALETTE[1:]],
+                       strict=True))  # fmt: skip
     words = dict(BANDS)
     frame["label"] = frame["band"].map(words)
     m = base_map()
@@ -409,13 +524,18 @@ def _banded_map(chosen: gpd.GeoDataFrame, lsoa_table: pd.DataFrame, title: str) 
             "fillOpacity": 0.7,
             "color": "#555",
             "weight": 1,
+            "dashArray": "4" if _band(f["properties"]["reports"]) == "none" else None,
         },
         tooltip={"lsoa_name": "LSOA", "reports": "Reports", "label": "Band"},
     ).add_to(m)
     counts = frame["band"].value_counts()
     key = LegendSection(
         "Reports by LSOA",
-        [(box(colours[b]), w, f"{counts.get(b, 0):,} LSOAs") for b, w in BANDS],
+        [
+            (box(colours[b], dashed=b == "none"), w, f"{counts.get(b, 0):,} LSOAs")
+            for b, w in BANDS
+            if b != "none" or counts.get(b, 0)
+        ],
         layer=layer,
         columns=("Colour", "Reports", "Areas"),
         note="Counts of 1 to 4 are not shown, nor any that would let them be worked out. "
@@ -546,6 +666,8 @@ def town_point_figures(
         if table is None or not (table["area_name"] == town).any():
             continue
         row = table[table["area_name"] == town].iloc[0].to_dict()
+        if pd.isna(row.get("count", 0)) or row.get("reports") == NO_DATA:
+            continue  # outside the file's coverage: the profile says no data was supplied
         out[name] = {
             **row,
             **_weight(name),

@@ -328,12 +328,16 @@ def check_source_name(source: str) -> None:
         )
 
 
-def load_points_config(path: str | Path) -> list[tuple[str, Path]]:
+def load_points_config(path: str | Path) -> list[tuple]:
     """The point files of a TOML config file, as ``--points`` pairs::
 
         [points]
         drug_litter = "finds.csv"          # a file or a folder, relative to this file
-        rough_sleeping = "outreach/"
+        rough_sleeping = { file = "outreach/", coverage = ["Plymouth", "Torbay"] }
+
+    ``coverage`` names the local authorities (names or codes) the file covers: areas outside
+    them have "no data supplied", not 0 (default: the authorities with at least one record).
+    A source with a coverage comes as ``(source, path, coverage)``.
 
     A source named twice in the file is a TOML error; an unknown source or a value that is
     not a path is a one-line error naming the file."""
@@ -348,13 +352,26 @@ def load_points_config(path: str | Path) -> list[tuple[str, Path]]:
         raise InputFileError(path, 'no [points] table (e.g. drug_litter = "finds.csv")')
     out = []
     for source, value in points.items():
-        if not isinstance(value, str) or not value.strip():
+        file, coverage = (value.get("file"), value.get("coverage")) if isinstance(
+            value, dict) else (value, None)  # fmt: skip
+        if not isinstance(file, str) or not file.strip():
             raise InputFileError(path, f"points.{source} should be a file or folder name")
+        if isinstance(value, dict) and set(value) - {"file", "coverage"}:
+            extra = sorted(set(value) - {"file", "coverage"})[0]
+            raise InputFileError(path, f"points.{source} has {extra!r}; give file and coverage")
         try:
             check_source_name(source)
         except PsaGeoError as exc:
             raise InputFileError(path, str(exc)) from None
-        out.append((source, path.parent / value))
+        if coverage is None:
+            out.append((source, path.parent / file))
+            continue
+        if not (isinstance(coverage, list) and coverage and
+                all(isinstance(c, str) and c.strip() for c in coverage)):  # fmt: skip
+            raise InputFileError(
+                path, f"points.{source}.coverage should be a list of local authority names"
+            )
+        out.append((source, path.parent / file, tuple(c.strip() for c in coverage)))
     return out
 
 

@@ -105,7 +105,10 @@ def test_finds_by_town_and_csp_equal_a_direct_count(run, records, areas):
         (mine["town"] == "Truro").sum() / pop["area_km2"].sum(), abs=1e-3
     )
     csp = pd.read_csv(out / "points" / "drug_litter_csp.csv").set_index("area_name")
-    assert csp.loc["Cornwall", "count"] == len(mine) and csp.loc["Plymouth", "count"] == 0
+    assert csp.loc["Cornwall", "count"] == len(mine)
+    # The finds are all in Cornwall: elsewhere no data was supplied, which is not 0 finds.
+    assert pd.isna(csp.loc["Plymouth", "count"]) and pd.isna(csp.loc["Plymouth", "rate_per_1000"])
+    assert csp.loc["Plymouth", "trend_word"] == "no data supplied"
     before = placed(finds[calendar_year(2018).contains(finds["date"])], areas, towns)
     assert csp.loc["Cornwall", "comparison_count"] == len(before)
 
@@ -135,10 +138,19 @@ def test_rough_sleeping_counts_are_suppressed(run, records, areas):
     truth = {"lsoa": mine.groupby("lsoa_code").size(), "town": mine.groupby("town").size(),
              "csp": mine.groupby("csp_code").size()}  # fmt: skip
     key = {"lsoa": "area_code", "town": "area_name", "csp": "area_code"}
+    # The file covers the local authorities it has a record in (all reports: any period).
+    lads = set(
+        placed(reports, areas, towns)["lsoa_code"].map(areas.set_index("lsoa_code")["lad_code"])
+    )
+    covered = areas[areas["lad_code"].isin(lads)]
+    known = {"lsoa": set(covered["lsoa_code"]), "csp": set(covered["csp_code"]),
+             "town": set(towns["town"])}  # fmt: skip
     for level, table in tables.items():
         for k, shown in zip(table[key[level]], table["reports"], strict=True):
             true = int(truth[level].get(k, 0))
-            if 1 <= true <= 4:
+            if k not in known[level]:
+                assert shown == "no data supplied", (level, k)
+            elif 1 <= true <= 4:
                 assert shown == "<5", (level, k)
             elif shown != "x":  # x: hidden so that a "<5" cannot be worked out
                 assert shown == str(true), (level, k)
@@ -315,9 +327,82 @@ def test_a_sensitive_source_with_no_accepted_record_still_writes_its_page(areas,
     assert sources["rough_sleeping"].read.rejected == {"bad_date": 1}
     tables = point_tables(sources["rough_sleeping"], placed_areas, study=STUDY,
                           comparison=calendar_year(2018))  # fmt: skip
-    assert "people" in tables["csp"] and (tables["csp"]["people"] == "0").all()
+    # No record, so no local authority is covered: no data supplied, not 0, anywhere.
+    assert "people" in tables["csp"] and (tables["csp"]["people"] == "no data supplied").all()
     psa_geo.write_point_sources(sources, placed_areas, tmp_path / "out", study=STUDY,
                                 comparison=calendar_year(2018))  # fmt: skip
     page = (tmp_path / "out" / "points" / "index.html").read_text(encoding="utf-8")
     assert "People seen" in page and "No map: no record was placed in the area." in page
     assert not (tmp_path / "out" / "points" / "rough_sleeping_map.html").exists()
+
+
+def test_points_config_coverage(records, areas, tmp_path):
+    folder = records[0]
+    config = folder / "coverage.toml"
+    config.write_text(
+        '[points]\ndrug_litter = { file = "finds.csv", coverage = ["cornwall", "E06000026"] }\n',
+        encoding="utf-8",
+    )
+    assert load_points_config(config) == [
+        ("drug_litter", folder / "finds.csv", ("cornwall", "E06000026"))
+    ]
+    sources = load_point_sources(load_points_config(config), areas)
+    assert sources["drug_litter"].coverage == ("Cornwall", "Plymouth")  # names, any case
+    for text, message in (
+        ('[points]\ndrug_litter = { file = "x.csv", coverage = "Cornwall" }\n', "a list of"),
+        ('[points]\ndrug_litter = { file = "x.csv", area = ["Cornwall"] }\n', "'area'"),
+        ('[points]\ndrug_litter = { coverage = ["Cornwall"] }\n', "file or folder name"),
+    ):
+        bad = tmp_path / "bad.toml"
+        bad.write_text(text, encoding="utf-8")
+        with pytest.raises(InputFileError, match=message) as err:
+            load_points_config(bad)
+        assert str(bad) in str(err.value) and "\n" not in str(err.value)
+    config.write_text('[points]\ndrug_litter = { file = "finds.csv", coverage = ["Cornwal"] }\n')
+    with pytest.raises(InputFileError, match="did you mean Cornwall") as err:
+        load_point_sources(load_points_config(config), areas)
+    assert "finds.csv" in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.browser
+def test_a_few_finds_in_one_town_are_mapped_as_markers_where_they_are(areas, tmp_path):
+    """Eight finds in Penzance, from a file covering Cornwall and Plymouth: the map shows each
+    find (too few for hotspots), first fitted to them; Plymouth has 0 finds, Torbay and the
+    towns elsewhere no data."""
+    browser_support.require_browser()
+    towns = psa_geo.load_towns(areas=areas)
+    placed_areas = with_towns(areas, towns)
+    finds = random_points(areas, towns, ["Penzance"], 8, np.random.default_rng(7))
+    wgs = finds.to_crs("EPSG:4326")
+    path = tmp_path / "finds.csv"
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["date", "latitude", "longitude", "items"])
+        for i, p in enumerate(wgs.geometry):
+            w.writerow([f"2019-0{1 + i % 9}-1{i}", f"{p.y:.6f}", f"{p.x:.6f}", 1 + i % 3])
+    sources = load_point_sources([("drug_litter", path, ("Cornwall", "Plymouth"))], placed_areas,
+                                 towns=towns)  # fmt: skip
+    _, tables = psa_geo.write_point_sources(sources, placed_areas, tmp_path / "out", study=STUDY,
+                                            comparison=calendar_year(2018))  # fmt: skip
+    csp = tables["drug_litter"]["csp"].set_index("area_name")
+    assert csp.loc["Cornwall", "count"] == 8 and csp.loc["Plymouth", "count"] == 0
+    assert pd.isna(csp.loc["Torbay", "count"]) and csp.loc["Torbay", "population"] == 0
+    page = tmp_path / "out" / "points" / "drug_litter_map.html"
+    with browser_support.open_page(page, wait_for=browser_support.FITTED) as session:
+        shown = session.page.evaluate(
+            """() => {
+              const map = Object.values(window).find(v => v instanceof L.Map);
+              const b = map.getBounds(), study = map.psaStudyBounds;
+              return {south: study.getSouth(), west: study.getWest(), north: study.getNorth(),
+                      east: study.getEast(), inView: b.contains(study)};
+            }"""
+        )
+        legend = session.page.locator("#psa-legend").inner_text()
+        markers = session.page.locator("path.leaflet-interactive, .psa-cluster").count()
+        assert session.errors == [] and session.unexpected == []
+    west, south, east, north = wgs.total_bounds
+    assert shown["inView"] and shown["west"] <= west and shown["east"] >= east
+    assert shown["south"] <= south and shown["north"] >= north
+    assert shown["east"] - shown["west"] < 0.2  # about Penzance, not Cornwall (2.5 degrees wide)
+    assert "Fewer than 30 finds" in legend and "Hot spot" not in legend
+    assert markers > 0
