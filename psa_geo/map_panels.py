@@ -202,9 +202,10 @@ _PANELS = Template(
     map.on("overlayadd overlayremove baselayerchange", follow);
     follow();
     L.control.scale({position: "bottomright"}).addTo(map);
-    map.attributionControl.setPrefix(
-        '<a href="#psa-credits" class="psa-credits-link">Sources and licences</a>' +
-        (small ? "" : ' | <a href="https://leafletjs.com">Leaflet</a>'));
+    map.attributionControl.setPrefix(small ?  // one line, even on a phone
+        '<a href="#psa-credits" class="psa-credits-link">Sources</a>' :
+        '<a href="#psa-credits" class="psa-credits-link">Sources and licences</a> | ' +
+        '<a href="https://leafletjs.com">Leaflet</a>');
     box.addEventListener("click", function (e) {
         if (!e.target.closest || !e.target.closest(".psa-credits-link")) { return; }
         e.preventDefault();
@@ -242,9 +243,25 @@ _PANELS = Template(
         var scale = Math.min(w / bw, h / bh);
         if (w > 0 && h > 0 && scale > best.scale) { best = {scale: scale, pad: pad}; }
     }
-    var p = best.pad;
-    map.fitBounds(study, {paddingTopLeft: [p[3] + gap, p[0] + gap],
-                          paddingBottomRight: [p[1] + gap, p[2] + gap], animate: false});
+    var p = best.pad.map(function (v) { return v + gap; });
+    function fit() {
+        map.fitBounds(study, {paddingTopLeft: [p[3], p[0]], paddingBottomRight: [p[1], p[2]],
+                              animate: false});
+    }
+    fit();
+    // Names written on the map reach past the area's edge by half their width: make room.
+    var more = [0, 0, 0, 0];
+    document.querySelectorAll(".psa-label").forEach(function (el) {
+        var r = el.getBoundingClientRect();
+        more = [Math.max(more[0], p[0] - (r.top - rect.top)),
+                Math.max(more[1], (r.right - rect.left) - (W - p[1])),
+                Math.max(more[2], (r.bottom - rect.top) - (H - p[2])),
+                Math.max(more[3], p[3] - (r.left - rect.left))];
+    });
+    if (more.some(function (v) { return v > 0; })) {
+        p = p.map(function (v, i) { return v + more[i]; });
+        fit();
+    }
     box.setAttribute("data-psa-fitted", "");
 })();
 {% endmacro %}"""

@@ -9,7 +9,7 @@ from pathlib import Path
 import browser_support
 import pandas as pd
 import pytest
-from conftest import REPO, run_cli
+from conftest import run_cli
 
 import psa_geo
 from psa_geo.build import load_study
@@ -214,10 +214,6 @@ def test_profile_and_index_in_a_browser(pages):
         session.page.get_by_role("link", name="Penzance").click()
         session.page.wait_for_selector("h1")
         assert "Penzance: town profile" in session.page.locator("h1").inner_text()
-
-
-def test_readme_screenshot_exists():
-    assert (REPO / "docs" / "town_profile.png").stat().st_size > 10_000
 
 
 @pytest.mark.data
