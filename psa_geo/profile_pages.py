@@ -50,6 +50,7 @@ def render_profile(
     population: dict | None = None,
     place: str | None = None,
     home: str = HOME,
+    match: dict | None = None,
 ) -> str:
     """The profile page of one town as HTML (every value escaped).
 
@@ -57,7 +58,8 @@ def render_profile(
     page carries a static image of the same content instead. ``population`` is the ``info``
     of :func:`psa_geo.population.population_for` (default: the mid-2018 estimates); ``place``
     (the force definition's area) is added to the heading; ``home`` is the link back to the
-    site index.
+    site index; ``match`` (the town's row of :func:`town_match_report`) adds the
+    :func:`coverage_caution` under its rates when its LSOAs cover under half the town.
     """
     figures = profile.figures.to_dict("records")
     season = [] if profile.seasonality is None else profile.seasonality.to_dict("records")
@@ -81,6 +83,7 @@ def render_profile(
         **_population(population),
         place=place,
         home=home,
+        caution=coverage_caution(match),
     )
 
 
@@ -365,9 +368,8 @@ def write_profiles(
         save_map(profile_map(profile, place=place), map_path, index_href=home)
         page = out_dir / f"{profile.slug}.html"
         page.write_text(
-            render_profile(
-                profile, map_file=map_path.name, population=population, place=place, home=home
-            ),
+            render_profile(profile, map_file=map_path.name, population=population, place=place,
+                           home=home, match=matches.get(profile.town)),  # fmt: skip
             encoding="utf-8",
         )
         figures = out_dir / f"{profile.slug}_figures.csv"

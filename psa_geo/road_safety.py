@@ -118,7 +118,8 @@ def collision_map(study: RoadSafety) -> folium.Map:
               f"{years_text} ({len(data):,})").add_to(m)  # fmt: skip
     legend = _legend()
     if study.csps is not None:
-        legend.append(outline_layers(m, study.csps, name="Community Safety Partnerships"))
+        legend.append(outline_layers(m, study.csps, name="Community Safety Partnerships",
+                                     simplify_m=150))  # context only: light  # fmt: skip
     title = f"Road traffic collisions, all roads, {years_text}"
     return finish_map(m, title=title, study_area=wgs, legend=legend,
                       credit=credits("boundaries", "stats19"))  # fmt: skip

@@ -153,3 +153,9 @@ def test_towns_with_little_of_their_built_up_area_carry_a_caution(built):
     # Liskeard ranks first, and its caution sits beside that rate
     first = re.search(r"<tbody>\s*<tr><td><a[^>]*>([^<]+)</a></td><td>1</td>", page)
     assert first.group(1) == "Liskeard"
+    # and each town's own profile, where it is compared with Cornwall and the other towns
+    for town, has in (("liskeard", True), ("bodmin", True), ("penzance", False)):
+        profile = (built[0] / "towns" / f"{town}.html").read_text(encoding="utf-8")
+        assert ('id="coverage-caution"' in profile) is has, town
+    profile = (built[0] / "towns" / "liskeard.html").read_text(encoding="utf-8")
+    assert "Caution: Liskeard: its 3 LSOAs (4,124 residents) cover 41%" in profile
