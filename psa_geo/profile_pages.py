@@ -367,11 +367,9 @@ def write_profiles(
         map_path = out_dir / f"{profile.slug}_map.html"
         save_map(profile_map(profile, place=place), map_path, index_href=home)
         page = out_dir / f"{profile.slug}.html"
-        page.write_text(
-            render_profile(profile, map_file=map_path.name, population=population, place=place,
-                           home=home, match=matches.get(profile.town)),  # fmt: skip
-            encoding="utf-8",
-        )
+        html = render_profile(profile, map_file=map_path.name, population=population,
+                              place=place, home=home, match=matches.get(profile.town))  # fmt: skip
+        page.write_text(html, encoding="utf-8")
         figures = out_dir / f"{profile.slug}_figures.csv"
         write_csv(profile.figures, figures)
         entry = out_dir / f"{profile.slug}{INDEX_ENTRY}"
