@@ -244,7 +244,7 @@ def check_text_page(
     assert "</script><script>window" not in source and "<img src=x" not in source
     with open_page(path, browser=browser) as session:
         page = session.page
-        page.wait_for_selector(".leaflet-interactive")
+        page.wait_for_selector(".leaflet-interactive", state="attached")
         if hover:
             page.locator(hover).first.hover(force=True)
             page.locator(".leaflet-tooltip:not(.psa-label)").wait_for()
