@@ -11,6 +11,8 @@ from .build import BuildResult, build_study
 from .casualties import (
     CRASH_CAVEAT,
     casualties_by_area,
+    casualty_rates,
+    casualty_shares,
     casualty_table,
     load_road_user_groups,
     road_user,
@@ -98,6 +100,8 @@ __all__ = [
     "build_study",
     "calendar_year",
     "casualties_by_area",
+    "casualty_rates",
+    "casualty_shares",
     "casualty_table",
     "chainage",
     "change_pct",

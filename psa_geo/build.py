@@ -353,7 +353,8 @@ def _write_study(
                              "police force")  # fmt: skip
             elif _has(data_dir, "stats19_collisions", "stats19_casualties"):
                 written = _optional(notes, "road-safety section", lambda: write_road_safety(
-                    load_road_safety(data_dir, areas), out_dir / ROAD_SAFETY_FOLDER))  # fmt: skip
+                    load_road_safety(data_dir, areas, estimates=estimates),
+                    out_dir / ROAD_SAFETY_FOLDER))  # fmt: skip
                 if written:
                     result.files += written
                     extra_pages.append(("Road traffic casualties",
@@ -545,11 +546,20 @@ def hotspots_job(
         return site.commit([*written, write_hotspots_index(site.staging)])
 
 
-def collisions_job(data_dir: str | Path | None, out_dir: str | Path) -> list[Path]:
-    """``psa-geo collisions``: the road-safety tables, page and collision map."""
+def collisions_job(
+    data_dir: str | Path | None,
+    out_dir: str | Path,
+    *,
+    population: list[str | Path] | None = None,
+) -> list[Path]:
+    """``psa-geo collisions``: the road-safety tables, page and collision map; rates per
+    100,000 use the data directory's mid-2018 and the ``population`` files' estimates (the
+    year nearest each collision year, as for :func:`build_study`)."""
     data_dir = resolve_data_dir(data_dir)
     with SubfolderUpdate(out_dir, ROAD_SAFETY_FOLDER, command="collisions") as site:
-        study = load_road_safety(data_dir, load_areas(data_dir))
+        areas = load_areas(data_dir)
+        estimates = load_estimates(areas, population, data_dir=data_dir)
+        study = load_road_safety(data_dir, areas, estimates=estimates)
         return site.commit(write_road_safety(study, site.staging))
 
 

@@ -1,7 +1,10 @@
-"""Road casualty tables for the Peninsula Strategic Assessment: severity, KSI, road users, areas.
+"""Road casualty tables for the Peninsula Strategic Assessment: severity, KSI, road users,
+areas, rates per 100,000 residents and the casualties' home areas.
 
 Counts come from the STATS19 casualty table (:func:`psa_geo.read_stats19`): KSI is fatal plus
-serious *casualties* (``casualty_severity``), never collisions by collision severity.
+serious *casualties* (``casualty_severity``), never collisions by collision severity. Areas
+count casualties through their collision's location: casualties *in* an area, wherever they
+live.
 """
 
 from __future__ import annotations
@@ -11,10 +14,16 @@ import math
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from .areas import check_level
 from .errors import InputFileError
+from .force import force_of
 from .measures import change_pct, trend_arrow
+from .periods import calendar_year
+from .population import base_estimates, population_for
+from .stats import compare_with_benchmark, rate_ci
 
 MEASURES = ("Fatal", "Serious", "Slight", "KSI", "All casualties")
 ADJUSTED_MEASURES = ("Serious (adjusted)", "Slight (adjusted)", "KSI (adjusted)")
@@ -35,9 +44,16 @@ BY_ALIASES = {
     "sex": "sex_of_casualty_label",
     "casualty_class": "casualty_class_label",
     "severity": "casualty_severity_label",
+    "home_imd_decile": "casualty_imd_decile_label",
+    "home_area_type": "casualty_home_area_type_label",
 }
 UNKNOWN = "Unknown"
+#: DfT's label of code -1, the group of casualties without a value in :func:`casualty_shares`.
+MISSING = "Data missing or out of range"
 NOT_PLACED = "(not placed in an area)"
+NOT_PLACED_NOTE = "collision without a location, outside the areas or not in the collision table"
+#: Rates are per this many residents.
+PER = 100_000
 _ADJUSTED = ("casualty_adjusted_severity_serious", "casualty_adjusted_severity_slight")
 _ROAD_USERS = "stats19_road_users.csv"
 
@@ -115,10 +131,7 @@ def severity_counts(casualties: pd.DataFrame, *, by: str | None = None) -> pd.Da
     counts = frame.groupby(keys).sum()
     years = sorted(frame["year"].dropna().unique())
     if by_col is not None:
-        present, last = set(frame[by]), ("Other", UNKNOWN)
-        groups = [g for g in order if g in present and g not in last]
-        groups += sorted(present - {*groups, *last}) + [g for g in last if g in present]
-        grid = pd.MultiIndex.from_product([groups, years], names=keys)
+        grid = pd.MultiIndex.from_product([_ordered(set(frame[by]), order), years], names=keys)
         counts = counts.reindex(grid, fill_value=0)
     counts = counts.reset_index()
     counts["ksi"] = counts["fatal"] + counts["serious"]
@@ -220,6 +233,7 @@ def casualties_by_area(
     *,
     area: str = "csp_name",
     areas: list[str] | None = None,
+    by: str | None = None,
 ) -> pd.DataFrame:
     """Casualties per area (through their collision's location) and year, gaps explicit.
 
@@ -234,15 +248,18 @@ def casualties_by_area(
     areas
         Areas to list in every year (default: those the collisions name), so that an area
         with no casualties shows 0.
+    by
+        None, or a grouping as for :func:`casualty_table` (``"road_user"``, ``"age_band"``,
+        ...): each area then has a row per group present in the casualties, 0 where none.
 
     Returns
     -------
     DataFrame
-        ``year``, ``area``, ``fatal``, ``serious``, ``slight``, ``ksi``, ``casualties`` and
-        ``note``. Each year has a row per area and a :data:`NOT_PLACED` row (collision
-        without a location, outside the areas, or not in the collision table), so the rows
-        of a year add up to the force total. In a year without collision rows (no locations)
-        the area counts are missing, not 0, and the note says so.
+        ``year``, (``by``,) ``area``, ``fatal``, ``serious``, ``slight``, ``ksi``,
+        ``casualties`` and ``note``. Each year (and group) has a row per area and a
+        :data:`NOT_PLACED` row (collision without a location, outside the areas, or not in
+        the collision table), so those rows add up to the force total. In a year without
+        collision rows (no locations) the area counts are missing, not 0, and the note says so.
     """
     _check(casualties, ["collision_index", "collision_year", "casualty_severity"])
     if area not in collisions or "collision_index" not in collisions:
@@ -255,30 +272,177 @@ def casualties_by_area(
     names = sorted(collisions[area].dropna().unique()) if areas is None else list(areas)
     where = collisions.set_index("collision_index")[area]
     placed = casualties["collision_index"].map(where).astype("string")
-    placed = placed.where(placed.isin(names)).fillna(NOT_PLACED)
-    counts = severity_counts(casualties.assign(area=placed.to_numpy()), by="area")
+    severity = casualties["casualty_severity"]
+    frame = pd.DataFrame(
+        {
+            "year": casualties["collision_year"],
+            "area": placed.where(placed.isin(names)).fillna(NOT_PLACED),
+            "fatal": severity.eq(1).fillna(False).astype(int),
+            "serious": severity.eq(2).fillna(False).astype(int),
+            "slight": severity.eq(3).fillna(False).astype(int),
+        }
+    )
+    keys = ["year", "area"]
+    if by is not None:
+        groups, order = _by_column(casualties, by)
+        frame.insert(1, by, groups.astype("string").fillna(UNKNOWN).to_numpy())
+        keys = ["year", by, "area"]
+    frame = frame[frame["year"].notna().to_numpy()].astype({"year": "int64"})
+    levels = [sorted(frame["year"].unique())]
+    if by is not None:
+        levels.append(_ordered(set(frame[by]), order))
+    levels.append([*names, NOT_PLACED])
+    grid = pd.MultiIndex.from_product(levels, names=keys)
+    out = frame.groupby(keys).sum().reindex(grid, fill_value=0).reset_index()
+    out["ksi"] = out["fatal"] + out["serious"]
+    out["casualties"] = out["ksi"] + out["slight"]
+    numbers = ["fatal", "serious", "slight", "ksi", "casualties"]
+    out[numbers] = out[numbers].astype("Int64")
     with_rows = (
         set(collisions["collision_year"].dropna()) if "collision_year" in collisions else set()
     )
-    counts = counts.rename(columns={"all_casualties": "casualties"})
+    located = out["year"].isin(with_rows)
+    is_area = out["area"] != NOT_PLACED
+    out.loc[~located & is_area, numbers] = pd.NA
+    out["note"] = np.where(is_area, "", NOT_PLACED_NOTE)
+    out.loc[~located, "note"] = out.loc[~located, "year"].map(
+        lambda year: f"no collision locations for {year}: counted in the force total only"
+    )
+    return out[[*keys[:-1], "area", *numbers, "note"]]
+
+
+def casualty_rates(
+    casualties: pd.DataFrame,
+    collisions: pd.DataFrame,
+    areas: pd.DataFrame,
+    *,
+    level: str = "csp",
+    estimates: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Casualties and KSI casualties per 100,000 residents by area and year, with 95% intervals.
+
+    A casualty counts in the area of its collision's location (:func:`casualties_by_area`),
+    not where the casualty lives, so areas that visitors drive through look high. Only the
+    years with collision rows (locations) are given.
+
+    Parameters
+    ----------
+    casualties
+        A casualty table from :func:`psa_geo.read_stats19`.
+    collisions
+        Collisions placed in ``areas`` (:func:`psa_geo.assign_areas`).
+    areas
+        The LSOAs (:func:`psa_geo.load_areas`): which LSOAs make each area.
+    level
+        ``"csp"`` or ``"lad"`` (or any level ``areas`` carry as ``<level>_code`` and
+        ``_name``).
+    estimates
+        Population estimates (:func:`psa_geo.load_estimates`); each year uses the mid-year
+        estimate nearest it (:func:`psa_geo.population_for`). Default: the population of
+        ``areas`` as the data directory's mid-2018 estimate.
+
+    Returns
+    -------
+    DataFrame
+        One row per year and area, then the parent (Peninsula) row of the year, whose rate is
+        the benchmark: ``year``, ``area_code``, ``area_name``, ``casualties``,
+        ``casualties_per_100k`` with ``_lower_95`` and ``_upper_95`` (:func:`psa_geo.rate_ci`),
+        ``casualties_vs_parent`` (higher, similar or lower:
+        :func:`psa_geo.compare_with_benchmark`), the same for ``ksi``, ``population``,
+        ``population_year`` and ``note``.
+    """
+    _check(casualties, ["collision_index", "collision_year", "casualty_severity"])
+    check_level(areas, level)
+    if level == "peninsula":
+        raise ValueError(
+            "'level' should be csp, lad or another level of areas: the parent "
+            "(peninsula) row is always given"
+        )
+    code, name = f"{level}_code", f"{level}_name"
+    if code not in collisions:
+        raise ValueError(
+            f"'collisions' lack the {code!r} column: place them with assign_areas() first"
+        )
+    estimates = base_estimates(areas) if estimates is None else estimates
+    members = areas[areas[code].notna()]
+    names = members.drop_duplicates(code).sort_values(name)[[code, name]]
+    counts = casualties_by_area(casualties, collisions, area=code, areas=list(names[code]))
+    force = force_of(areas)
     parts = []
-    for year, sub in counts.groupby("year"):
-        sub = sub.set_index("area").reindex([*names, NOT_PLACED], fill_value=0).reset_index()
-        sub["year"] = year
-        numbers = ["fatal", "serious", "slight", "ksi", "casualties"]
-        sub[numbers] = sub[numbers].astype("Int64")
-        is_area = sub["area"] != NOT_PLACED
-        if year in with_rows:
-            sub["note"] = ""
-            sub.loc[~is_area, "note"] = (
-                "collision without a location, outside the areas or not in the collision table"
+    for year in sorted(int(y) for y in collisions["collision_year"].dropna().unique()):
+        residents, info = population_for(members, calendar_year(year), estimates)
+        population = residents.groupby(code)["population"].sum()
+        placed = counts[counts["year"] == year].set_index("area")
+        table = names.rename(columns={code: "area_code", name: "area_name"}).assign(year=year)
+        for measure in ("casualties", "ksi", "population"):
+            values = population if measure == "population" else placed[measure]
+            table[measure] = table["area_code"].map(values).astype("int64").to_numpy()
+        parent = {"year": year, "area_code": force.parent_code, "area_name": force.parent_name}
+        parent |= table[["casualties", "ksi", "population"]].sum().to_dict()
+        table = _with_rates(pd.concat([table, pd.DataFrame([parent])], ignore_index=True))
+        table["population_year"] = info["year"]
+        table["note"] = f"population: mid-{info['year']} estimates"
+        if info["year"] != info["wanted_year"]:
+            table["note"] += f"; mid-{info['wanted_year']} would be nearest"
+        not_placed = int(placed.loc[NOT_PLACED, "casualties"])
+        if not_placed:
+            table.loc[table.index[-1], "note"] += (
+                f"; {not_placed} casualties of {year} are in no area (collision without a "
+                "location or outside the areas)"
             )
-        else:
-            sub.loc[is_area, numbers] = pd.NA
-            sub["note"] = f"no collision locations for {year}: counted in the force total only"
-        parts.append(sub)
-    out = pd.concat(parts, ignore_index=True)
-    return out[["year", "area", "fatal", "serious", "slight", "ksi", "casualties", "note"]]
+        parts.append(table)
+    columns = ["year", "area_code", "area_name"]
+    for measure in ("casualties", "ksi"):
+        columns += [measure, *(f"{measure}_per_100k{end}" for end in ("", "_lower_95",
+                    "_upper_95")), f"{measure}_vs_parent"]  # fmt: skip
+    return pd.concat(parts, ignore_index=True)[[*columns, "population", "population_year", "note"]]
+
+
+def _with_rates(table: pd.DataFrame) -> pd.DataFrame:
+    """Rates per :data:`PER` residents with 95% limits for ``casualties`` and ``ksi``, each
+    compared with the last row's rate (the parent's; blank for the parent itself)."""
+    out = table.copy()
+    for measure in ("casualties", "ksi"):
+        rate, lower, upper = rate_ci(out[measure], out["population"], per=PER)
+        out[f"{measure}_per_100k"] = rate
+        out[f"{measure}_per_100k_lower_95"] = lower
+        out[f"{measure}_per_100k_upper_95"] = upper
+        benchmark = rate[-1]
+        versus = [""] * len(out)
+        if benchmark > 0:
+            versus = compare_with_benchmark(out[measure], out["population"], benchmark, per=PER)
+        out[f"{measure}_vs_parent"] = versus
+        out.loc[out.index[-1], f"{measure}_vs_parent"] = ""
+    return out
+
+
+def casualty_shares(casualties: pd.DataFrame, *, by: str = "home_imd_decile") -> pd.DataFrame:
+    """Casualties per group and year with their shares: counts and shares only, no rates.
+
+    ``by`` as for :func:`casualty_table`; ``"home_imd_decile"`` (DfT's Index of Multiple
+    Deprivation decile of the casualty's home LSOA, ranked among all of England's; 1 = most
+    deprived) and ``"home_area_type"`` (urban area, small town or rural) describe where the
+    casualty lives, which may be anywhere in England, not where the collision was. Casualties
+    without a value (DfT's code -1, or blank) form the group :data:`MISSING`.
+
+    Returns
+    -------
+    DataFrame
+        ``year``, ``by``, ``casualties``, ``share_pct`` (of the year's casualties) and
+        ``share_of_known_pct`` (of those with a value; blank for :data:`MISSING`).
+    """
+    counts = severity_counts(casualties, by=by)
+    counts[by] = counts[by].replace(UNKNOWN, MISSING)
+    out = counts[["year", by, "all_casualties"]].rename(columns={"all_casualties": "casualties"})
+    out = out.sort_values("year", kind="stable", ignore_index=True)
+    known = out["casualties"].where(out[by] != MISSING, 0)
+    out["share_pct"] = (
+        100.0 * out["casualties"] / out.groupby("year")["casualties"].transform("sum")
+    )
+    out["share_of_known_pct"] = (100.0 * known / known.groupby(out["year"]).transform("sum")).where(
+        out[by] != MISSING
+    )
+    return out
 
 
 def _by_column(casualties: pd.DataFrame, by: str | None) -> tuple[pd.Series | None, list]:
@@ -300,6 +464,14 @@ def _by_column(casualties: pd.DataFrame, by: str | None) -> tuple[pd.Series | No
         pairs = casualties[[code, column]].dropna().drop_duplicates().sort_values(code)
         order = list(dict.fromkeys(pairs[column]))
     return casualties[column], order
+
+
+def _ordered(present: set[str], order: list[str]) -> list[str]:
+    """The groups ``present`` in the preferred ``order``, others alphabetically, then "Other"
+    and "Unknown" last."""
+    last = ("Other", UNKNOWN)
+    groups = [g for g in order if g in present and g not in last]
+    return groups + sorted(present - {*groups, *last}) + [g for g in last if g in present]
 
 
 def _check(casualties: pd.DataFrame, columns: list[str]) -> None:

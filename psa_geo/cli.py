@@ -275,10 +275,19 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="grid cell size in metres, 1 to 10,000 (default: the area's short side / 50)",
     )
-    sub.add_parser(
+    collisions = sub.add_parser(
         "collisions",
         parents=[common],
         help="road traffic casualties (STATS19): tables, page and collision map in OUT/collisions/",
+    )
+    collisions.add_argument(
+        "--population",
+        action="append",
+        type=Path,
+        metavar="FILE",
+        default=None,
+        help="population estimates (LSOA code 2011 or 2021, population, optional year); each "
+        "collision year's rates use the estimate nearest it (default: ONS mid-2018); repeatable",
     )
     corridor = sub.add_parser(
         "corridor",
@@ -442,7 +451,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "collisions":
         from .build import collisions_job
 
-        written = collisions_job(args.data_dir, args.out)
+        written = collisions_job(args.data_dir, args.out, population=args.population)
         if not args.quiet:
             print(f"Open {written[-1]}")
         return 0
