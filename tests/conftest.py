@@ -7,6 +7,7 @@ import io
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import geopandas as gpd
@@ -58,6 +59,13 @@ def run_cli(*args, env=None, timeout=300) -> subprocess.CompletedProcess:
     )
 
 
+def run_cli_together(*commands, timeout=300) -> list[subprocess.CompletedProcess]:
+    """:func:`run_cli` of each of ``commands`` (tuples of arguments), all at once, for
+    commands that share no output folder: their results, in order."""
+    with ThreadPoolExecutor(len(commands)) as pool:
+        return list(pool.map(lambda args: run_cli(*args, timeout=timeout), commands))
+
+
 @pytest.fixture(scope="session")
 def built(mirror, tmp_path_factory):
     """``psa-geo build`` on the real data: (output folder, completed process)."""
@@ -84,7 +92,8 @@ def make_small_data(mirror: Path, dest: Path, *, every: int = 10) -> Path:
 
 @pytest.fixture(scope="session")
 def small_data(mirror, tmp_path_factory) -> Path:
-    """A cut-down data directory (:func:`make_small_data`) for builds that tests break or kill;
+    """A cut-down data directory (:func:`make_small_data`) for builds that tests break or kill,
+    and for commands whose tests need every month and crime type but not the full volume;
     read-only by convention: copy it before changing a file."""
     return make_small_data(mirror, tmp_path_factory.mktemp("small_data"))
 
