@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +18,7 @@ import shapely
 from browser_support import require
 
 import psa_geo
+from psa_geo.site import MARKER
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -96,6 +98,22 @@ def small_data(mirror, tmp_path_factory) -> Path:
     and for commands whose tests need every month and crime type but not the full volume;
     read-only by convention: copy it before changing a file."""
     return make_small_data(mirror, tmp_path_factory.mktemp("small_data"))
+
+
+@pytest.fixture(scope="session")
+def small_built(small_data, tmp_path_factory):
+    """``psa-geo build --study 2018/19 --quiet`` of :func:`small_data` into a folder holding
+    what git keeps in the repository's maps/ (its README.md and the site marker): (output
+    folder, completed process). The financial-year test of test_cli reads it and test_site's
+    kill tests start from it. Read-only: copy the folder before running a command into it."""
+    out = tmp_path_factory.mktemp("small_built") / "maps"
+    out.mkdir()
+    for name in ("README.md", MARKER):
+        shutil.copy2(REPO / "maps" / name, out / name)
+    result = run_cli("build", "--data-dir", small_data, "--out", out, "--study", "2018/19",
+                     "--quiet")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return out, result
 
 
 @pytest.fixture(scope="session")
