@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import os
+import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import geopandas as gpd
@@ -16,6 +18,7 @@ import shapely
 from browser_support import require
 
 import psa_geo
+from psa_geo.site import MARKER
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -58,6 +61,13 @@ def run_cli(*args, env=None, timeout=300) -> subprocess.CompletedProcess:
     )
 
 
+def run_cli_together(*commands, timeout=300) -> list[subprocess.CompletedProcess]:
+    """:func:`run_cli` of each of ``commands`` (tuples of arguments), all at once, for
+    commands that share no output folder: their results, in order."""
+    with ThreadPoolExecutor(len(commands)) as pool:
+        return list(pool.map(lambda args: run_cli(*args, timeout=timeout), commands))
+
+
 @pytest.fixture(scope="session")
 def built(mirror, tmp_path_factory):
     """``psa-geo build`` on the real data: (output folder, completed process)."""
@@ -84,9 +94,26 @@ def make_small_data(mirror: Path, dest: Path, *, every: int = 10) -> Path:
 
 @pytest.fixture(scope="session")
 def small_data(mirror, tmp_path_factory) -> Path:
-    """A cut-down data directory (:func:`make_small_data`) for builds that tests break or kill;
+    """A cut-down data directory (:func:`make_small_data`) for builds that tests break or kill,
+    and for commands whose tests need every month and crime type but not the full volume;
     read-only by convention: copy it before changing a file."""
     return make_small_data(mirror, tmp_path_factory.mktemp("small_data"))
+
+
+@pytest.fixture(scope="session")
+def small_built(small_data, tmp_path_factory):
+    """``psa-geo build --study 2018/19 --quiet`` of :func:`small_data` into a folder holding
+    what git keeps in the repository's maps/ (its README.md and the site marker): (output
+    folder, completed process). The financial-year test of test_cli reads it and test_site's
+    kill tests start from it. Read-only: copy the folder before running a command into it."""
+    out = tmp_path_factory.mktemp("small_built") / "maps"
+    out.mkdir()
+    for name in ("README.md", MARKER):
+        shutil.copy2(REPO / "maps" / name, out / name)
+    result = run_cli("build", "--data-dir", small_data, "--out", out, "--study", "2018/19",
+                     "--quiet")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return out, result
 
 
 @pytest.fixture(scope="session")

@@ -68,33 +68,36 @@ def test_assessment_page_and_funnels(built):
 
 
 @pytest.mark.data
-def test_tables_command_with_users_groups_escapes_names(mirror, tmp_path):
+def test_tables_command_with_users_groups_escapes_names(small_data, tmp_path):
+    # On the cut-down data: it has every crime type, and names, not numbers, are tested.
     groups = tmp_path / "groups.csv"
     groups.write_text(
         "group,crime_type\nAll crime (excl. ASB),Burglary\nAll crime (excl. ASB),Drugs\n"
         "<b>Acquisitive</b>,Burglary\nAnti-social behaviour,Anti-social behaviour\n"
         "=HYPERLINK(x),Drugs\n"
     )
-    result = run_cli("tables", "--data-dir", mirror, "--out", tmp_path / "out", "--groups", groups)
+    out = tmp_path / "out"
+    result = run_cli("tables", "--data-dir", small_data, "--out", out, "--groups", groups)
     assert result.returncode == 0, result.stderr
     assert "categories in no group" in result.stderr  # the types left out are named
-    page = (tmp_path / "out" / "assessment.html").read_text(encoding="utf-8")
+    page = (out / "assessment.html").read_text(encoding="utf-8")
     assert "&lt;b&gt;Acquisitive&lt;/b&gt;" in page and "<b>Acquisitive" not in page
-    assert not (tmp_path / "out" / "peninsula_map.html").exists()  # tables only
+    assert not (out / "peninsula_map.html").exists()  # tables only
     for name in ("quick_facts", "league_table", "seasonality"):  # a formula is defused
-        text = (tmp_path / "out" / "tables" / f"{name}.csv").read_text(encoding="utf-8-sig")
+        text = (out / "tables" / f"{name}.csv").read_text(encoding="utf-8-sig")
         assert "'=HYPERLINK(x)" in text and ",=HYPERLINK" not in text, name
 
 
 @pytest.mark.data
-def test_partial_study_period_is_refused_unless_asked(mirror, tmp_path):
-    refused = run_cli("tables", "--data-dir", mirror, "--out", tmp_path, "--study", "2019/20")
+def test_partial_study_period_is_refused_unless_asked(small_data, tmp_path):
+    # Which months hold data is all that matters here: the cut-down data has every month.
+    refused = run_cli("tables", "--data-dir", small_data, "--out", tmp_path, "--study", "2019/20")
     assert refused.returncode == 2
     assert "--allow-partial" in refused.stderr and "9 of 12 months" in refused.stderr
     allowed = run_cli(
         "tables",
         "--data-dir",
-        mirror,
+        small_data,
         "--out",
         tmp_path,
         "--study",

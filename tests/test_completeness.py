@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import make_events, run_cli
+from conftest import make_events, run_cli_together
 
 import psa_geo
 from psa_geo.completeness import (
@@ -189,8 +189,15 @@ def thinned_data(small_data, tmp_path_factory) -> Path:
 
 @pytest.mark.data
 def test_build_withholds_trends_and_names_the_months(thinned_data, tmp_path):
-    out, town = tmp_path / "tables", tmp_path / "towns"
-    result = run_cli("tables", "--data-dir", thinned_data, "--out", out, "--quiet")
+    out, town, off = tmp_path / "tables", tmp_path / "towns", tmp_path / "off"
+    # The thresholds are options: at 20% nothing is flagged and the trends come back.
+    options = ("--incomplete-run", "0.2", "--incomplete-single", "0.2", "--quiet")
+    # Three independent commands, each into its own folder: run at once.
+    result, profiled, unflagged = run_cli_together(
+        ("tables", "--data-dir", thinned_data, "--out", out, "--quiet"),
+        ("profile", "--data-dir", thinned_data, "--out", town, "--town", "Penzance"),
+        ("tables", "--data-dir", thinned_data, "--out", off, *options),
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads((out / "run_report.json").read_text(encoding="utf-8"))
     rows = report["incomplete_months"]["police_uk"]
@@ -204,19 +211,15 @@ def test_build_withholds_trends_and_names_the_months(thinned_data, tmp_path):
     page = (out / "assessment.html").read_text(encoding="utf-8")
     assert "Incomplete months:</strong> police.uk months 2018-04 to 2018-06 look incomplete" in page
 
-    result = run_cli("profile", "--data-dir", thinned_data, "--out", town, "--town", "Penzance")
-    assert result.returncode == 0, result.stderr
+    assert profiled.returncode == 0, profiled.stderr
     profile = (town / "towns" / "penzance.html").read_text(encoding="utf-8")
     assert "Incomplete months:</strong> police.uk months 2018-04 to 2018-06" in profile
     towns_index = (town / "towns" / "index.html").read_text(encoding="utf-8")
     assert "Incomplete months:</strong> police.uk months 2018-04 to 2018-06" in towns_index
 
-    # The thresholds are options: at 20% nothing is flagged and the trends come back.
-    options = ("--incomplete-run", "0.2", "--incomplete-single", "0.2", "--quiet")
-    result = run_cli("tables", "--data-dir", thinned_data, "--out", tmp_path / "off", *options)
-    assert result.returncode == 0, result.stderr
-    report = json.loads((tmp_path / "off" / "run_report.json").read_text(encoding="utf-8"))
+    assert unflagged.returncode == 0, unflagged.stderr
+    report = json.loads((off / "run_report.json").read_text(encoding="utf-8"))
     assert report["incomplete_months"] == {"police_uk": []}
-    csp = pd.read_csv(tmp_path / "off" / "tables" / "rates_csp.csv", encoding="utf-8-sig")
+    csp = pd.read_csv(off / "tables" / "rates_csp.csv", encoding="utf-8-sig")
     assert not csp["trend_word"].str.startswith("not comparable").any()
     assert csp["change_pct"].notna().any()
