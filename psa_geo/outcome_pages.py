@@ -50,6 +50,8 @@ COLOURS = (
     "#882255",
 )
 NOT_GROUPED_COLOUR = "#000000"
+#: The month chart marks and names the files when there are at most this many.
+MARKED_FILES = 6
 CAVEATS = (
     "Each crime carries police.uk's 'Last outcome category': the latest outcome known when its "
     "file was extracted. Outcomes mature, so the crimes of the last months before an extract "
@@ -431,18 +433,12 @@ def _month_chart(months, names, colours) -> str:
     ax.set_ylim(0, 100)
     ax.set_ylabel("Share of the month's crimes (%)")
     files = [f for _, f in shares.index]
-    for i, f in enumerate(files):
-        if i == 0 or f != files[i - 1]:
-            if i:
-                ax.axvline(i - 0.5, color="black", lw=1.2, ls=(0, (4, 2)))
-            ax.annotate(
-                file_name(f),
-                (i - 0.4, 101),
-                fontsize=7,
-                annotation_clip=False,
-                va="bottom",
-                parse_math=False,
-            )
+    starts = [i for i, f in enumerate(files) if i == 0 or f != files[i - 1]]
+    for i in starts if len(starts) <= MARKED_FILES else []:  # more would crowd the months
+        if i:
+            ax.axvline(i - 0.5, color="black", lw=1.2, ls=(0, (4, 2)))
+        ax.annotate(file_name(files[i]), (i - 0.4, 101), fontsize=7, annotation_clip=False,
+                    va="bottom", parse_math=False)  # fmt: skip
     title = "Outcomes by month of the crime, as each police.uk file gives them"
     ax.set_title(title, parse_math=False, pad=16)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=3, fontsize=8, frameon=False)
