@@ -45,6 +45,16 @@ from .kde import kde
 from .maps import rate_map
 from .measures import change_pct, rate_table, trend_arrow
 from .names import match_name
+from .outcome_pages import write_outcomes
+from .outcomes import (
+    file_extracts,
+    load_outcome_groups,
+    outcome_table,
+    outcome_texts,
+    outcomes_by_file,
+    outcomes_by_month,
+    unmapped_outcomes,
+)
 from .overview import csp_sentences, overview_grid
 from .page_assets import save_map
 from .periods import Period, calendar_year, financial_year, latest_complete_months, parse_period
@@ -62,12 +72,14 @@ from .series import monthly_series, seasonality
 from .stats import (
     change_significance,
     change_test,
+    compare_share_with_benchmark,
     compare_with_benchmark,
     estimate_overdispersion,
     funnel_flags,
     funnel_limits,
     funnel_plot_svg,
     poisson_ci,
+    proportion_ci,
     rate_ci,
 )
 from .stats19 import Stats19Report, link_casualties, read_stats19
@@ -107,6 +119,7 @@ __all__ = [
     "change_pct",
     "change_significance",
     "change_test",
+    "compare_share_with_benchmark",
     "compare_with_benchmark",
     "corridor_map",
     "corridor_membership",
@@ -122,6 +135,7 @@ __all__ = [
     "estimate_overdispersion",
     "fetch_from_mirror",
     "fetch_online",
+    "file_extracts",
     "financial_year",
     "finds_near_bins",
     "funnel_flags",
@@ -141,6 +155,7 @@ __all__ = [
     "load_estimates",
     "load_force",
     "load_manifest",
+    "load_outcome_groups",
     "load_point_sources",
     "load_points_config",
     "load_road_user_groups",
@@ -152,12 +167,17 @@ __all__ = [
     "monthly_series",
     "monthly_totals",
     "nearest_year",
+    "outcome_table",
+    "outcome_texts",
+    "outcomes_by_file",
+    "outcomes_by_month",
     "overview_grid",
     "parse_period",
     "place_index",
     "point_tables",
     "poisson_ci",
     "population_for",
+    "proportion_ci",
     "rate_ci",
     "rate_map",
     "rate_table",
@@ -182,10 +202,12 @@ __all__ = [
     "town_profiles",
     "trend_arrow",
     "unmapped_categories",
+    "unmapped_outcomes",
     "validate_events",
     "write_corridor",
     "write_hotspots",
     "write_hotspots_index",
+    "write_outcomes",
     "write_point_sources",
     "write_profiles",
     "write_synth",

@@ -42,6 +42,9 @@ from .measures import (
     rate_table,
 )
 from .names import match_name, match_names
+from .outcome_pages import FOLDER as OUTCOMES_FOLDER
+from .outcome_pages import outcome_notes, write_outcomes
+from .outcomes import file_extracts
 from .page_assets import save_map
 from .periods import RULE_GIVEN, Period, default_periods
 from .place_search import PlaceSearch, place_index
@@ -136,6 +139,8 @@ def build_study(
     counts: list[str | Path] | None = None,
     population: list[str | Path] | None = None,
     force: str | Path | Force | None = None,
+    outcome_groups: dict[str, list[str]] | None = None,
+    extract_dates: dict[str | Path, str] | None = None,
 ) -> BuildResult:
     """Build the Peninsula study from the data directory and write every output.
 
@@ -181,6 +186,12 @@ def build_study(
     ``force`` is the force definition (:func:`psa_geo.load_force`; default Devon & Cornwall):
     its LADs, CSPs, police.uk slug and names; the towns, corridor, road-safety and
     rough-sleeping sections run only when it names their inputs, else a note says why not.
+
+    With maps, ``outcomes/`` holds the crime outcomes of the study period
+    (:mod:`psa_geo.outcome_pages`): ``outcome_groups`` (default
+    :func:`psa_geo.load_outcome_groups`) groups the police.uk outcome texts, and
+    ``extract_dates`` (path → YYYY-MM[-DD], ``--extract-date``) says when files, or the
+    folders and zips holding them, were extracted (:func:`psa_geo.file_extracts`).
     """
     data_dir = resolve_data_dir(data_dir)
     with SiteBuild(out_dir) as site:
@@ -190,7 +201,9 @@ def build_study(
                               demo=demo, suppress_below=suppress_below,
                               incomplete_run=incomplete_run,
                               incomplete_single=incomplete_single, crime=crime,
-                              counts=counts, population=population, force=force)  # fmt: skip
+                              counts=counts, population=population, force=force,
+                              outcome_groups=outcome_groups,
+                              extract_dates=extract_dates)  # fmt: skip
         result.files = site.commit(result.report, result.files)
     result.out_dir = site.out
     result.report["outputs"] = [str(p.relative_to(site.out)) for p in result.files]
@@ -219,6 +232,8 @@ def _write_study(
     counts: list[str | Path] | None = None,
     population: list[str | Path] | None = None,
     force: str | Path | Force | None = None,
+    outcome_groups: dict[str, list[str]] | None = None,
+    extract_dates: dict[str | Path, str] | None = None,
 ) -> BuildResult:
     """:func:`build_study`'s work, written into ``out_dir`` (the new site, beside the old
     one); ``result.report`` is the run report, written by the site's commit."""
@@ -231,6 +246,7 @@ def _write_study(
     estimates = load_estimates(areas, population, data_dir=data_dir)  # before the crime is read
     records = load_records(data_dir, timings, areas=areas, crime=crime, counts=counts)
     areas, events, ingest, placed = records.areas, records.events, records.ingest, records.placed
+    extracts = file_extracts(ingest.files, dates=extract_dates)  # checked before the analysis
     towns = load_towns(force.towns, areas=areas) if force.towns else _NO_TOWNS
     with _Step(timings, "read point files"):
         placed_areas = with_towns(areas, towns)
@@ -239,7 +255,7 @@ def _write_study(
     study, comparison, period_rule = _choose_periods(
         events, covered, study, comparison, allow_partial
     )
-    groups = records_groups(events, groups)
+    crime_groups, groups = groups, records_groups(events, groups)
     headline = headline_group(groups)
     coverage = records.coverage_of(study, comparison)
     base_areas = areas  # mid-2018, labelled so: the rough-sleeping snapshot and the demo
@@ -314,6 +330,7 @@ def _write_study(
     extra_pages: list[tuple[str, str]] = []
     point_tables = {}
     towns_written = False
+    outcomes = None
     if sources:
         with _Step(timings, "point files"):
             written, point_tables = write_point_sources(
@@ -347,6 +364,13 @@ def _write_study(
                 result.files += written
             if hotspot_pages:
                 result.files.append(write_hotspots_index(out_dir / HOTSPOTS_FOLDER))
+        with _Step(timings, "outcomes"):
+            written, outcomes = write_outcomes(events, areas, out_dir, study=study,
+                                               groups=crime_groups, outcome_groups=outcome_groups,
+                                               towns=towns, extracts=extracts)  # fmt: skip
+            result.files += written
+            notes += outcome_notes(outcomes)
+            extra_pages.append(("Crime outcomes", f"{OUTCOMES_FOLDER}/index.html"))
         with _Step(timings, "road safety"):
             if not force.stats19_police_force:
                 notes.append("no road-safety section: the force definition names no STATS19 "
@@ -429,6 +453,8 @@ def _write_study(
         "notes": notes,
         "timings_s": timings,
     }
+    if outcomes is not None:
+        report["outcomes"] = outcomes
     report_path = out_dir / "run_report.json"
     result.files.append(report_path)
     if maps:

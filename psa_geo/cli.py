@@ -74,6 +74,19 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _extract_date(text: str) -> tuple[Path, str]:
+    """``PATH=YYYY-MM`` or ``PATH=YYYY-MM-DD`` (``--extract-date``)."""
+    from .outcomes import EXTRACT_DATE
+
+    path, _, date = text.rpartition("=")
+    if not path or not EXTRACT_DATE.fullmatch(date):
+        raise argparse.ArgumentTypeError(
+            f"should be PATH=YYYY-MM or PATH=YYYY-MM-DD (a police.uk file, folder or zip and "
+            f"when it was extracted), got {text!r}"
+        )
+    return Path(path), date
+
+
 #: The ranges of the numeric options: --suppress-below N, --cell-size metres, --seed, --n rows.
 SUPPRESS_BELOW = (2, 1_000)
 CELL_SIZE_M = (1, 10_000)
@@ -246,6 +259,24 @@ def _parser() -> argparse.ArgumentParser:
         help="also write demo/: the drug-litter and rough-sleeping pages and a town profile "
         "built from synthetic example data",
     )
+    build.add_argument(
+        "--outcome-groups",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="CSV of outcome groups (columns group, outcome) for the outcomes page; "
+        "default: psa_geo/resources/outcome_groups.csv",
+    )
+    build.add_argument(
+        "--extract-date",
+        action="append",
+        type=_extract_date,
+        default=None,
+        metavar="PATH=DATE",
+        help="when the police.uk file, folder or zip PATH was extracted (YYYY-MM or "
+        "YYYY-MM-DD), for the outcomes page (default: a police.uk archive's YYYY-MM.zip name, "
+        "else unknown); repeatable",
+    )
     sub.add_parser(
         "tables",
         parents=[common, study],
@@ -403,7 +434,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.command in ("build", "tables"):
         from .build import build_study
         from .groups import load_crime_groups
+        from .outcomes import load_outcome_groups
         from .points import load_points_config, parse_points_option
+
+        outcome_groups = getattr(args, "outcome_groups", None)
 
         result = build_study(
             args.data_dir,
@@ -425,6 +459,8 @@ def _run(args: argparse.Namespace) -> int:
             counts=args.counts,
             population=args.population,
             force=args.force,
+            outcome_groups=load_outcome_groups(outcome_groups) if outcome_groups else None,
+            extract_dates=dict(getattr(args, "extract_date", None) or []),
         )
         if not args.quiet:
             page = "index.html" if args.command == "build" else "assessment.html"

@@ -117,15 +117,7 @@ def rate_table(
     out = _located_counts(located, areas, level, groups, coverage)
     if level == "peninsula":
         force = force_of(areas)
-        unlocated = in_time["area_status"] == "no_location"
-        outside = in_time["area_status"] == "outside"
-        if "falls_within" in in_time:
-            outside &= in_time["falls_within"] == force.name
-        else:
-            outside &= False
-        if force.part_of_force:
-            unlocated &= False
-            outside &= False
+        unlocated, outside = beyond_located(in_time, force)
         out["located_count"] = out["study_count"]
         for column, mask in (("without_location", unlocated), ("placed_outside", outside)):
             extra = _group_counts(in_time[mask].assign(area_code=force.parent_code), groups)
@@ -208,6 +200,22 @@ def rate_table(
     out = out.sort_values(["area_code", "category"], ignore_index=True)
     out["category"] = out["category"].astype(str)
     return out
+
+
+def beyond_located(events: pd.DataFrame, force: Force) -> tuple[pd.Series, pd.Series]:
+    """What a force total adds to the located (``area_status`` "inside") assigned events: the
+    events without a location, and the force's own events placed outside its area (by
+    ``falls_within``); neither for an area that is part of a force."""
+    unlocated = events["area_status"] == "no_location"
+    outside = events["area_status"] == "outside"
+    if "falls_within" in events:
+        outside &= events["falls_within"] == force.name
+    else:
+        outside &= False
+    if force.part_of_force:
+        unlocated &= False
+        outside &= False
+    return unlocated, outside
 
 
 def _parent_codes(areas: gpd.GeoDataFrame, level: str) -> pd.Series:

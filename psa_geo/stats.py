@@ -1,4 +1,5 @@
-"""Confidence intervals, benchmark comparison, change tests and funnel plots for rates.
+"""Confidence intervals, benchmark comparison, change tests and funnel plots for rates, and
+the Wilson interval and benchmark comparison for shares.
 
 The methods are those of the UK public-health profiles (PHE/OHID Fingertips technical
 guidance) and Spiegelhalter (2005), "Funnel plots for comparing institutional performance",
@@ -117,6 +118,44 @@ def compare_with_benchmark(
     bench = _array(benchmark_rate, "benchmark_rate")
     out = np.where(bench < lower, "higher", np.where(bench > upper, "lower", "similar"))
     return _out((out,), count, population, benchmark_rate)[0]
+
+
+def proportion_ci(count, total, *, level: float = 0.95) -> tuple[np.ndarray, ...]:
+    """A share with its Wilson score interval: ``(share, lower, upper)``, each 0 to 1.
+
+    With k of n and z = Φ⁻¹(1-α/2): limits = (2k + z² ∓ z√(z² + 4k(1 - k/n))) / (2(n + z²))
+    (Wilson 1927; the method of the public-health profiles). Unlike the plain ±z√(p(1-p)/n)
+    interval it stays within 0 and 1 and is not zero-width at 0 or n.
+
+    Raises
+    ------
+    ValueError
+        If a total is 0, negative or missing, or a count is negative or above its total.
+    """
+    k = _array(count, "count")
+    n = _array(total, "total", positive=True)
+    k, n = np.broadcast_arrays(k, n)
+    if (k > n).any():
+        i = int(np.flatnonzero((k > n).ravel())[0])
+        raise PsaGeoError(f"count must not exceed total; got {k.ravel()[i]:g} of {n.ravel()[i]:g}")
+    z = stats.norm.ppf(1 - _alpha(level) / 2)
+    half = z * np.sqrt(z**2 + 4 * k * (1 - k / n))
+    lower = (2 * k + z**2 - half) / (2 * (n + z**2))
+    upper = (2 * k + z**2 + half) / (2 * (n + z**2))
+    return _out((k / n, np.clip(lower, 0.0, 1.0), np.clip(upper, 0.0, 1.0)), count, total)
+
+
+def compare_share_with_benchmark(count, total, benchmark_share, *, level: float = 0.95):
+    """Compare each share with a benchmark share (0 to 1): "higher", "similar" or "lower".
+
+    "similar" when the benchmark lies inside the area's Wilson interval (:func:`proportion_ci`,
+    limits included), "higher" when below it, "lower" when above it: the Fingertips rule, and
+    the same as a two-sided one-sample score test of share = benchmark at 1 - ``level``.
+    """
+    _, lower, upper = proportion_ci(count, total, level=level)
+    bench = _array(benchmark_share, "benchmark_share")
+    out = np.where(bench < lower, "higher", np.where(bench > upper, "lower", "similar"))
+    return _out((out,), count, total, benchmark_share)[0]
 
 
 def change_test(current, previous, *, exposure_ratio: float = 1.0) -> np.ndarray:

@@ -211,6 +211,17 @@ def test_counts_build_accounts_for_every_row(counts_build, file_rows):
     assert any(note.startswith("no hotspot maps:") for note in report["notes"])
 
 
+def test_counts_build_says_there_are_no_outcomes(counts_build):
+    report = json.loads((counts_build / "run_report.json").read_text(encoding="utf-8"))
+    reason = report["outcomes"]["no_outcomes"]
+    assert "counts tables carry no outcome" in reason and report["outcomes"]["crimes"] == 0
+    page = (counts_build / "outcomes" / "index.html").read_text(encoding="utf-8")
+    assert f"There are no crime outcomes for 2024/25: {reason}." in page
+    assert "<table" not in page and "<svg" not in page
+    index = (counts_build / "index.html").read_text(encoding="utf-8")
+    assert f"no crime outcomes: {reason}" in index and 'href="outcomes/index.html"' in index
+
+
 def test_hotspots_of_counts_alone_say_there_are_no_points(counts_build, mirror, real_counts,
                                                           tmp_path):  # fmt: skip
     data = _data_dir(mirror, tmp_path / "data")

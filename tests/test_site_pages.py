@@ -17,7 +17,8 @@ from conftest import REPO, run_cli
 TEN_TOWNS = {"St Austell", "Newquay", "Truro", "Penzance", "Falmouth", "Bodmin", "Camborne",
              "Redruth", "Liskeard", "Saltash"}  # fmt: skip
 EXPECTED = ["assessment.html", "towns/index.html", "towns/penzance.html", "hotspots/index.html",
-            "collisions/index.html", "rough_sleeping/index.html", "a38/index.html"]  # fmt: skip
+            "collisions/index.html", "rough_sleeping/index.html", "a38/index.html",
+            "outcomes/index.html"]  # fmt: skip
 
 
 def non_map_pages(out: Path) -> list[Path]:
@@ -75,7 +76,8 @@ def test_pages_credit_only_the_sources_they_use(built):
         assert "police.uk" not in text, name
         assert "Open Government Licence" in text, name
     assert "STATS19" in _text(out / "collisions/index.html")
-    for name in ("towns/index.html", "towns/truro.html", "hotspots/index.html", "assessment.html"):
+    for name in ("towns/index.html", "towns/truro.html", "hotspots/index.html", "assessment.html",
+                 "outcomes/index.html"):  # fmt: skip
         assert "data.police.uk" in _text(out / name), name
 
 

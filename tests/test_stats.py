@@ -149,6 +149,46 @@ def test_compare_with_benchmark():
     assert list(got) == ["higher", "similar", "lower", "similar"]
 
 
+@pytest.mark.parametrize(("k", "n"), [(0, 1), (0, 20), (1, 30), (3, 10), (20, 20), (3621, 10563)])
+@pytest.mark.parametrize("level", LEVELS)
+def test_proportion_ci_matches_scipys_wilson_interval(k, n, level):
+    expected = binomtest(k, n).proportion_ci(confidence_level=level, method="wilson")
+    share, lower, upper = stats.proportion_ci(k, n, level=level)
+    assert share == k / n
+    assert (lower, upper) == pytest.approx((expected.low, expected.high), abs=1e-12)
+
+
+def test_proportion_ci_vectorised_and_refuses_bad_input():
+    share, lower, upper = stats.proportion_ci(pd.Series([1, 50]), pd.Series([4, 100]))
+    assert list(share) == [0.25, 0.5] and (lower < share).all() and (share < upper).all()
+    for count, total, message in [(5, 4, "must not exceed"), (1, 0, "total must be positive"),
+                                  (-1, 4, "count must be finite and 0 or more")]:  # fmt: skip
+        with pytest.raises(ValueError, match=message):
+            stats.proportion_ci(count, total)
+
+
+@given(st.integers(1, 5000), st.floats(0, 1), st.floats(0.001, 0.999))
+def test_compare_share_is_the_one_sample_score_test(n, fraction, benchmark):
+    """Outside the Wilson interval exactly when |p - p0| / sqrt(p0(1 - p0)/n) > 1.96."""
+    k = round(fraction * n)
+    z = abs(k / n - benchmark) / np.sqrt(benchmark * (1 - benchmark) / n)
+    if abs(z - 1.959963984540054) < 1e-6:
+        return  # on the limit itself, rounding decides
+    word = stats.compare_share_with_benchmark(k, n, benchmark)
+    expected = "similar" if z < 1.959963984540054 else ("higher" if k / n > benchmark else "lower")
+    assert word == expected
+
+
+def test_compare_share_with_benchmark_limits_are_inside():
+    _, lower, upper = stats.proportion_ci(30, 100)
+    assert stats.compare_share_with_benchmark(30, 100, lower) == "similar"
+    assert stats.compare_share_with_benchmark(30, 100, upper) == "similar"
+    assert stats.compare_share_with_benchmark(30, 100, np.nextafter(lower, 0)) == "higher"
+    assert stats.compare_share_with_benchmark(30, 100, np.nextafter(upper, 1)) == "lower"
+    got = stats.compare_share_with_benchmark([60, 30, 10], [100, 100, 100], 0.3)
+    assert list(got) == ["higher", "similar", "lower"]
+
+
 def test_change_test_examples():
     assert stats.change_test(7, 5) > 0.5
     assert stats.change_test(700, 500) < 1e-6
