@@ -39,6 +39,8 @@ from .groups import load_crime_groups, unmapped_categories
 from .hotspot_maps import hotspot_map
 from .hotspot_pages import write_hotspots_index
 from .hotspots import HotspotResult, hotspot_study, write_hotspots
+from .inequality import SlopeIndex, inequality_summary, inequality_table, slope_index
+from .inequality_pages import concentration_curve_svg, write_inequality
 from .kde import kde
 from .maps import rate_map
 from .measures import change_pct, rate_table, trend_arrow
@@ -91,6 +93,7 @@ __all__ = [
     "PointSource",
     "PointsReport",
     "PsaGeoError",
+    "SlopeIndex",
     "Stats19Report",
     "TownProfile",
     "assign_areas",
@@ -104,6 +107,7 @@ __all__ = [
     "change_significance",
     "change_test",
     "compare_with_benchmark",
+    "concentration_curve_svg",
     "corridor_map",
     "corridor_membership",
     "corridor_study",
@@ -127,6 +131,8 @@ __all__ = [
     "hotspot_map",
     "hotspot_study",
     "incomplete_months",
+    "inequality_summary",
+    "inequality_table",
     "kde",
     "latest_complete_months",
     "link_casualties",
@@ -170,6 +176,7 @@ __all__ = [
     "save_map",
     "seasonality",
     "severity_counts",
+    "slope_index",
     "snapshot_table",
     "suppress_lines",
     "synth_points",
@@ -182,6 +189,7 @@ __all__ = [
     "write_corridor",
     "write_hotspots",
     "write_hotspots_index",
+    "write_inequality",
     "write_point_sources",
     "write_profiles",
     "write_synth",
