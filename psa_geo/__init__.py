@@ -41,6 +41,8 @@ from .groups import load_crime_groups, unmapped_categories
 from .hotspot_maps import hotspot_map
 from .hotspot_pages import write_hotspots_index
 from .hotspots import HotspotResult, hotspot_study, write_hotspots
+from .inequality import SlopeIndex, inequality_summary, inequality_table, slope_index
+from .inequality_pages import concentration_curve_svg, write_inequality
 from .kde import kde
 from .maps import rate_map
 from .measures import change_pct, rate_table, trend_arrow
@@ -105,6 +107,7 @@ __all__ = [
     "PointSource",
     "PointsReport",
     "PsaGeoError",
+    "SlopeIndex",
     "Stats19Report",
     "TownProfile",
     "assign_areas",
@@ -121,6 +124,7 @@ __all__ = [
     "change_test",
     "compare_share_with_benchmark",
     "compare_with_benchmark",
+    "concentration_curve_svg",
     "corridor_map",
     "corridor_membership",
     "corridor_study",
@@ -145,6 +149,8 @@ __all__ = [
     "hotspot_map",
     "hotspot_study",
     "incomplete_months",
+    "inequality_summary",
+    "inequality_table",
     "kde",
     "latest_complete_months",
     "link_casualties",
@@ -194,6 +200,7 @@ __all__ = [
     "save_map",
     "seasonality",
     "severity_counts",
+    "slope_index",
     "snapshot_table",
     "suppress_lines",
     "synth_points",
@@ -207,6 +214,7 @@ __all__ = [
     "write_corridor",
     "write_hotspots",
     "write_hotspots_index",
+    "write_inequality",
     "write_outcomes",
     "write_point_sources",
     "write_profiles",

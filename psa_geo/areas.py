@@ -26,8 +26,14 @@ ASSIGNED_COLUMNS = (
 )  # fmt: skip
 AREA_COLUMNS = (
     *ASSIGNED_COLUMNS, "msoa_code", "msoa_name", "population", "area_km2",
-    "imd_rank", "imd_decile", "rural_urban", "geometry",
+    "imd_rank", "imd_decile", "idaci_score", "idaci_rank", "rural_urban", "geometry",
 )  # fmt: skip
+
+IMD_COLUMNS = {
+    "IMD19_RANK": "imd_rank", "IMD19_DECILE": "imd_decile",
+    "IDACI_SCORE": "idaci_score", "IDACI_RANK": "idaci_rank",
+}  # fmt: skip
+"""The IMD file's columns and their names in the areas; the IDACI ones are optional."""
 
 
 def load_csp_membership(path: str | Path | Force | None = None) -> pd.DataFrame:
@@ -51,7 +57,9 @@ def load_areas(
 ) -> gpd.GeoDataFrame:
     """LSOA 2011 polygons in EPSG:27700 with ward, LAD and CSP codes and names,
     mid-2018 population, land area, IMD 2019 rank and decile (1 = England's most deprived
-    10%) and the 2011 rural-urban class (missing when that optional dataset is absent).
+    10%), the IDACI 2019 score and rank (Income Deprivation Affecting Children; missing when
+    the IMD file has no such columns) and the 2011 rural-urban class (missing when that
+    optional dataset is absent).
 
     ``attrs["lsoa21_to_lsoa11"]`` maps 2021 LSOA codes to 2011 codes where one 2011 LSOA
     corresponds (unchanged or split), and to None for a 2021 LSOA merged from several 2011
@@ -110,11 +118,15 @@ def load_areas(
     population = _read_table(pop_path, ["LSOA11CD", "POP_MID2018", "AREA_SQKM"]).rename(
         columns={"LSOA11CD": "lsoa_code", "POP_MID2018": "population", "AREA_SQKM": "area_km2"}
     )[["lsoa_code", "population", "area_km2"]]
-    imd = _read_table(
-        dataset_path("imd", data_dir, manifest=manifest), ["LSOA11CD", "IMD19_RANK", "IMD19_DECILE"]
-    ).rename(
-        columns={"LSOA11CD": "lsoa_code", "IMD19_RANK": "imd_rank", "IMD19_DECILE": "imd_decile"}
-    )[["lsoa_code", "imd_rank", "imd_decile"]]
+    imd_path = dataset_path("imd", data_dir, manifest=manifest)
+    imd = _read_table(imd_path, ["LSOA11CD", "IMD19_RANK", "IMD19_DECILE"]).rename(
+        columns={"LSOA11CD": "lsoa_code", **IMD_COLUMNS}
+    )
+    for column in IMD_COLUMNS.values():
+        if column not in imd:
+            log.info("no %s in %s; the column is left empty", column, imd_path)
+            imd[column] = None
+    imd = imd[["lsoa_code", *IMD_COLUMNS.values()]]
     for frame, source in ((lookup, "master_lookup"), (population, "population"), (imd, "imd")):
         repeated = frame["lsoa_code"].duplicated()
         if repeated.any():
@@ -125,9 +137,8 @@ def load_areas(
     table = lookup.merge(population, on="lsoa_code", how="left").merge(
         imd, on="lsoa_code", how="left"
     )
-    imd_path = dataset_path("imd", data_dir, manifest=manifest)
     for col, source in (("population", pop_path), ("area_km2", pop_path),
-                        ("imd_rank", imd_path), ("imd_decile", imd_path)):  # fmt: skip
+                        *((c, imd_path) for c in IMD_COLUMNS.values())):  # fmt: skip
         values = pd.to_numeric(table[col], errors="coerce")
         bad = values.isna() & table[col].notna()
         if bad.any():

@@ -99,12 +99,15 @@ def assessment_html(
     population: str = "",
     force: Force | None = None,
     rates: dict[str, pd.DataFrame] | None = None,
+    inequality: str = "",
 ) -> str:
     """The three tables as one print-friendly page, every cell escaped; ``incomplete`` is a
     line naming flagged months in the periods (:func:`psa_geo.completeness.incomplete_note`),
     ``population`` the line saying which population estimates the rates use. With ``rates``
     (the ``csp`` and ``peninsula`` rate tables) the page opens with the overview grid
-    (:func:`psa_geo.overview.overview_html`) and names the parent's located-only rate."""
+    (:func:`psa_geo.overview.overview_html`) and names the parent's located-only rate.
+    ``inequality`` is the deprivation and rurality section
+    (:func:`psa_geo.inequality_pages.inequality_html`), placed before the caveats."""
     force = load_force(force)
     template = load_template("assessment.html.j2", missing="")
     areas = list(dict.fromkeys(quick["area"]))
@@ -129,6 +132,7 @@ def assessment_html(
         )
     return template.render(
         overview=overview,
+        inequality=inequality,
         located=located,
         quick={a: quick[quick["area"] == a].to_dict("records") for a in areas},
         league={g: league[league["group"] == g].to_dict("records") for g in headline_groups},
@@ -138,7 +142,7 @@ def assessment_html(
         rag=RAG,
         caveats=[c.format(the_parent=force.the_parent) for c in CAVEATS],
         version=__version__,
-        attribution=credits("boundaries", "police_uk"),
+        attribution=credits("boundaries", "police_uk", *(["deprivation"] if inequality else [])),
         home="index.html",
         incomplete=incomplete,
         population=population,
@@ -170,9 +174,11 @@ def write_assessment(
     population: str = "",
     force: Force | None = None,
     rates: dict[str, pd.DataFrame] | None = None,
+    inequality: str = "",
 ) -> list[Path]:
     """Write the three tables as CSV (under tables/) and the page ``assessment.html``
-    (opening with the overview grid when ``rates`` are given, as for :func:`assessment_html`)."""
+    (opening with the overview grid when ``rates`` are given, with the ``inequality``
+    section when given, as for :func:`assessment_html`)."""
     (out_dir / "tables").mkdir(parents=True, exist_ok=True)
     written = []
     for name, frame in (("quick_facts", quick), ("league_table", league), ("seasonality", season)):
@@ -190,6 +196,7 @@ def write_assessment(
             population=population,
             force=force,
             rates=rates,
+            inequality=inequality,
         ),
         encoding="utf-8",
     )

@@ -33,6 +33,9 @@ from .groups import load_crime_groups, unmapped_categories
 from .hotspot_pages import write_hotspots_index
 from .hotspots import hotspot_study, write_hotspots
 from .index_page import GPKG_FILE, MAP_FILE, index_html
+from .inequality import DEPRIVATION_COLUMNS, with_deprivation
+from .inequality_pages import TABLES as INEQUALITY_TABLES
+from .inequality_pages import write_inequality
 from .maps import rate_map
 from .measures import (
     ALL_CRIME,
@@ -297,6 +300,14 @@ def _write_study(
     with _Step(timings, "funnel plots"):
         funnels = add_funnels(tables, out_dir / "funnels", overdispersion=overdispersion)
         result.files += funnels
+    tables["lsoa"] = with_deprivation(tables["lsoa"], areas)
+    headline_groups = [g for g in (ALL_CRIME, ASB, ALL_RECORDS) if g in groups]
+    with _Step(timings, "inequality"):
+        written, inequality = write_inequality(
+            out_dir, tables["lsoa"], areas, headline_groups=headline_groups, force=force,
+            notes=notes,
+        )  # fmt: skip
+        result.files += written
     with _Step(timings, "write tables"):
         for level, table in tables.items():
             result.files.append(_write_csv(table, out_dir / "tables" / f"rates_{level}.csv"))
@@ -320,11 +331,12 @@ def _write_study(
             quick_facts(tables["csp"], tables["peninsula"]),
             league_table(tables["csp"]),
             season,
-            headline_groups=[g for g in (ALL_CRIME, ASB, ALL_RECORDS) if g in groups],
+            headline_groups=headline_groups,
             incomplete=incomplete,
             population=population_info["sentence"],
             force=force,
             rates=tables,
+            inequality=inequality,
         )
     hotspot_pages: list[tuple[str, str]] = []
     extra_pages: list[tuple[str, str]] = []
@@ -471,6 +483,11 @@ def _write_study(
                 hotspots_page=f"{HOTSPOTS_FOLDER}/index.html" if hotspot_pages else None,
                 funnels=[str(p.relative_to(out_dir)) for p in funnels],
                 extra_pages=extra_pages,
+                inequality_tables=[
+                    f"tables/{name}"
+                    for name in INEQUALITY_TABLES.values()
+                    if out_dir / "tables" / name in result.files
+                ],
                 incomplete=[incomplete_note(flagged)] if len(flagged) else [],
                 force=force,
             ),
@@ -807,11 +824,13 @@ def _write_maps(
     with _Step(timings, "write GeoPackage"):
         gpkg = out_dir / GPKG_FILE
         gpkg.unlink(missing_ok=True)
-        lsoa_shapes = areas[["lsoa_code", "geometry"]].rename(columns={"lsoa_code": "area_code"})
+        deprivation = [c for c in DEPRIVATION_COLUMNS if c in areas]
+        lsoa_shapes = areas[["lsoa_code", *deprivation, "geometry"]].rename(
+            columns={"lsoa_code": "area_code"}
+        )
         for level, shapes in (("lsoa", lsoa_shapes), *outlines.items()):
-            layer = shapes[["area_code", "geometry"]].merge(
-                wide_figures(tables[level]), on="area_code", how="left"
-            )
+            layer = shapes.drop(columns=["area_name", "population", "area_km2"], errors="ignore")
+            layer = layer.merge(wide_figures(tables[level]), on="area_code", how="left")
             layer.to_file(gpkg, layer=level, driver="GPKG")
             fault_point("gpkg")
     with _Step(timings, "write map"):

@@ -12,6 +12,9 @@ SOURCES = {
     "police_uk": "Crime: data.police.uk (OGL v3.0).",
     "stats19": "Road collisions: Department for Transport, STATS19 (OGL v3.0).",
     "population": "Population: ONS mid-year estimates (OGL v3.0).",
+    "deprivation": "Deprivation: English Indices of Deprivation 2019, Ministry of Housing, "
+    "Communities and Local Government; Rural Urban Classification 2011, ONS and Defra "
+    "(OGL v3.0).",
 }
 
 

@@ -40,11 +40,14 @@ def index_html(
     incomplete: list[str] = (),
     funnels: list[str] = (),
     force: Force | None = None,
+    inequality_tables: list[str] = (),
 ) -> str:
     """Render the landing page from the rate tables and the run report (all text escaped);
     ``incomplete`` are lines naming each source's flagged months
     (:func:`psa_geo.completeness.incomplete_note`); ``force`` (default Devon & Cornwall) names
-    the area; ``towns_page`` and ``hotspots_page`` are the folder indexes."""
+    the area; ``towns_page`` and ``hotspots_page`` are the folder indexes;
+    ``inequality_tables`` the CSVs of the assessment page's deprivation section (none: no
+    link to it)."""
     force = load_force(force)
     note = location_note(force)
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
@@ -99,6 +102,7 @@ def index_html(
         extra_pages=list(extra_pages),
         incomplete=list(incomplete),
         funnels=[(_funnel_label(p), p) for p in funnels],
+        inequality_tables=[(_table_label(p), p) for p in inequality_tables],
         counts=report["sources"].get(COUNTS_SOURCE),
         tables=blocks,
         ingest=report["sources"]["police_uk"]["ingest"],
@@ -115,6 +119,14 @@ def _funnel_label(path: str) -> str:
     level, _, group = Path(path).stem.removeprefix("funnel_").partition("_")
     group = {"all_crime": "all crime", "asb": "ASB"}.get(group, group.replace("_", " "))
     return f"{level.upper()}s, {group}"
+
+
+def _table_label(path: str) -> str:
+    """ "by IMD decile" from ``tables/inequality_imd_decile.csv``."""
+    part = Path(path).stem.removeprefix("inequality_")
+    return {"imd_decile": "by IMD decile", "rural_urban": "by rural-urban class"}.get(
+        part, part.replace("_", " ")
+    )
 
 
 def _number(value, pattern: str = "{:,}") -> str:

@@ -18,6 +18,7 @@ from .csvfile import write_csv
 from .errors import InputFileError
 from .filenames import unique_names
 from .hotspot_maps import GI_COLOURS, hotspot_map
+from .inequality import DEPRIVATION_COLUMNS
 from .measures import ALL_CRIME, ASB
 from .page_assets import save_map
 from .population import BASE_YEAR
@@ -78,13 +79,27 @@ def render_profile(
         point_sources=POINT_SOURCES,
         rag=RAG,
         caveats=CAVEATS,
-        attribution=credits("boundaries", "police_uk"),
+        attribution=credits("boundaries", "police_uk", "deprivation"),
         version=__version__,
         **_population(population),
+        lsoa_rows=lsoa_table(profile).to_dict("records"),
         place=place,
         home=home,
         caution=coverage_caution(match),
     )
+
+
+LSOA_COLUMNS = ("lsoa_code", "area_name", *DEPRIVATION_COLUMNS, "population", "count",
+                "rate_per_1000", "rate_lower_95", "rate_upper_95", "period")  # fmt: skip
+
+
+def lsoa_table(profile: TownProfile) -> pd.DataFrame:
+    """The town's LSOAs, most deprived first: their IMD 2019 decile and rank, IDACI, rural-urban
+    class, residents and all-crime count and rate (``<town>_lsoas.csv``)."""
+    frame = pd.DataFrame(profile.lsoas.drop(columns="geometry"))
+    frame = frame[[c for c in LSOA_COLUMNS if c in frame]]
+    frame = frame.rename(columns={"area_name": "lsoa_name"})
+    return frame.sort_values(["imd_rank", "lsoa_code"], ignore_index=True)
 
 
 def _population(info: dict | None) -> dict:
@@ -350,14 +365,14 @@ def write_profiles(
     index: bool = True,
     home: str = HOME,
 ) -> list[Path]:
-    """Write ``<town>.html``, ``<town>_map.html``, ``<town>_figures.csv`` and
-    ``<town>_index.json`` (what the index shows) per town and, unless ``index=False``,
-    ``index.html`` comparing every town present in ``out_dir`` (plus ``town_definitions.csv``
-    from ``match``, the :func:`town_match_report`; :func:`write_towns_index`); file names
-    are made safe from the town names (:func:`psa_geo.filenames.safe_name`), and two towns
-    whose names would share one ("St Ives", "St. Ives") are an error before anything is
-    written. ``population`` as for :func:`render_profile`; ``home`` is the site index,
-    relative to ``out_dir``."""
+    """Write ``<town>.html``, ``<town>_map.html``, ``<town>_figures.csv``, ``<town>_lsoas.csv``
+    (:func:`lsoa_table`) and ``<town>_index.json`` (what the index shows) per town and,
+    unless ``index=False``, ``index.html`` comparing every town present in ``out_dir`` (plus
+    ``town_definitions.csv`` from ``match``, the :func:`town_match_report`;
+    :func:`write_towns_index`); file names are made safe from the town names
+    (:func:`psa_geo.filenames.safe_name`), and two towns whose names would share one
+    ("St Ives", "St. Ives") are an error before anything is written. ``population`` as for
+    :func:`render_profile`; ``home`` is the site index, relative to ``out_dir``."""
     out_dir = Path(out_dir)
     unique_names([profile.town for profile in profiles], what="town")  # one page per town
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -372,11 +387,12 @@ def write_profiles(
         page.write_text(html, encoding="utf-8")
         figures = out_dir / f"{profile.slug}_figures.csv"
         write_csv(profile.figures, figures)
+        lsoas = write_csv(lsoa_table(profile), out_dir / f"{profile.slug}_lsoas.csv")
         entry = out_dir / f"{profile.slug}{INDEX_ENTRY}"
         entry.write_text(json.dumps(town_index_entry(
             profile, page.name, match=matches.get(profile.town), population=population,
             place=place), indent=1, ensure_ascii=False), encoding="utf-8")  # fmt: skip
-        written += [page, map_path, figures, entry]
+        written += [page, map_path, figures, lsoas, entry]
     if not index:
         return written
     return [*written, *write_towns_index(out_dir, order=[p.town for p in profiles], home=home)]

@@ -19,6 +19,7 @@ from .errors import PsaGeoError
 from .filenames import safe_name
 from .groups import single_groups
 from .hotspots import HotspotResult, hotspot_study
+from .inequality import MOST_DEPRIVED, deprived_share, with_deprivation
 from .measures import ALL_CRIME, ASB, rate_table
 from .names import match_names
 from .periods import Period
@@ -43,7 +44,11 @@ class TownProfile:
     ``figures`` has one row per crime group in the assessment's format (count, rate with
     95% interval, change, trend, significance) plus the comparison with the town's CSP
     (``vs_parent_95``) and with the other towns profiled with it (``vs_other_towns_95``).
-    ``lsoas`` carries each LSOA's all-crime count and rate; ``monthly`` the monthly counts
+    ``lsoas`` carries each LSOA's all-crime count and rate with its deprivation and rurality
+    (:data:`psa_geo.inequality.DEPRIVATION_COLUMNS`); ``deprivation`` the LSOAs among England's
+    most deprived 10% and 20% and, for the latter (national deciles 1-2), their share of the
+    town's crime (``crime_share_pct``) and of its residents (``population_share_pct``); no
+    slope index: a town's few LSOAs give no stable gradient. ``monthly`` the monthly counts
     of the headline groups over both periods; ``hotspots`` a hotspot study per headline
     group (absent where there were too few events, with the reason in ``notes``);
     ``point_sources`` the town's figures from point files given to the run
@@ -149,9 +154,12 @@ def _profile(
     members = areas[areas["town_name"] == name]
     outline = members[["geometry"]].dissolve()
     lsoas = members[["lsoa_code", "geometry"]].merge(
-        lsoa_rates.rename(columns={"area_code": "lsoa_code"}), on="lsoa_code"
+        with_deprivation(lsoa_rates, areas).rename(columns={"area_code": "lsoa_code"}),
+        on="lsoa_code",
     )
     deciles = members["imd_decile"]
+    crime_share, resident_share = deprived_share(lsoas["count"], lsoas["population"],
+                                                 lsoas["imd_decile"])  # fmt: skip
     profile = TownProfile(
         town=name,
         study=study,
@@ -166,7 +174,9 @@ def _profile(
         deprivation={
             "lsoas": len(members),
             "most_deprived_10": int((deciles <= 1).sum()),
-            "most_deprived_20": int((deciles <= 2).sum()),
+            "most_deprived_20": int((deciles <= MOST_DEPRIVED).sum()),
+            "crime_share_pct": crime_share,
+            "population_share_pct": resident_share,
         },
         rural_urban=members["rural_urban"].value_counts().to_dict()
         if "rural_urban" in members

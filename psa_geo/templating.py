@@ -18,9 +18,11 @@ def _missing(value) -> bool:
 def template(name: str, *, missing: str = "–") -> jinja2.Template:
     """The template ``name`` with autoescape, strict undefined names and number filters:
     ``num`` (whole, with thousands commas), ``one`` and ``two`` (decimals), ``pct`` (signed
-    per cent); a missing value (None or NaN) shows as ``missing``."""
+    per cent), ``share`` (per cent, one decimal); a missing value (None or NaN) shows as
+    ``missing``."""
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-    formats = {"num": "{:,.0f}", "one": "{:,.1f}", "two": "{:,.2f}", "pct": "{:+.1f}%"}
+    formats = {"num": "{:,.0f}", "one": "{:,.1f}", "two": "{:,.2f}", "pct": "{:+.1f}%",
+               "share": "{:.1f}%"}  # fmt: skip
     for filter_name, fmt in formats.items():
         env.filters[filter_name] = lambda x, fmt=fmt: missing if _missing(x) else fmt.format(x)
     source = resources.files("psa_geo.templates").joinpath(name)

@@ -136,6 +136,13 @@ def assigned_2019(events_2019, areas):
     return psa_geo.assign_areas(events_2019[0], areas, return_report=True)
 
 
+@pytest.fixture(scope="session")
+def assigned_all(mirror, areas):
+    """Every police.uk street file of the mirror (2018 and 2019), read and assigned."""
+    files = sorted((mirror / "crime").glob("policeuk_street_devon_cornwall_*.csv.gz"))
+    return psa_geo.assign_areas(psa_geo.read_police_uk(files), areas)
+
+
 def square(x0: float, y0: float, size: float = 100.0) -> shapely.Polygon:
     return shapely.box(x0, y0, x0 + size, y0 + size)
 

@@ -104,7 +104,10 @@ def test_index_links_resolve(built):
     assert "peninsula_map.html" in links and "towns/index.html" in links
     assert "collisions/index.html" in links
     for link in links:
-        assert (out / link).exists(), link
+        target, _, fragment = link.partition("#")
+        assert (out / target).exists(), link
+        if fragment:  # a section of the page: its id is there
+            assert f'id="{fragment}"' in (out / target).read_text(encoding="utf-8"), link
     assert "▲" in html or "▼" in html or "▶" in html
 
 
