@@ -88,8 +88,8 @@ def _fit(rates: np.ndarray, x: np.ndarray, weights: np.ndarray) -> tuple[np.ndar
     """Weighted least squares of ``rates`` (one fit per row) on ``x``: (intercept, slope)."""
     mean_x = np.sum(weights * x)
     dx = x - mean_x
-    slope = (rates * weights * dx).sum(axis=-1) / np.sum(weights * dx**2)
-    intercept = (rates * weights).sum(axis=-1) - slope * mean_x
+    slope = rates @ (weights * dx) / np.sum(weights * dx**2)
+    intercept = rates @ weights - slope * mean_x
     return intercept, slope
 
 
