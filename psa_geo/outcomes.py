@@ -353,6 +353,7 @@ def _crimes(events: pd.DataFrame, outcome_groups: dict[str, list[str]]) -> pd.Da
     crimes = pd.DataFrame(
         events.loc[(events["source"] == SOURCE) & (events["category"] != ASB), keep]
     ).reindex(columns=list(_COLUMNS))
+    crimes["source_file"] = crimes["source_file"].astype(object)  # also with no crimes at all
     codes, texts = pd.factorize(crimes[OUTCOME].astype(object).fillna(""), use_na_sentinel=False)
     texts = [str(t).strip() for t in texts]
     owner = {o.casefold(): g for g, members in outcome_groups.items() for o in members}
