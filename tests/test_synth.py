@@ -141,17 +141,18 @@ def test_synth_checks_its_inputs(tmp_path, areas, police):
         write_synth(pd.DataFrame({"date": ["2019-01-01"]}), tmp_path / "x.csv")
 
 
-def test_synth_job_names_the_file(tmp_path, mirror):
-    written = synth_job(mirror, tmp_path, source="needle_bins", town="Truro", seed=4)
+def test_synth_job_names_the_file(tmp_path, small_data):
+    # The cut-down data (a tenth of the police.uk rows) is plenty to place five bins.
+    written = synth_job(small_data, tmp_path, source="needle_bins", town="Truro", seed=4)
     assert written[0].name == "synthetic_needle_bins_truro_seed4.csv"
     events = read_points(written[0], source="needle_bins")
     assert events.attrs["synthetic"] and len(events) == 5
 
 
-def test_cli_synth(tmp_path, mirror):
-    """``psa-geo synth`` writes a stamped file that reads back."""
+def test_cli_synth(tmp_path, small_data):
+    """``psa-geo synth`` writes a stamped file that reads back (from the cut-down data)."""
     out = tmp_path / "finds.csv"
-    result = run_cli("synth", "--data-dir", mirror, "--source", "drug_litter", "--town",
+    result = run_cli("synth", "--data-dir", small_data, "--source", "drug_litter", "--town",
                      "Penzance", "--seed", "1", "--out", out)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert read_points(out, source="drug_litter").attrs["synthetic"]
