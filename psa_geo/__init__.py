@@ -37,10 +37,11 @@ from .events import IngestReport, validate_events
 from .force import Force, load_force
 from .gistar import gistar
 from .grids import count_points, default_cell_size, make_grid
-from .groups import load_crime_groups, unmapped_categories
-from .hotspot_maps import hotspot_map
+from .groups import load_crime_groups, load_mapped_groups, unmapped_categories
+from .hotspot_files import read_hotspots, write_hotspots
+from .hotspot_maps import area_hotspot_map, hotspot_map
 from .hotspot_pages import write_hotspots_index
-from .hotspots import HotspotResult, hotspot_study, write_hotspots
+from .hotspots import AreaHotspots, HotspotResult, area_hotspots, hotspot_study
 from .inequality import SlopeIndex, inequality_summary, inequality_table, slope_index
 from .inequality_pages import concentration_curve_svg, write_inequality
 from .kde import kde
@@ -92,6 +93,7 @@ from .towns import assign_towns, define_town, load_towns, town_areas, town_match
 __all__ = [
     "ALL_RECORDS",
     "CRASH_CAVEAT",
+    "AreaHotspots",
     "AssignReport",
     "BinCoverage",
     "BuildResult",
@@ -110,6 +112,8 @@ __all__ = [
     "SlopeIndex",
     "Stats19Report",
     "TownProfile",
+    "area_hotspot_map",
+    "area_hotspots",
     "assign_areas",
     "assign_towns",
     "build_study",
@@ -161,6 +165,7 @@ __all__ = [
     "load_estimates",
     "load_force",
     "load_manifest",
+    "load_mapped_groups",
     "load_outcome_groups",
     "load_point_sources",
     "load_points_config",
@@ -188,6 +193,7 @@ __all__ = [
     "rate_map",
     "rate_table",
     "read_counts",
+    "read_hotspots",
     "read_points",
     "read_police_uk",
     "read_population",

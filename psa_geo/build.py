@@ -30,8 +30,9 @@ from .events import IngestReport
 from .faults import fault_point
 from .force import Force, force_of
 from .groups import load_crime_groups, unmapped_categories
+from .hotspot_files import hotspot_stem, read_hotspots, with_group, write_hotspots
 from .hotspot_pages import write_hotspots_index
-from .hotspots import hotspot_study, write_hotspots
+from .hotspots import MIN_MAPPED_EVENTS, area_hotspots
 from .index_page import GPKG_FILE, MAP_FILE, index_html
 from .inequality import DEPRIVATION_COLUMNS, with_deprivation
 from .inequality_pages import TABLES as INEQUALITY_TABLES
@@ -144,6 +145,7 @@ def build_study(
     force: str | Path | Force | None = None,
     outcome_groups: dict[str, list[str]] | None = None,
     extract_dates: dict[str | Path, str] | None = None,
+    mapped_groups: list[str] | None = None,
 ) -> BuildResult:
     """Build the Peninsula study from the data directory and write every output.
 
@@ -159,7 +161,9 @@ def build_study(
     then labelled partial. ``groups`` defaults to :func:`load_crime_groups`.
 
     With maps, it also writes the hotspot maps of each CSP (``hotspots/``) and the Safer
-    Towns profiles of ``boundaries/safer_towns.csv`` (``towns/``).
+    Towns profiles of ``boundaries/safer_towns.csv`` (``towns/``): each has a layer of hot
+    and cold spots per group of ``mapped_groups`` (default: every group;
+    :func:`psa_geo.load_mapped_groups`).
 
     ``points`` are ``(source, path)`` point files (``--points drug_litter=finds.csv``): their
     tables, maps and page go to ``points/`` and their figures into the town profiles;
@@ -206,7 +210,8 @@ def build_study(
                               incomplete_single=incomplete_single, crime=crime,
                               counts=counts, population=population, force=force,
                               outcome_groups=outcome_groups,
-                              extract_dates=extract_dates)  # fmt: skip
+                              extract_dates=extract_dates,
+                              mapped_groups=mapped_groups)  # fmt: skip
         result.files = site.commit(result.report, result.files)
     result.out_dir = site.out
     result.report["outputs"] = [str(p.relative_to(site.out)) for p in result.files]
@@ -237,6 +242,7 @@ def _write_study(
     force: str | Path | Force | None = None,
     outcome_groups: dict[str, list[str]] | None = None,
     extract_dates: dict[str | Path, str] | None = None,
+    mapped_groups: list[str] | None = None,
 ) -> BuildResult:
     """:func:`build_study`'s work, written into ``out_dir`` (the new site, beside the old
     one); ``result.report`` is the run report, written by the site's commit."""
@@ -260,6 +266,7 @@ def _write_study(
     )
     crime_groups, groups = groups, records_groups(events, groups)
     headline = headline_group(groups)
+    mapped = [g for g in mapped_groups or groups if g in groups] or [headline]
     coverage = records.coverage_of(study, comparison)
     base_areas = areas  # mid-2018, labelled so: the rough-sleeping snapshot and the demo
     areas, population_info = population_for(areas, study, estimates)
@@ -364,13 +371,13 @@ def _write_study(
             notes.append(f"no hotspot maps: {no_points}")
         with _Step(timings, "hotspots"):
             for csp in [] if no_points else sorted(areas["csp_name"].unique()):
-                try:
-                    hot = hotspot_study(events, areas, area_name=csp, group=ALL_CRIME,
-                                        groups=groups, period=study)  # fmt: skip
-                except PsaGeoError as exc:
-                    notes.append(f"no hotspot map for {csp}: {exc}")
-                    log.warning("no hotspot map for %s: %s", csp, exc)
-                    continue
+                hot = area_hotspots(events, areas, area_name=csp, groups=groups, mapped=mapped,
+                                    period=study)  # fmt: skip
+                if hot.too_few:
+                    notes.append(
+                        f"hotspots in {csp}: too few events to map "
+                        + ", ".join(f"{g} ({n:,})" for g, n in hot.too_few.items())
+                    )
                 written = write_hotspots(hot, out_dir / HOTSPOTS_FOLDER, place=force.place)
                 hotspot_pages.append((csp, str(written[0].relative_to(out_dir))))
                 result.files += written
@@ -424,7 +431,7 @@ def _write_study(
                 notes.append("no A38 corridor: the road sections or STATS19 are not in the data")
         options = {"study": study, "comparison": comparison, "groups": groups,
                    "months_covered": covered, "threshold": threshold,
-                   "incomplete": flagged}  # fmt: skip
+                   "incomplete": flagged, "mapped": mapped}  # fmt: skip
         with _Step(timings, "town profiles"):
             if not force.towns:
                 notes.append("no Safer Towns profiles: the force definition names no towns file")
@@ -555,9 +562,10 @@ def hotspots_job(
     counts: list[str | Path] | None = None,
     force: str | Path | Force | None = None,
 ) -> list[Path]:
-    """``psa-geo hotspots``: the hotspot map and cell GeoPackage of one area, in
-    ``out_dir/hotspots/`` beside the other areas' (the folder is replaced whole, keeping
-    the files of other areas)."""
+    """``psa-geo hotspots``: adds or replaces ``group``'s layers in the hotspot map and cell
+    GeoPackage of one area, in ``out_dir/hotspots/`` beside the other areas' (the folder is
+    replaced whole, keeping the files of other areas; the area's other groups are read back
+    from its GeoPackage unless it was for another period)."""
     data_dir = resolve_data_dir(data_dir)
     with SubfolderUpdate(out_dir, HOTSPOTS_FOLDER, command="hotspots", keep_others=True) as site:
         require_datasets(data_dir)
@@ -574,17 +582,17 @@ def hotspots_job(
         no_points = why_no_points(events, study)
         if no_points:
             raise PsaGeoError(f"no hotspot map: {no_points}")
-        result = hotspot_study(
-            events,
-            areas,
-            area_name=area_name,
-            level=level,
-            group=group,
-            groups=groups or load_crime_groups(),
-            period=study,
-            cell_size=cell_size,
-        )
-        written = write_hotspots(result, site.staging, place=force_of(areas).place)
+        groups = groups or load_crime_groups()
+        hot = area_hotspots(events, areas, area_name=area_name, level=level, groups=groups,
+                            mapped=[group], period=study, cell_size=cell_size)  # fmt: skip
+        if group in hot.too_few:
+            raise PsaGeoError(f"too few events to map {group} in {hot.area_name}, "
+                              f"{study.label}: {hot.too_few[group]:,} (a map needs "
+                              f"{MIN_MAPPED_EVENTS}, and 30 cells with events)")  # fmt: skip
+        previous = site.target / f"{hotspot_stem(hot.area_name)}.gpkg"
+        if previous.is_file():
+            hot = with_group(read_hotspots(previous), hot)
+        written = write_hotspots(hot, site.staging, place=force_of(areas).place)
         written += site.keep_previous(exclude={"index.html"})
         return site.commit([*written, write_hotspots_index(site.staging)])
 
@@ -634,6 +642,7 @@ def profiles_job(
     threshold: float = 0.05,
     allow_partial: bool = False,
     groups: dict[str, list[str]] | None = None,
+    mapped_groups: list[str] | None = None,
     crime: list[str | Path] | None = None,
     counts: list[str | Path] | None = None,
     population: list[str | Path] | None = None,
@@ -664,7 +673,7 @@ def profiles_job(
         areas, population_info = population_for(areas, study, estimates)
         written = _write_towns(data_dir, site.staging, events, areas, definitions, names=towns,
                                study=study, comparison=comparison,
-                               groups=groups or load_crime_groups(),
+                               groups=groups or load_crime_groups(), mapped=mapped_groups,
                                months_covered=covered, threshold=threshold,
                                incomplete=incomplete_by_source(events, RULE)[0],
                                population=population_info, index=False)  # fmt: skip

@@ -187,7 +187,8 @@ def _parser() -> argparse.ArgumentParser:
         "--groups",
         type=Path,
         default=None,
-        help="CSV of category groups (columns group, crime_type); default: the assessment's",
+        help="CSV of category groups (columns group, crime_type; an optional column map says "
+        "yes/no for hotspot layers); default: the assessment's",
     )
     periods.add_argument(
         "--allow-partial",
@@ -297,7 +298,14 @@ def _parser() -> argparse.ArgumentParser:
     hot.add_argument(
         "--group",
         default="All crime (excl. ASB)",
-        help="category group, e.g. 'Anti-social behaviour' (default: all crime)",
+        help="category group whose layers are added to (or replaced in) the area's map, e.g. "
+        "'Anti-social behaviour' (default: all crime)",
+    )
+    hot.add_argument(
+        "--groups",
+        type=Path,
+        default=None,
+        help="CSV of category groups (columns group, crime_type); default: the assessment's",
     )
     hot.add_argument("--study", default=None, help="period (default: the latest 12 months)")
     hot.add_argument(
@@ -433,7 +441,7 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command in ("build", "tables"):
         from .build import build_study
-        from .groups import load_crime_groups
+        from .groups import load_crime_groups, load_mapped_groups
         from .outcomes import load_outcome_groups
         from .points import load_points_config, parse_points_option
 
@@ -447,6 +455,7 @@ def _run(args: argparse.Namespace) -> int:
             threshold=args.threshold,
             allow_partial=args.allow_partial,
             groups=load_crime_groups(args.groups) if args.groups else None,
+            mapped_groups=load_mapped_groups(args.groups) if args.groups else None,
             maps=args.command == "build",
             overdispersion=args.overdispersion,
             points=[parse_points_option(text) for text in args.points or []]
@@ -468,6 +477,7 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "hotspots":
         from .build import hotspots_job
+        from .groups import load_crime_groups
 
         written = hotspots_job(
             args.data_dir,
@@ -477,6 +487,7 @@ def _run(args: argparse.Namespace) -> int:
             group=args.group,
             study=_period(args.study),
             cell_size=args.cell_size,
+            groups=load_crime_groups(args.groups, require_all_crime=False) if args.groups else None,
             crime=args.crime,
             counts=args.counts,
             force=args.force,
@@ -506,7 +517,7 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "profile":
         from .build import profiles_job
-        from .groups import load_crime_groups
+        from .groups import load_crime_groups, load_mapped_groups
 
         written = profiles_job(
             args.data_dir,
@@ -518,6 +529,7 @@ def _run(args: argparse.Namespace) -> int:
             threshold=args.threshold,
             allow_partial=args.allow_partial,
             groups=load_crime_groups(args.groups) if args.groups else None,
+            mapped_groups=load_mapped_groups(args.groups) if args.groups else None,
             crime=args.crime,
             counts=args.counts,
             population=args.population,

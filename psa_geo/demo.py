@@ -8,7 +8,7 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from .hotspots import safe_name
+from .filenames import safe_name
 from .periods import Period
 from .point_sources import FOLDER as POINTS_FOLDER
 from .point_sources import load_point_sources, town_point_figures, write_point_sources

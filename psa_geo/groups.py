@@ -23,8 +23,10 @@ def load_crime_groups(
 
     The file must be UTF-8 (with or without a BOM) and hold at least one group; with
     ``require_all_crime`` (the default; the build's headline needs it) it must have the group
-    ``"All crime (excl. ASB)"``. Two group names that would share a file name ("Theft" and
-    "theft") are an error. Every problem is one :class:`InputFileError` naming the file.
+    ``"All crime (excl. ASB)"``. An optional column ``map`` (yes/no) says which groups get
+    hotspot layers (:func:`load_mapped_groups`). Two group names that would share a file
+    name ("Theft" and "theft") are an error. Every problem is one :class:`InputFileError`
+    naming the file.
     """
     source = (
         Path(path) if path is not None else resources.files("psa_geo.resources") / DEFAULT_GROUPS
@@ -58,6 +60,31 @@ def load_crime_groups(
     except PsaGeoError as exc:
         raise InputFileError(label, str(exc)) from None
     return groups
+
+
+MAP_COLUMN = "map"
+"""The optional column of a groups CSV saying which groups get hotspot layers (yes/no)."""
+
+
+def load_mapped_groups(path: str | Path | None = None) -> list[str]:
+    """The groups of a groups CSV (:func:`load_crime_groups`) that get hotspot layers, in file
+    order: those whose optional ``map`` column says ``yes`` (or is blank or absent) on every
+    row; ``no`` leaves a group out. The default file maps every group."""
+    groups = load_crime_groups(path, require_all_crime=False)
+    if path is None:
+        return list(groups)
+    label = str(path)
+    frame = read_user_csv(Path(path), ["group", "crime_type"], label=label)
+    if MAP_COLUMN not in frame:
+        return list(groups)
+    flags = frame[MAP_COLUMN].str.strip().str.lower().replace("", "yes")
+    wrong = flags[~flags.isin(["yes", "no"])]
+    if not wrong.empty:
+        row = wrong.index[0]
+        raise InputFileError(label, f"row {row + 2}: the {MAP_COLUMN} column should say yes "
+                             f"or no, got {frame[MAP_COLUMN][row]!r}")  # fmt: skip
+    unmapped = set(frame.loc[flags == "no", "group"].str.strip())
+    return [group for group in groups if group not in unmapped]
 
 
 def single_groups(categories) -> dict[str, list[str]]:

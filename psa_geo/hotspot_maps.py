@@ -87,6 +87,9 @@ def hotspot_map(
     more_layers: Callable[[folium.Map], list[LegendSection]] | None = None,
     places: list[dict] | None = None,
     view: gpd.GeoDataFrame | None = None,
+    gistar_name: str = GISTAR_LAYER,
+    notes: dict[str, str] | None = None,
+    too_few: dict[str, int] | None = None,
 ) -> folium.Map:
     """A map of one study area with hotspot layers, each with a legend in words.
 
@@ -99,8 +102,10 @@ def hotspot_map(
     come from :func:`repeat_locations` (numbered markers); ``credit`` names the sources
     (default: boundaries and police.uk); ``more_layers`` adds further layers to the map and
     returns their legend parts; ``places`` (:func:`place_index`) feed the search box, with
-    the ``lsoas``; ``view`` is what the first view shows (default: the ``outline``). A
-    ``sensitive``
+    the ``lsoas``; ``view`` is what the first view shows (default: the ``outline``);
+    ``gistar_name`` names the layer of ``gistar_cells``; ``notes`` add a line to the legend
+    of a Gi* layer, by layer name (e.g. its scale); ``too_few`` lists the groups not mapped
+    with their number of events. A ``sensitive``
     source (rough sleeping) is refused: its events must never be mapped at fine grain.
     """
     layers = (gistar_cells, kde_cells, emerging_cells, repeats, more_gistar)
@@ -118,10 +123,15 @@ def hotspot_map(
     legend = []
     if kde_cells is not None:
         legend += _kde_layer(kde_cells, m, show=gistar_cells is None)
+    notes = notes or {}
     if gistar_cells is not None:
-        legend += _gistar_layer(gistar_cells, m, GISTAR_LAYER, show=True)
+        legend += _gistar_layer(gistar_cells, m, gistar_name, show=True,
+                                note=notes.get(gistar_name, ""))  # fmt: skip
     for name, cells in (more_gistar or {}).items():
-        legend += _gistar_layer(cells, m, name, show=False)
+        legend += _gistar_layer(cells, m, name, show=False, note=notes.get(name, ""))
+    if too_few:
+        listed = "; ".join(f"{group}: {count:,} events" for group, count in too_few.items())
+        legend.append(LegendSection("Too few events to map", note=listed))
     if emerging_cells is not None:
         legend += _emerging_layer(emerging_cells, m)
     if repeats is not None and not repeats.empty:
@@ -143,6 +153,35 @@ def hotspot_map(
                                 layer=study))  # fmt: skip
     view = outline if view is None else view
     return finish_map(m, title=title, study_area=view, legend=legend, credit=credit)
+
+
+def gistar_layer_name(group: str) -> str:
+    """The map layer of a group's Gi* hot and cold spots."""
+    return f"{group}: hot and cold spots (Gi*)"
+
+
+def area_hotspot_map(hot, *, title: str, lsoas: gpd.GeoDataFrame | None = None) -> folium.Map:
+    """The map of an :class:`~psa_geo.hotspots.AreaHotspots`: each group's Gi* classes as a
+    layer (the headline group's on, the others off), the headline group's density,
+    emerging hot spots and repeat locations, the groups too few to map, and ``lsoas`` as
+    :func:`hotspot_map` draws them."""
+    head = hot.headline
+    cells = head.cells if head is not None else None
+    names = {group: gistar_layer_name(group) for group in hot.results}
+    return hotspot_map(
+        hot.outline,
+        title=title,
+        gistar_cells=cells,
+        gistar_name=names[head.group] if head is not None else GISTAR_LAYER,
+        kde_cells=cells,
+        emerging_cells=cells if cells is not None and "emerging_class" in cells else None,
+        repeats=head.repeats if head is not None and not head.repeats.empty else None,
+        more_gistar={names[g]: r.cells for g, r in hot.results.items() if r is not head},
+        notes={names[g]: r.scale for g, r in hot.results.items()},
+        too_few=hot.too_few,
+        lsoas=lsoas,  # with their own search entries
+        places=[p for p in hot.places if lsoas is None or p["kind"] != "LSOA"],
+    )
 
 
 def _kde_layer(cells: gpd.GeoDataFrame, m: folium.Map, *, show: bool) -> list[LegendSection]:
@@ -215,7 +254,7 @@ def _emerging_style(feature: dict) -> dict:
 
 
 def _gistar_layer(
-    cells: gpd.GeoDataFrame, m: folium.Map, name: str, *, show: bool
+    cells: gpd.GeoDataFrame, m: folium.Map, name: str, *, show: bool, note: str = ""
 ) -> list[LegendSection]:
     """Add the significant Gi* classes of ``cells`` to ``m``; return the legend part (the
     classes present, or a note that none is significant)."""
@@ -239,7 +278,7 @@ def _gistar_layer(
     present = set(significant["hotspot_level"])
     rows = [(box(colour), label) for level, (colour, label) in GI_COLOURS.items()
             if level in present]  # fmt: skip
-    note = "Getis-Ord Gi*, false discovery rate corrected."
+    note = " ".join(("Getis-Ord Gi*, false discovery rate corrected.", note)).strip()
     return [LegendSection(name, rows, layer=layer, note=note)]
 
 

@@ -16,13 +16,15 @@ INDEX = "index.html"
 
 def hotspot_index_entries(folder: str | Path) -> list[dict]:
     """One entry per hotspot map (``hotspots_*.html``) in ``folder``, sorted by area: its
-    ``<stem>.json`` beside it (:func:`psa_geo.write_hotspots`), or for a map without one (an
-    older psa-geo) the file name alone."""
+    ``<stem>.json`` beside it (:func:`psa_geo.write_hotspots`: the headline ``group`` and its
+    ``hot_cells``, the ``groups`` mapped and those ``too_few`` to map), or for a map without
+    one (an older psa-geo) the file name alone."""
     folder = Path(folder)
     entries = []
     for page in sorted(folder.glob("hotspots_*.html")):
         entry = {"area": page.stem.removeprefix("hotspots_"), "group": "", "period": "",
-                 "place": None, "hot_cells": None, "cell_count": None}  # fmt: skip
+                 "place": None, "hot_cells": None, "cell_count": None, "groups": [],
+                 "too_few": {}}  # fmt: skip
         try:
             found = json.loads(page.with_suffix(".json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -40,6 +42,7 @@ def hotspots_index_html(entries: list[dict], *, home: str = HOME) -> str:
     return load_template("hotspots_index.html.j2").render(
         entries=entries,
         place=places[0] if places else None,
+        headline=next((e["group"] for e in entries if e["group"]), None),
         home=home,
         attribution=credits("boundaries", "police_uk"),
         version=__version__,

@@ -1,11 +1,10 @@
-"""Hotspot study of one area: density, Gi* hot and cold spots and repeat locations."""
+"""Hotspot studies of one area: density, Gi* hot and cold spots and repeat locations, for one
+crime group (:func:`hotspot_study`) or every mapped group (:func:`area_hotspots`)."""
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -14,25 +13,30 @@ from scipy.spatial import cKDTree
 
 from .emerging import MIN_SLICES, emerging_hotspots
 from .errors import PsaGeoError
-from .filenames import safe_name
 from .gistar import NOT_TESTED, gistar
 from .groups import single_groups
-from .hotspot_maps import hotspot_map
 from .kde import kde
+from .measures import ALL_CRIME, ASB
 from .names import match_name
-from .page_assets import save_map
 from .periods import Period
 from .place_search import place_index
 from .repeats import repeat_locations
 
 log = logging.getLogger(__name__)
 
+MIN_MAPPED_EVENTS = 60
+"""A group with fewer events in the area and period is listed "too few to map" (ArcGIS Pro's
+Optimized Hot Spot Analysis likewise needs at least 60 incidents)."""
+DETAILED_GROUPS = (ALL_CRIME, ASB)
+"""The groups that also get emerging hot spots and repeat locations."""
+
 
 @dataclass
 class HotspotResult:
-    """``cells``: the grid with ``n``, ``kde``, the Gi* columns and, for periods of 10 months
-    or more, the emerging hot-spot columns; ``repeats``: top locations; ``places``: the
-    area's wards and LSOAs for the map's search (:func:`place_index`)."""
+    """``cells``: the grid with ``n``, ``kde``, the Gi* columns and, for detailed groups and
+    periods of 10 months or more, the emerging hot-spot columns; ``repeats``: top locations
+    (empty for groups that are not detailed); ``places``: the area's wards and LSOAs for the
+    map's search (:func:`place_index`); ``scale``: the cell size and Gi* band in words."""
 
     area_name: str
     group: str
@@ -41,6 +45,63 @@ class HotspotResult:
     cells: gpd.GeoDataFrame
     repeats: pd.DataFrame
     places: list[dict] = field(default_factory=list)
+    scale: str = ""
+
+    @property
+    def hot_cells(self) -> int:
+        """Cells that are hot spots at 95% confidence or more."""
+        return int((self.cells["hotspot_level"] >= 2).sum())
+
+
+@dataclass
+class AreaHotspots:
+    """The hotspots of every mapped group in one area: ``results`` by group, in the groups'
+    order, and ``too_few``: the groups not mapped, with their number of events."""
+
+    area_name: str
+    level: str
+    period: Period
+    outline: gpd.GeoDataFrame
+    results: dict[str, HotspotResult]
+    too_few: dict[str, int] = field(default_factory=dict)
+    places: list[dict] = field(default_factory=list)
+
+    @property
+    def headline(self) -> HotspotResult | None:
+        """All crime when mapped, else the first detailed group, else the first group."""
+        for group in (*DETAILED_GROUPS, *self.results):
+            if group in self.results:
+                return self.results[group]
+        return None
+
+
+@dataclass(frozen=True)
+class _StudyArea:
+    name: str
+    level: str
+    lsoas: gpd.GeoDataFrame
+    outline: gpd.GeoDataFrame
+
+    @classmethod
+    def of(cls, areas: gpd.GeoDataFrame, level: str, name: str) -> _StudyArea:
+        column = f"{level}_name"
+        if column not in areas:
+            raise PsaGeoError(f"'level' should be lsoa, ward, lad or csp, got {level!r}")
+        name = match_name(name, sorted(areas[column].dropna().unique()), what=level.upper())
+        chosen = areas[areas[column] == name]
+        return cls(name, level, chosen, chosen[["geometry"]].dissolve())
+
+    def events(self, events: gpd.GeoDataFrame, period: Period) -> gpd.GeoDataFrame:
+        """The located events inside the area in ``period``."""
+        inside = events["area_status"] == "inside"
+        return events[inside & events[f"{self.level}_name"].eq(self.name)
+                      & period.contains(events["date"])]  # fmt: skip
+
+    def places(self) -> list[dict]:
+        wards = self.lsoas[["ward_name", "geometry"]].dissolve(by="ward_name", as_index=False)
+        wards = wards.rename(columns={"ward_name": "area_name"})
+        lsoas = self.lsoas.rename(columns={"lsoa_name": "area_name"})
+        return place_index([("ward", wards), ("LSOA", lsoas)])
 
 
 def hotspot_study(
@@ -54,46 +115,99 @@ def hotspot_study(
     period: Period,
     cell_size: float | None = None,
     sensitive: bool = False,
+    detailed: bool = True,
 ) -> HotspotResult:
-    """Hotspots of ``group`` in one area of ``level`` (a CSP, LAD or ward by name) in ``period``.
+    """Hotspots of ``group`` in one area of ``level`` (a CSP, LAD, ward or town by name) in
+    ``period``.
 
     Uses the located events assigned to the area (:func:`assign_areas`), one square grid for
-    the kernel density, Gi* and, when the period has at least 10 months, the monthly
-    emerging hot spots (:func:`emerging_hotspots`); default cell size:
-    :func:`default_cell_size`. Adds the top 10 repeat locations.
+    the kernel density, Gi* and, when ``detailed`` and the period has at least 10 months,
+    the monthly emerging hot spots (:func:`emerging_hotspots`); default cell size:
+    :func:`default_cell_size`. ``detailed`` also adds the top 10 repeat locations.
     """
     if sensitive:
         raise PsaGeoError("a sensitive source is never given fine-grained hotspot layers")
     groups = groups or single_groups(events["category"])
     if group not in groups:
         raise PsaGeoError(f"no group {group!r}; choose one of: {', '.join(groups)}")
-    name_col = f"{level}_name"
-    if name_col not in areas:
-        raise PsaGeoError(f"'level' should be lsoa, ward, lad or csp, got {level!r}")
-    area_name = match_name(area_name, sorted(areas[name_col].dropna().unique()),
-                           what=level.upper())  # fmt: skip
-    chosen = areas[areas[name_col] == area_name]
-    outline = chosen[["geometry"]].dissolve()
-    selected = events[
-        (events["area_status"] == "inside")
-        & events[name_col].eq(area_name)
-        & events["category"].isin(groups[group])
-        & period.contains(events["date"])
-    ]
-    log.info("hotspots: %d events of %s in %s, %s", len(selected), group, area_name, period.label)
-    cells = kde(selected, area=outline, cell_size=cell_size)
-    alone = _isolated(cells)
-    cells = _gistar_with_isolated(cells, alone)
-    if period.months >= MIN_SLICES:
+    area = _StudyArea.of(areas, level, area_name)
+    selected = area.events(events, period)
+    selected = selected[selected["category"].isin(groups[group])]
+    result = _group_study(selected, area, group, period, cell_size, detailed)
+    result.places = area.places()
+    return result
+
+
+def area_hotspots(
+    events: gpd.GeoDataFrame,
+    areas: gpd.GeoDataFrame,
+    *,
+    area_name: str,
+    level: str = "csp",
+    groups: dict[str, list[str]],
+    mapped: list[str] | None = None,
+    period: Period,
+    cell_size: float | None = None,
+    detailed: tuple[str, ...] = DETAILED_GROUPS,
+) -> AreaHotspots:
+    """Hotspots of each group of ``mapped`` (default: every group of ``groups``) in one area.
+
+    A group with fewer than :data:`MIN_MAPPED_EVENTS` located events in the area and period,
+    or too few cells with events for Gi*, is listed in ``too_few`` with its count instead.
+    The groups of ``detailed`` also get emerging hot spots and repeat locations.
+    """
+    mapped = list(groups) if mapped is None else mapped
+    unknown = [g for g in mapped if g not in groups]
+    if unknown:
+        raise PsaGeoError(f"no group {unknown[0]!r} to map; choose from: {', '.join(groups)}")
+    area = _StudyArea.of(areas, level, area_name)
+    in_area = area.events(events, period)
+    results, too_few = {}, {}
+    for group in mapped:
+        selected = in_area[in_area["category"].isin(groups[group])]
+        if len(selected) < MIN_MAPPED_EVENTS:
+            too_few[group] = len(selected)
+            continue
+        try:
+            results[group] = _group_study(selected, area, group, period, cell_size,
+                                          group in detailed)  # fmt: skip
+        except PsaGeoError as exc:
+            log.info("hotspots: %s in %s too few to map: %s", group, area.name, exc)
+            too_few[group] = len(selected)
+    places = area.places()
+    for result in results.values():
+        result.places = places
+    return AreaHotspots(area.name, level, period, area.outline, results, too_few, places)
+
+
+def _group_study(
+    selected: gpd.GeoDataFrame,
+    area: _StudyArea,
+    group: str,
+    period: Period,
+    cell_size: float | None,
+    detailed: bool,
+) -> HotspotResult:
+    log.info("hotspots: %d events of %s in %s, %s", len(selected), group, area.name, period.label)
+    cells = kde(selected, area=area.outline, cell_size=cell_size)
+    cells = _gistar_with_isolated(cells, _isolated(cells))
+    if detailed and period.months >= MIN_SLICES:
         cells = emerging_hotspots(selected, cells, period=period)
-    else:
+    elif detailed:
         log.info("emerging hot spots need %d months or more; %s is shorter", MIN_SLICES,
                  period.label)  # fmt: skip
-    wards = chosen[["ward_name", "geometry"]].dissolve(by="ward_name", as_index=False)
-    places = place_index([("ward", wards.rename(columns={"ward_name": "area_name"})),
-                          ("LSOA", chosen.rename(columns={"lsoa_name": "area_name"}))])  # fmt: skip
-    return HotspotResult(area_name, group, period, outline, cells,
-                         repeat_locations(selected, top=10), places)  # fmt: skip
+    repeats = repeat_locations(selected, top=10) if detailed else pd.DataFrame()
+    return HotspotResult(area.name, group, period, area.outline, cells, repeats,
+                         scale=_scale_words(cells))  # fmt: skip
+
+
+def _scale_words(cells: gpd.GeoDataFrame) -> str:
+    size = cells.attrs.get("kde", {}).get("cell_size")
+    band = cells["gistar_band_m"].dropna()
+    if size is None or band.empty:
+        return ""
+    return (f"Cells of {size:,.0f} m; each cell is compared with the cells within "
+            f"{float(band.iloc[0]):,.0f} m (its 8 neighbours).")  # fmt: skip
 
 
 def _isolated(cells: gpd.GeoDataFrame) -> np.ndarray:
@@ -115,33 +229,3 @@ def _gistar_with_isolated(cells: gpd.GeoDataFrame, alone: np.ndarray) -> gpd.Geo
     out.loc[alone, "hotspot_level"] = 0
     out["hotspot_level"] = out["hotspot_level"].astype(int)
     return out
-
-
-def write_hotspots(
-    result: HotspotResult, out_dir: str | Path, *, place: str | None = None
-) -> list[Path]:
-    """``hotspots_<area>.html`` (the map), ``hotspots_<area>.gpkg`` (cells, for QGIS) and
-    ``hotspots_<area>.json`` (what the folder's index shows of it:
-    :func:`psa_geo.hotspot_pages.write_hotspots_index`); ``place`` (the force definition's
-    area) is added to the title."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"hotspots_{safe_name(result.area_name)}_{safe_name(result.group)}"
-    where = f"{result.area_name} ({place})" if place else result.area_name
-    title = f"{result.group}: hotspots in {where}, {result.period.label}"
-    page = out_dir / f"{stem}.html"
-    emerging = result.cells if "emerging_class" in result.cells else None
-    m = hotspot_map(result.outline, title=title, gistar_cells=result.cells, kde_cells=result.cells,
-                    emerging_cells=emerging, repeats=result.repeats,
-                    places=result.places)  # fmt: skip
-    save_map(m, page, index_href="../index.html")
-    gpkg = out_dir / f"{stem}.gpkg"
-    gpkg.unlink(missing_ok=True)
-    result.cells.to_file(gpkg, layer="cells", driver="GPKG")
-    levels = result.cells.get("hotspot_level", pd.Series(dtype=float))
-    entry = {"area": result.area_name, "group": result.group, "period": result.period.label,
-             "place": place, "map": page.name, "cells": gpkg.name,
-             "hot_cells": int((levels >= 2).sum()), "cell_count": len(result.cells)}  # fmt: skip
-    sidecar = out_dir / f"{stem}.json"
-    sidecar.write_text(json.dumps(entry, indent=1, ensure_ascii=False), encoding="utf-8")
-    return [page, gpkg, sidecar]

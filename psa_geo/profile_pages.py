@@ -17,7 +17,8 @@ from .credits import HOME, credits
 from .csvfile import write_csv
 from .errors import InputFileError
 from .filenames import unique_names
-from .hotspot_maps import GI_COLOURS, hotspot_map
+from .hotspot_maps import GI_COLOURS, area_hotspot_map
+from .hotspots import AreaHotspots
 from .inequality import DEPRIVATION_COLUMNS
 from .measures import ALL_CRIME, ASB
 from .page_assets import save_map
@@ -65,7 +66,9 @@ def render_profile(
     figures = profile.figures.to_dict("records")
     season = [] if profile.seasonality is None else profile.seasonality.to_dict("records")
     hotspot_rows = {
-        group: result.repeats.to_dict("records") for group, result in profile.hotspots.items()
+        group: result.repeats.to_dict("records")
+        for group, result in profile.hotspots.items()
+        if not result.repeats.empty
     }
     return load_template("profile.html.j2").render(
         p=profile,
@@ -110,22 +113,13 @@ def _population(info: dict | None) -> dict:
 
 
 def profile_map(profile: TownProfile, *, place: str | None = None):
-    """The town's interactive folium map: LSOAs with their figures, crime and ASB Gi*
-    classes, emerging hot spots, density and the top repeat locations."""
-    crime = profile.hotspots.get(ALL_CRIME)
-    asb = profile.hotspots.get(ASB)
-    cells = crime.cells if crime is not None else None
-    return hotspot_map(
-        profile.outline,
-        title=f"{profile.town}{f' ({place})' if place else ''}: crime hotspots, "
-        f"{profile.study.label}",
-        gistar_cells=cells,
-        kde_cells=cells,
-        emerging_cells=cells if cells is not None and "emerging_class" in cells else None,
-        repeats=crime.repeats if crime is not None else None,
-        more_gistar={"ASB hot and cold spots (Gi*)": asb.cells} if asb is not None else None,
-        lsoas=profile.lsoas,
-    )
+    """The town's interactive folium map: LSOAs with their figures, each mapped group's Gi*
+    classes, and all crime's emerging hot spots, density and top repeat locations."""
+    hot = AreaHotspots(profile.town, "town", profile.study, profile.outline, profile.hotspots,
+                       profile.too_few, profile.places)  # fmt: skip
+    where = f"{profile.town}{f' ({place})' if place else ''}"
+    return area_hotspot_map(hot, title=f"{where}: crime hotspots, {profile.study.label}",
+                            lsoas=profile.lsoas)  # fmt: skip
 
 
 def monthly_chart_svg(profile: TownProfile) -> str:

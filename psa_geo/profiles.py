@@ -15,10 +15,9 @@ import geopandas as gpd
 import pandas as pd
 
 from .completeness import incomplete_note
-from .errors import PsaGeoError
 from .filenames import safe_name
 from .groups import single_groups
-from .hotspots import HotspotResult, hotspot_study
+from .hotspots import HotspotResult, area_hotspots
 from .inequality import MOST_DEPRIVED, deprived_share, with_deprivation
 from .measures import ALL_CRIME, ASB, rate_table
 from .names import match_names
@@ -49,8 +48,8 @@ class TownProfile:
     most deprived 10% and 20% and, for the latter (national deciles 1-2), their share of the
     town's crime (``crime_share_pct``) and of its residents (``population_share_pct``); no
     slope index: a town's few LSOAs give no stable gradient. ``monthly`` the monthly counts
-    of the headline groups over both periods; ``hotspots`` a hotspot study per headline
-    group (absent where there were too few events, with the reason in ``notes``);
+    of the headline groups over both periods; ``hotspots`` a hotspot study per mapped group
+    and ``too_few`` the groups with too few events to map, with their counts;
     ``point_sources`` the town's figures from point files given to the run
     (:func:`psa_geo.point_sources.town_point_figures`), None where none was given.
     """
@@ -68,6 +67,8 @@ class TownProfile:
     deprivation: dict
     rural_urban: dict[str, int]
     hotspots: dict[str, HotspotResult] = field(default_factory=dict)
+    too_few: dict[str, int] = field(default_factory=dict)
+    places: list[dict] = field(default_factory=list)
     point_sources: dict[str, dict | None] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     incomplete: str = ""
@@ -100,6 +101,7 @@ def town_profiles(
     threshold: float = 0.05,
     hotspots: bool = True,
     incomplete: pd.DataFrame | None = None,
+    mapped: list[str] | None = None,
 ) -> list[TownProfile]:
     """Profiles of the towns ``names`` (default: every town in ``towns``).
 
@@ -108,7 +110,8 @@ def town_profiles(
     error listing the known towns. The comparison "vs other towns" pools the located events
     and residents of every other town in ``towns``. Changes and trends across months of
     ``incomplete`` (:func:`psa_geo.completeness.incomplete_months`) are withheld and the
-    page names those months.
+    page names those months. ``mapped`` are the groups given hotspot layers (default:
+    every group; :func:`psa_geo.hotspots.area_hotspots`).
     """
     known = list(dict.fromkeys(towns["town"]))
     chosen = known if names is None else match_names(names, known, what="town")
@@ -127,7 +130,8 @@ def town_profiles(
     if study.months == 12 and not table["trend_word"].str.startswith("not comparable").any():
         season = seasonality(monthly, period=study)
     shared = (events_t, areas_t, table, lsoa_rates, monthly, season, groups, study, comparison)
-    profiles = [_profile(name, *shared, hotspots) for name in chosen]
+    mapped_groups = (mapped or list(groups)) if hotspots else []
+    profiles = [_profile(name, *shared, mapped_groups) for name in chosen]
     for profile in profiles:
         profile.incomplete = incomplete_note(incomplete, study, comparison)
     return profiles
@@ -149,7 +153,7 @@ def _with_other_towns(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _profile(
-    name, events, areas, table, lsoa_rates, monthly, season, groups, study, comparison, hotspots
+    name, events, areas, table, lsoa_rates, monthly, season, groups, study, comparison, mapped
 ) -> TownProfile:
     members = areas[areas["town_name"] == name]
     outline = members[["geometry"]].dissolve()
@@ -183,16 +187,12 @@ def _profile(
         else {},
         point_sources=dict.fromkeys(POINT_SOURCES),
     )
-    if hotspots:
+    if mapped:
+        hot = area_hotspots(events, areas, area_name=name, level="town", groups=groups,
+                            mapped=mapped, period=study)  # fmt: skip
+        profile.hotspots, profile.too_few, profile.places = hot.results, hot.too_few, hot.places
         for group in HEADLINE_GROUPS:
-            if group not in groups:
-                continue
-            try:
-                profile.hotspots[group] = hotspot_study(
-                    events, areas, area_name=name, level="town", group=group, groups=groups,
-                    period=study,
-                )  # fmt: skip
-            except PsaGeoError as exc:
-                profile.notes.append(f"No {group} hotspot layer for {name}: {exc}")
-                log.info("no %s hotspots for %s: %s", group, name, exc)
+            if group in hot.too_few:
+                profile.notes.append(f"No {group} hotspot layer for {name}: too few events "
+                                     f"({hot.too_few[group]:,}) to map")  # fmt: skip
     return profile

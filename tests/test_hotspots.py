@@ -6,7 +6,7 @@ import pytest
 from conftest import make_events, run_cli
 
 import psa_geo
-from psa_geo.hotspots import safe_name
+from psa_geo.filenames import safe_name
 
 
 def test_safe_name_from_user_text():
