@@ -21,7 +21,13 @@ from .periods import Period
 log = logging.getLogger(__name__)
 
 OUTLINE_LAYER = "study_area"
-REPEATS_SUFFIX = ": repeat locations"
+REPEATS_SUFFIX = "_repeat_locations"
+
+
+def group_layer(group: str) -> str:
+    """A group's GeoPackage layer: its name made safe as a table name (letters, digits, _);
+    the group's own name is the layer's identifier and metadata."""
+    return safe_name(group, fallback="group").replace("-", "_")
 
 
 def hotspot_stem(area_name: str) -> str:
@@ -62,7 +68,8 @@ def write_hotspots(
         "hot_cells": headline.hot_cells if headline else None,
         "cell_count": len(headline.cells) if headline else None,
         "groups": [
-            {"group": g, "hot_cells": r.hot_cells, "scale": r.scale} for g, r in hot.results.items()
+            {"group": g, "layer": group_layer(g), "hot_cells": r.hot_cells, "scale": r.scale}
+            for g, r in hot.results.items()
         ],
         "too_few": hot.too_few,
     }
@@ -72,23 +79,28 @@ def write_hotspots(
 
 
 def write_hotspot_layers(hot: AreaHotspots, path: str | Path) -> Path:
-    """The GeoPackage of ``hot``: one layer of cells per group (named as the group), the study
-    area and, for the detailed groups, the repeat locations; replaced whole."""
+    """The GeoPackage of ``hot``: one layer of cells per group (:func:`group_layer`), the
+    study area and, for the detailed groups, the repeat locations; replaced whole."""
     path = Path(path)
     path.unlink(missing_ok=True)
     meta = {"period": hot.period.label, "area": hot.area_name,
             "too_few_to_map": json.dumps(hot.too_few, ensure_ascii=False)}  # fmt: skip
     hot.outline.to_file(path, layer=OUTLINE_LAYER, driver="GPKG", metadata=meta)
     for group, result in hot.results.items():
-        pyogrio.write_dataframe(result.cells, path, layer=group, driver="GPKG", append=False,
-                                layer_metadata={"group": group, "scale": result.scale})  # fmt: skip
+        layer = group_layer(group)
+        pyogrio.write_dataframe(result.cells, path, layer=layer, driver="GPKG",
+                                layer_metadata={"group": group, "scale": result.scale},
+                                layer_options={"IDENTIFIER": group,
+                                               "DESCRIPTION": result.scale})  # fmt: skip
         if not result.repeats.empty:
             points = gpd.GeoDataFrame(
                 result.repeats,
                 geometry=gpd.points_from_xy(result.repeats["easting"], result.repeats["northing"]),
                 crs=hot.outline.crs,
             )
-            pyogrio.write_dataframe(points, path, layer=f"{group}{REPEATS_SUFFIX}", driver="GPKG")
+            identifier = {"IDENTIFIER": f"{group}: repeat locations"}
+            pyogrio.write_dataframe(points, path, layer=f"{layer}{REPEATS_SUFFIX}", driver="GPKG",
+                                    layer_options=identifier)  # fmt: skip
     return path
 
 
@@ -106,11 +118,11 @@ def read_hotspots(path: str | Path) -> AreaHotspots:
                     pd.Timestamp(entry["period_end"]))  # fmt: skip
     results = {}
     for item in entry.get("groups", []):
-        group = item["group"]
-        if group not in layers:
+        group, layer = item["group"], item.get("layer", "")
+        if layer not in layers:
             continue
-        cells = pyogrio.read_dataframe(path, layer=group)
-        repeats_layer = f"{group}{REPEATS_SUFFIX}"
+        cells = pyogrio.read_dataframe(path, layer=layer)
+        repeats_layer = f"{layer}{REPEATS_SUFFIX}"
         repeats = (pd.DataFrame(pyogrio.read_dataframe(path, layer=repeats_layer,
                                                        read_geometry=False))
                    if repeats_layer in layers else pd.DataFrame())  # fmt: skip

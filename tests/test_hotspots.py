@@ -1,6 +1,9 @@
 """The hotspot study of one area, end to end, and its map in a browser."""
 
+import shutil
+
 import browser_support
+import pandas as pd
 import pyogrio
 import pytest
 from conftest import make_events, run_cli
@@ -62,9 +65,12 @@ def plymouth(mirror, tmp_path_factory):
 
 @pytest.mark.data
 def test_hotspots_command_writes_map_and_cells(plymouth):
-    cells = pyogrio.read_dataframe(
-        plymouth / "hotspots" / "hotspots_plymouth_all-crime-excl-asb.gpkg"
-    )
+    gpkg = plymouth / "hotspots" / "hotspots_plymouth.gpkg"
+    layers = [name for name, _ in pyogrio.list_layers(gpkg)]
+    assert layers == ["study_area", "all_crime_excl_asb", "all_crime_excl_asb_repeat_locations"]
+    assert "Cells of 200 m" in pyogrio.read_info(gpkg, layer="all_crime_excl_asb")[
+        "layer_metadata"]["scale"]  # fmt: skip
+    cells = pyogrio.read_dataframe(gpkg, layer="all_crime_excl_asb")
     assert cells.crs.to_epsg() == 27700
     assert {"n", "kde", "gistar_z", "hotspot_class"} <= set(cells.columns)
     assert cells["n"].sum() > 20_000  # Plymouth's 2019 crimes, on 200 m cells
@@ -89,7 +95,7 @@ def test_hotspots_command_writes_map_and_cells(plymouth):
 @pytest.mark.browser
 def test_hotspot_map_in_a_browser(plymouth):
     browser_support.require_browser()
-    page_path = plymouth / "hotspots" / "hotspots_plymouth_all-crime-excl-asb.html"
+    page_path = plymouth / "hotspots" / "hotspots_plymouth.html"
     with browser_support.open_page(page_path) as session:
         page = session.page
         assert session.errors == [] and session.unexpected == []
@@ -104,5 +110,42 @@ def test_hotspot_map_in_a_browser(plymouth):
         assert "Persistent hot spot" not in legend.inner_text()
         page.get_by_label("Emerging hot and cold spots (monthly Gi* trend)").check()
         assert "Persistent hot spot" in legend.inner_text()
-        page.get_by_label("Hot and cold spots (Getis-Ord Gi*, FDR)").uncheck()
+        page.get_by_label("All crime (excl. ASB): hot and cold spots (Gi*)").uncheck()
         assert "Hot spot, 99% confidence" not in legend.inner_text()
+
+
+@pytest.mark.data
+def test_hotspots_of_another_group_join_the_area_map(plymouth, mirror, assigned_2019, tmp_path):
+    """``hotspots --group`` adds that group's layers to the area's map and GeoPackage and
+    keeps the groups already there as they were."""
+    out = tmp_path / "site"
+    shutil.copytree(plymouth, out)
+    folder = out / "hotspots"
+    before = pyogrio.read_dataframe(folder / "hotspots_plymouth.gpkg", layer="all_crime_excl_asb")
+    result = run_cli("hotspots", "--data-dir", mirror, "--out", out, "--area", "plymouth",
+                     "--study", "2019", "--cell-size", "200", "--group", "Burglary")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    gpkg = folder / "hotspots_plymouth.gpkg"
+    layers = [name for name, _ in pyogrio.list_layers(gpkg)]
+    assert {"all_crime_excl_asb", "burglary"} <= set(layers)
+    after = pyogrio.read_dataframe(gpkg, layer="all_crime_excl_asb")
+    pd.testing.assert_frame_equal(after.drop(columns="geometry"), before.drop(columns="geometry"))
+    burglary = pyogrio.read_dataframe(gpkg, layer="burglary")
+    events = assigned_2019[0]
+    expected = events[(events["csp_name"] == "Plymouth") & (events["area_status"] == "inside")
+                      & (events["category"] == "Burglary")]  # fmt: skip
+    assert burglary["n"].sum() == len(expected)
+    page = (folder / "hotspots_plymouth.html").read_text(encoding="utf-8")
+    assert "Burglary: hot and cold spots (Gi*)" in page
+    assert "All crime (excl. ASB): hot and cold spots (Gi*)" in page
+    index = (folder / "index.html").read_text(encoding="utf-8")
+    assert index.count("hotspots_plymouth.html") == 1
+
+
+@pytest.mark.data
+def test_a_group_too_sparse_to_map_is_refused_with_its_count(mirror, tmp_path):
+    result = run_cli("hotspots", "--data-dir", mirror, "--out", tmp_path, "--area",
+                     "Isles of Scilly", "--study", "2019", "--group", "Burglary")  # fmt: skip
+    assert result.returncode != 0
+    line = result.stderr.strip().splitlines()[-1]
+    assert "too few events to map Burglary in Isles of Scilly" in line and "2019" in line
