@@ -22,7 +22,7 @@ SIZES = {"desktop": (1366, 768), "phone": (390, 844)}
 # view -> (page, element to wait for, element to shoot or None for the viewport)
 VIEWS = {
     "peninsula_map": ("peninsula_map.html", browser_support.FITTED, None),
-    "hotspot_map": ("hotspots/hotspots_plymouth_all-crime-excl-asb.html",
+    "hotspot_map": ("hotspots/hotspots_plymouth.html",
                     browser_support.FITTED, None),
     "town_profile": ("towns/penzance.html", "h1", None),
     "overview_grid": ("index.html", "#overview", "section.overview"),

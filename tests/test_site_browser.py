@@ -17,6 +17,8 @@ import pytest
 from conftest import run_cli
 from test_page_assets import EXTERNAL
 
+import psa_geo
+
 DESKTOP, PHONE = (1366, 768), (390, 844)
 MIN_UNCOVERED = 0.75
 DRAWN = "path.leaflet-interactive, .marker-cluster, .psa-number-icon"
@@ -122,7 +124,7 @@ def test_every_page_of_a_full_build_in_a_browser(built):
     pages = sorted(out.rglob("*.html"))
     seen = _check_site(out, pages)
     maps = [n for n in seen if "parts" in seen[n]]
-    assert len(maps) == 20 and len([n for n in seen if n.startswith("towns/")]) == 21
+    assert len(maps) == 21 and len([n for n in seen if n.startswith("towns/")]) == 21
     peninsula = seen["peninsula_map.html"]
     assert peninsula["title"].startswith("All crime")
     assert len(peninsula["labels"]) == 8 and "Plymouth" in peninsula["labels"]
@@ -131,8 +133,35 @@ def test_every_page_of_a_full_build_in_a_browser(built):
         "Rate per 1,000 residents",
         "Community Safety Partnerships",
     ]
-    hotspots = seen["hotspots/hotspots_plymouth_all-crime-excl-asb.html"]["parts"]
+    hotspots = seen["hotspots/hotspots_plymouth.html"]["parts"]
     assert "Top repeat locations" in hotspots and not any("Emerging" in p for p in hotspots)
+    assert "All crime (excl. ASB): hot and cold spots (Gi*)" in hotspots
+    assert not any(p.startswith("Burglary") for p in hotspots)  # other groups off at first
+
+
+@pytest.mark.data
+@pytest.mark.browser
+def test_a_crime_group_layer_switched_on_shows_its_cells_and_legend(built):
+    """Each mapped group is a layer of the area's hotspot map: off at first; switched on, its
+    Gi* cells are drawn and its legend part (classes in words, the scale) appears."""
+    browser_support.require_browser()
+    out, _ = built
+    groups = list(psa_geo.load_crime_groups())
+    with browser_support.open_page(out / "hotspots" / "hotspots_plymouth.html",
+                                   wait_for=browser_support.FITTED) as session:  # fmt: skip
+        page = session.page
+        names = page.locator(".leaflet-control-layers-overlays label").all_inner_texts()
+        for group in groups:
+            assert any(f"{group}: hot and cold spots (Gi*)" in n for n in names), group
+        drawn = page.locator("path.leaflet-interactive").count()
+        layer = "Burglary: hot and cold spots (Gi*)"
+        assert layer not in browser_support.legend_parts(page)
+        page.get_by_label(layer).check()
+        assert page.locator("path.leaflet-interactive").count() > drawn
+        assert layer in browser_support.legend_parts(page)
+        part = page.locator("#psa-legend .psa-legend-part", has_text=layer)
+        assert "Hot spot, 9" in part.inner_text() and "Cells of" in part.inner_text()
+        assert session.errors == []
 
 
 @pytest.mark.data
