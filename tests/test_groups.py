@@ -92,3 +92,24 @@ def test_groups_file_encodings(tmp_path, encoding, accepted):
             psa_geo.InputFileError, match=r"not UTF-8 text \(.*save it as UTF-8 CSV\)"
         ):
             psa_geo.load_crime_groups(path)
+
+
+def test_the_map_column_chooses_the_groups_given_hotspot_layers(tmp_path):
+    path = tmp_path / "groups.csv"
+    path.write_text(
+        "group,crime_type,map\n"
+        "All crime (excl. ASB),Burglary,yes\nAll crime (excl. ASB),Robbery,\n"
+        "Burglary,Burglary,no\nRobbery,Robbery,YES\n",
+        encoding="utf-8",
+    )
+    assert psa_geo.load_mapped_groups(path) == ["All crime (excl. ASB)", "Robbery"]
+    path.write_text("group,crime_type\nBurglary,Burglary\n", encoding="utf-8")
+    assert psa_geo.load_mapped_groups(path) == ["Burglary"]  # no column: every group
+    assert psa_geo.load_mapped_groups() == list(psa_geo.load_crime_groups())
+
+
+def test_a_map_column_that_is_not_yes_or_no_is_refused(tmp_path):
+    path = tmp_path / "groups.csv"
+    path.write_text("group,crime_type,map\nBurglary,Burglary,maybe\n", encoding="utf-8")
+    with pytest.raises(psa_geo.InputFileError, match=r"groups.csv: row 2: .*yes or no.*'maybe'"):
+        psa_geo.load_mapped_groups(path)

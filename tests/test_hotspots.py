@@ -149,3 +149,27 @@ def test_a_group_too_sparse_to_map_is_refused_with_its_count(mirror, tmp_path):
     assert result.returncode != 0
     line = result.stderr.strip().splitlines()[-1]
     assert "too few events to map Burglary in Isles of Scilly" in line and "2019" in line
+
+
+@pytest.mark.data
+def test_area_hotspots_map_each_group_and_list_those_too_few(assigned_all, areas):
+    groups = psa_geo.load_crime_groups()
+    year = psa_geo.calendar_year(2019)
+    scilly = psa_geo.area_hotspots(assigned_all, areas, area_name="Isles of Scilly",
+                                   groups=groups, period=year)  # fmt: skip
+    inside = assigned_all[(assigned_all["csp_name"] == "Isles of Scilly")
+                          & (assigned_all["area_status"] == "inside")
+                          & year.contains(assigned_all["date"])]  # fmt: skip
+    assert scilly.results == {} and list(scilly.too_few) == list(groups)
+    for group, members in groups.items():
+        assert scilly.too_few[group] == inside["category"].isin(members).sum()
+    chosen = ["Burglary", "Anti-social behaviour"]
+    exeter = psa_geo.area_hotspots(assigned_all, areas, area_name="Exeter", groups=groups,
+                                   mapped=chosen, period=year)  # fmt: skip
+    assert list(exeter.results) == chosen and exeter.headline.group == "Anti-social behaviour"
+    assert exeter.results["Burglary"].repeats.empty  # detail for all crime and ASB only
+    assert "emerging_class" not in exeter.results["Burglary"].cells
+    assert "emerging_class" in exeter.results["Anti-social behaviour"].cells
+    with pytest.raises(psa_geo.PsaGeoError, match="no group 'Arson' to map"):
+        psa_geo.area_hotspots(assigned_all, areas, area_name="Exeter", groups=groups,
+                              mapped=["Arson"], period=year)  # fmt: skip
