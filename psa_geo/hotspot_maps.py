@@ -87,9 +87,8 @@ def hotspot_map(
     more_layers: Callable[[folium.Map], list[LegendSection]] | None = None,
     places: list[dict] | None = None,
     view: gpd.GeoDataFrame | None = None,
-    gistar_name: str = GISTAR_LAYER,
-    notes: dict[str, str] | None = None,
-    too_few: dict[str, int] | None = None,
+    show_density: bool | None = None,
+    of_group: str | None = None,
 ) -> folium.Map:
     """A map of one study area with hotspot layers, each with a legend in words.
 
@@ -103,10 +102,10 @@ def hotspot_map(
     (default: boundaries and police.uk); ``more_layers`` adds further layers to the map and
     returns their legend parts; ``places`` (:func:`place_index`) feed the search box, with
     the ``lsoas``; ``view`` is what the first view shows (default: the ``outline``);
-    ``gistar_name`` names the layer of ``gistar_cells``; ``notes`` add a line to the legend
-    of a Gi* layer, by layer name (e.g. its scale); ``too_few`` lists the groups not mapped
-    with their number of events. A ``sensitive``
-    source (rough sleeping) is refused: its events must never be mapped at fine grain.
+    ``show_density`` says whether the density is on at first (default: when there are no
+    ``gistar_cells``); ``of_group`` names the group of the emerging and repeat layers, when
+    others are mapped too. A ``sensitive`` source (rough sleeping) is refused: its events must
+    never be mapped at fine grain.
     """
     layers = (gistar_cells, kde_cells, emerging_cells, repeats, more_gistar)
     if sensitive and any(layer is not None for layer in layers):
@@ -122,20 +121,16 @@ def hotspot_map(
     m = base_map()
     legend = []
     if kde_cells is not None:
-        legend += _kde_layer(kde_cells, m, show=gistar_cells is None)
-    notes = notes or {}
+        shown = gistar_cells is None if show_density is None else show_density
+        legend += _kde_layer(kde_cells, m, show=shown)
     if gistar_cells is not None:
-        legend += _gistar_layer(gistar_cells, m, gistar_name, show=True,
-                                note=notes.get(gistar_name, ""))  # fmt: skip
+        legend += _gistar_layer(gistar_cells, m, GISTAR_LAYER, show=True)
     for name, cells in (more_gistar or {}).items():
-        legend += _gistar_layer(cells, m, name, show=False, note=notes.get(name, ""))
-    if too_few:
-        listed = "; ".join(f"{group}: {count:,} events" for group, count in too_few.items())
-        legend.append(LegendSection("Too few events to map", note=listed))
+        legend += _gistar_layer(cells, m, name, show=False)
     if emerging_cells is not None:
-        legend += _emerging_layer(emerging_cells, m)
+        legend += _emerging_layer(emerging_cells, m, of_group=of_group)
     if repeats is not None and not repeats.empty:
-        legend += _repeat_layer(repeats, m)
+        legend += _repeat_layer(repeats, m, of_group=of_group)
     places = list(places or [])
     if lsoas is not None:
         legend += _lsoa_layer(lsoas, m)
@@ -155,32 +150,41 @@ def hotspot_map(
     return finish_map(m, title=title, study_area=view, legend=legend, credit=credit)
 
 
-def gistar_layer_name(group: str) -> str:
-    """The map layer of a group's Gi* hot and cold spots."""
-    return f"{group}: hot and cold spots (Gi*)"
+def group_layer_name(result) -> str:
+    """The radio choice of a group's Gi* layer: its name and number of events."""
+    return f"{result.group}: {int(result.cells['n'].sum()):,} events"
 
 
 def area_hotspot_map(hot, *, title: str, lsoas: gpd.GeoDataFrame | None = None) -> folium.Map:
     """The map of an :class:`~psa_geo.hotspots.AreaHotspots`: each group's Gi* classes as a
-    layer (the headline group's on, the others off), the headline group's density,
-    emerging hot spots and repeat locations, the groups too few to map, and ``lsoas`` as
-    :func:`hotspot_map` draws them."""
+    radio choice, one group at a time (the headline group first: groups share the Gi*
+    colours), the headline group's density, emerging hot spots and repeat locations, the
+    groups too few to map, and ``lsoas`` as :func:`hotspot_map` draws them."""
     head = hot.headline
     cells = head.cells if head is not None else None
-    names = {group: gistar_layer_name(group) for group in hot.results}
+
+    def group_layers(m: folium.Map) -> list[LegendSection]:
+        legend = []
+        for group, result in hot.results.items():
+            legend += _gistar_layer(result.cells, m, group_layer_name(result), show=result is head,
+                                    note=result.scale, overlay=False,
+                                    heading=f"Hot and cold spots: {group}")  # fmt: skip
+        if hot.too_few:
+            listed = "; ".join(f"{g}: {n:,} events" for g, n in hot.too_few.items())
+            legend.append(LegendSection("Too few events to map", note=listed))
+        return legend
+
     return hotspot_map(
         hot.outline,
         title=title,
-        gistar_cells=cells,
-        gistar_name=names[head.group] if head is not None else GISTAR_LAYER,
         kde_cells=cells,
+        show_density=False,
         emerging_cells=cells if cells is not None and "emerging_class" in cells else None,
         repeats=head.repeats if head is not None and not head.repeats.empty else None,
-        more_gistar={names[g]: r.cells for g, r in hot.results.items() if r is not head},
-        notes={names[g]: r.scale for g, r in hot.results.items()},
-        too_few=hot.too_few,
         lsoas=lsoas,  # with their own search entries
         places=[p for p in hot.places if lsoas is None or p["kind"] != "LSOA"],
+        more_layers=group_layers,
+        of_group=head.group if head is not None and len(hot.results) > 1 else None,
     )
 
 
@@ -208,9 +212,13 @@ def _kde_layer(cells: gpd.GeoDataFrame, m: folium.Map, *, show: bool) -> list[Le
                           note="The top half of cells by density, in quarters.")]  # fmt: skip
 
 
-def _repeat_layer(repeats: pd.DataFrame, m: folium.Map) -> list[LegendSection]:
-    """The top repeat locations as markers numbered by rank; return the legend part."""
-    layer = folium.FeatureGroup(name=f"Top {len(repeats)} repeat locations")
+def _repeat_layer(
+    repeats: pd.DataFrame, m: folium.Map, *, of_group: str | None = None
+) -> list[LegendSection]:
+    """The top repeat locations (of ``of_group``) as markers numbered by rank; return the
+    legend part."""
+    of = f": {of_group}" if of_group else ""
+    layer = folium.FeatureGroup(name=f"Top {len(repeats)} repeat locations{of}")
     points = gpd.GeoSeries.from_xy(repeats["easting"], repeats["northing"], crs="EPSG:27700")
     for row, point in zip(repeats.itertuples(), points.to_crs("EPSG:4326"), strict=True):
         text = f"#{row.rank}: {row.location} ({row.count:,} events, {row.share_pct:.2f}% of all)"
@@ -219,18 +227,22 @@ def _repeat_layer(repeats: pd.DataFrame, m: folium.Map) -> list[LegendSection]:
         ).add_child(tooltip(text)).add_to(layer)
     layer.add_to(m)
     rows = [(numbered(1), "a repeat location (hover for its street and count)")]
-    return [LegendSection("Top repeat locations", rows, layer=layer, note=REPEAT_NOTE)]
+    return [LegendSection(f"Top repeat locations{of}", rows, layer=layer, note=REPEAT_NOTE)]
 
 
-def _emerging_layer(cells: gpd.GeoDataFrame, m: folium.Map) -> list[LegendSection]:
-    """Add the emerging hot-spot classes to ``m`` (off at first); return the legend part."""
+def _emerging_layer(
+    cells: gpd.GeoDataFrame, m: folium.Map, *, of_group: str | None = None
+) -> list[LegendSection]:
+    """Add the emerging hot-spot classes (of ``of_group``) to ``m`` (off at first); return the
+    legend part."""
+    of = f": {of_group}" if of_group else ""
     patterned = cells[cells["emerging_class"].isin(list(EMERGING_COLOURS))]
     if patterned.empty:
         return []
     present = [name for name in EMERGING_COLOURS if name in set(patterned["emerging_class"])]
     layer = geojson_layer(
         _dissolved_geojson(patterned, "emerging_class", 5, {name: name for name in present}),
-        name="Emerging hot and cold spots (monthly Gi* trend)",
+        name=f"Emerging hot and cold spots (monthly Gi* trend){of}",
         show=False,
         style_function=_emerging_style,
         tooltip={"label": "Emerging pattern"},
@@ -240,7 +252,7 @@ def _emerging_layer(cells: gpd.GeoDataFrame, m: folium.Map) -> list[LegendSectio
              "#333333", dashed="cold" in name), name)
         for name in present
     ]  # fmt: skip
-    return [LegendSection("Emerging hot and cold spots", rows, layer=layer,
+    return [LegendSection(f"Emerging hot and cold spots{of}", rows, layer=layer,
                           note="Hot spots solid; cold spots pale with a dashed edge.")]  # fmt: skip
 
 
@@ -254,32 +266,46 @@ def _emerging_style(feature: dict) -> dict:
 
 
 def _gistar_layer(
-    cells: gpd.GeoDataFrame, m: folium.Map, name: str, *, show: bool, note: str = ""
+    cells: gpd.GeoDataFrame,
+    m: folium.Map,
+    name: str,
+    *,
+    show: bool,
+    note: str = "",
+    overlay: bool = True,
+    heading: str | None = None,
 ) -> list[LegendSection]:
-    """Add the significant Gi* classes of ``cells`` to ``m``; return the legend part (the
-    classes present, or a note that none is significant)."""
+    """Add the significant Gi* classes of ``cells`` to ``m`` as layer ``name`` (a radio
+    choice unless ``overlay``); return the legend part (the classes present, or a note that
+    none is significant), headed ``heading`` (default: the name), with ``note`` added."""
+    heading = heading or name
     significant = cells[cells["hotspot_level"] != 0]
     if significant.empty:
-        return [LegendSection(name, note="No cell is a significant hot or cold spot.")]
+        none = " ".join(("No cell is a significant hot or cold spot.", note)).strip()
+        if overlay:
+            return [LegendSection(heading, note=none)]
+        empty = folium.FeatureGroup(name=name, overlay=False, show=show).add_to(m)
+        return [LegendSection(heading, layer=empty, note=none)]
     layer = geojson_layer(
         _dissolved_geojson(
             significant, "hotspot_level", 5, {k: v[1] for k, v in GI_COLOURS.items()}
         ),
         name=name,
         show=show,
+        overlay=overlay,
         style_function=lambda f: {
             "fillColor": GI_COLOURS[f["properties"]["hotspot_level"]][0],
             "color": "#333",
             "weight": 0.4,
             "fillOpacity": 0.7,
         },
-        tooltip={"label": name},
+        tooltip={"label": heading},
     ).add_to(m)
     present = set(significant["hotspot_level"])
     rows = [(box(colour), label) for level, (colour, label) in GI_COLOURS.items()
             if level in present]  # fmt: skip
-    note = " ".join(("Getis-Ord Gi*, false discovery rate corrected.", note)).strip()
-    return [LegendSection(name, rows, layer=layer, note=note)]
+    text = " ".join(("Getis-Ord Gi*, false discovery rate corrected.", note)).strip()
+    return [LegendSection(heading, rows, layer=layer, note=text)]
 
 
 def _lsoa_layer(lsoas: gpd.GeoDataFrame, m: folium.Map) -> list[LegendSection]:

@@ -106,12 +106,13 @@ def test_hotspot_map_in_a_browser(plymouth):
         legend = page.locator("#psa-legend")
         assert "Hot spot, 99% confidence" in legend.inner_text()
         assert "Top repeat locations" in legend.inner_text()
+        assert "Hot and cold spots: All crime (excl. ASB)" in legend.inner_text()
         # The legend follows the layers: the emerging classes show once their layer is on.
         assert "Persistent hot spot" not in legend.inner_text()
         page.get_by_label("Emerging hot and cold spots (monthly Gi* trend)").check()
         assert "Persistent hot spot" in legend.inner_text()
-        page.get_by_label("All crime (excl. ASB): hot and cold spots (Gi*)").uncheck()
-        assert "Hot spot, 99% confidence" not in legend.inner_text()
+        page.get_by_label("Top 10 repeat locations").uncheck()
+        assert "Top repeat locations" not in legend.inner_text()
 
 
 @pytest.mark.data
@@ -136,8 +137,8 @@ def test_hotspots_of_another_group_join_the_area_map(plymouth, mirror, assigned_
                       & (events["category"] == "Burglary")]  # fmt: skip
     assert burglary["n"].sum() == len(expected)
     page = (folder / "hotspots_plymouth.html").read_text(encoding="utf-8")
-    assert "Burglary: hot and cold spots (Gi*)" in page
-    assert "All crime (excl. ASB): hot and cold spots (Gi*)" in page
+    assert "Hot and cold spots: Burglary" in page
+    assert "Hot and cold spots: All crime (excl. ASB)" in page
     index = (folder / "index.html").read_text(encoding="utf-8")
     assert index.count("hotspots_plymouth.html") == 1
 

@@ -10,6 +10,7 @@ on screen and under no control; at desktop size the legend follows the layers.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import browser_support
@@ -20,6 +21,9 @@ from test_page_assets import EXTERNAL
 import psa_geo
 
 DESKTOP, PHONE = (1366, 768), (390, 844)
+GI_FILLS = """() => [...document.querySelectorAll('path.leaflet-interactive')]
+    .filter(p => ['#b2182b', '#ef8a62', '#fddbc7'].includes(p.getAttribute('fill')))
+    .map(p => p.getAttribute('d')).sort()"""
 MIN_UNCOVERED = 0.75
 DRAWN = "path.leaflet-interactive, .marker-cluster, .psa-number-icon"
 
@@ -134,32 +138,33 @@ def test_every_page_of_a_full_build_in_a_browser(built):
         "Community Safety Partnerships",
     ]
     hotspots = seen["hotspots/hotspots_plymouth.html"]["parts"]
-    assert "Top repeat locations" in hotspots and not any("Emerging" in p for p in hotspots)
-    assert "All crime (excl. ASB): hot and cold spots (Gi*)" in hotspots
-    assert not any(p.startswith("Burglary") for p in hotspots)  # other groups off at first
+    assert "Top repeat locations: All crime (excl. ASB)" in hotspots
+    assert not any("Emerging" in p for p in hotspots)
+    assert "Hot and cold spots: All crime (excl. ASB)" in hotspots
+    assert "Hot and cold spots: Burglary" not in hotspots  # one group at a time
 
 
 @pytest.mark.data
 @pytest.mark.browser
 def test_a_crime_group_layer_switched_on_shows_its_cells_and_legend(built):
-    """Each mapped group is a layer of the area's hotspot map: off at first; switched on, its
-    Gi* cells are drawn and its legend part (classes in words, the scale) appears."""
+    """Each mapped group is a radio choice of the area's hotspot map (all crime at first);
+    choosing another draws its Gi* cells and swaps the legend to its classes and scale."""
     browser_support.require_browser()
     out, _ = built
-    groups = list(psa_geo.load_crime_groups())
     with browser_support.open_page(out / "hotspots" / "hotspots_plymouth.html",
                                    wait_for=browser_support.FITTED) as session:  # fmt: skip
         page = session.page
-        names = page.locator(".leaflet-control-layers-overlays label").all_inner_texts()
-        for group in groups:
-            assert any(f"{group}: hot and cold spots (Gi*)" in n for n in names), group
-        drawn = page.locator("path.leaflet-interactive").count()
-        layer = "Burglary: hot and cold spots (Gi*)"
-        assert layer not in browser_support.legend_parts(page)
-        page.get_by_label(layer).check()
-        assert page.locator("path.leaflet-interactive").count() > drawn
-        assert layer in browser_support.legend_parts(page)
-        part = page.locator("#psa-legend .psa-legend-part", has_text=layer)
+        choices = page.locator(".leaflet-control-layers-base label").all_inner_texts()
+        groups = [c.strip().rsplit(":", 1)[0] for c in choices]
+        assert groups == list(psa_geo.load_crime_groups())  # every group is mapped in Plymouth
+        before = page.evaluate(GI_FILLS)
+        page.get_by_label(re.compile(r"^\s*Burglary: [\d,]+ events")).check()
+        parts = browser_support.legend_parts(page)
+        assert "Hot and cold spots: Burglary" in parts
+        assert "Hot and cold spots: All crime (excl. ASB)" not in parts
+        after = page.evaluate(GI_FILLS)
+        assert after and after != before  # Burglary's own cells, not all crime's
+        part = page.locator("#psa-legend .psa-legend-part", has_text="Hot and cold spots: Burglary")
         assert "Hot spot, 9" in part.inner_text() and "Cells of" in part.inner_text()
         assert session.errors == []
 
