@@ -88,7 +88,7 @@ class Scale:
     Attributes
     ----------
     cell_size
-        Square cell side in metres (a multiple of 10).
+        Square cell side in metres (a multiple of 10 unless given).
     band
         The Gi* distance band in metres.
     rule
@@ -124,7 +124,7 @@ class Scale:
             "scale_band_m": f"{self.band:g}",
             "scale_rule": self.rule,
             "scale_reason": self.reason,
-            "scale_events": f"{self.events:g}",
+            "scale_events": f"{self.events:.12g}",
             "scale_locations": str(self.locations),
             "scale_search_cell_m": "" if self.search_cell is None else f"{self.search_cell:g}",
             "scale_bands_m": ",".join(f"{b:g}" for b in self.bands),
