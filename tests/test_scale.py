@@ -126,13 +126,16 @@ def test_complete_spatial_randomness_has_no_peak():
 def test_too_few_events_get_the_default_grid():
     rng = np.random.default_rng(3)
     area = square_area(5000.0)
-    scale = psa_geo.choose_scale(as_points(*rng.uniform(0, 5000, (2, 45))), area)
+    outside = rng.uniform(6000, 9000, (2, 100))  # left out: beyond the area
+    x, y = np.concatenate([rng.uniform(0, 5000, (2, 45)), outside], axis=1)
+    scale = psa_geo.choose_scale(as_points(x, y), area)
     default = psa_geo.default_cell_size(area)
     assert scale.cell_size == default == 100.0
     assert scale.band == 150.0  # √2 × 100 m, rounded up to 10 m: the 8 cells around
     assert scale.rule == "too few events: default cells, 8-neighbour band"
     assert scale.reason.startswith("Cells of 100 m and a 150 m neighbourhood: 45 events")
     assert scale.bands == () and scale.search_cell is None
+    assert (scale.events, scale.locations) == (45, 45)
 
 
 def test_repeated_events_at_one_place_count_once_as_a_place():
