@@ -71,6 +71,7 @@ from .profile_pages import render_profile, write_profiles, write_towns_index
 from .profiles import TownProfile, town_profiles
 from .repeats import repeat_locations
 from .rough_sleeping import read_snapshot, snapshot_table
+from .scale import Scale, choose_scale
 from .series import monthly_series, seasonality
 from .stats import (
     change_significance,
@@ -109,6 +110,7 @@ __all__ = [
     "PointSource",
     "PointsReport",
     "PsaGeoError",
+    "Scale",
     "SlopeIndex",
     "Stats19Report",
     "TownProfile",
@@ -126,6 +128,7 @@ __all__ = [
     "change_pct",
     "change_significance",
     "change_test",
+    "choose_scale",
     "compare_share_with_benchmark",
     "compare_with_benchmark",
     "concentration_curve_svg",
