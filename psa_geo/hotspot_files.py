@@ -89,7 +89,8 @@ def write_hotspot_layers(hot: AreaHotspots, path: str | Path) -> Path:
     for group, result in hot.results.items():
         layer = group_layer(group)
         pyogrio.write_dataframe(result.cells, path, layer=layer, driver="GPKG",
-                                layer_metadata={"group": group, "scale": result.scale},
+                                layer_metadata={"group": group, "scale": result.scale,
+                                                **result.scale_metadata},
                                 layer_options={"IDENTIFIER": group,
                                                "DESCRIPTION": result.scale})  # fmt: skip
         if not result.repeats.empty:
@@ -122,12 +123,15 @@ def read_hotspots(path: str | Path) -> AreaHotspots:
         if layer not in layers:
             continue
         cells = pyogrio.read_dataframe(path, layer=layer)
+        metadata = pyogrio.read_info(path, layer=layer).get("layer_metadata") or {}
         repeats_layer = f"{layer}{REPEATS_SUFFIX}"
         repeats = (pd.DataFrame(pyogrio.read_dataframe(path, layer=repeats_layer,
                                                        read_geometry=False))
                    if repeats_layer in layers else pd.DataFrame())  # fmt: skip
+        figures = {k: v for k, v in metadata.items() if k.startswith("scale_")}
+        scale = item.get("scale", "")
         results[group] = HotspotResult(entry["area"], group, period, outline, cells, repeats,
-                                       scale=item.get("scale", ""))  # fmt: skip
+                                       scale=scale, scale_metadata=figures)  # fmt: skip
     return AreaHotspots(entry["area"], entry.get("level", "csp"), period, outline, results,
                         dict(entry.get("too_few", {})))  # fmt: skip
 

@@ -13,7 +13,7 @@ from scipy.spatial import cKDTree
 
 from .emerging import MIN_SLICES, emerging_hotspots
 from .errors import PsaGeoError
-from .gistar import NOT_TESTED, gistar
+from .gistar import BAND_TOLERANCE, NOT_TESTED, gistar
 from .groups import single_groups
 from .kde import kde
 from .measures import ALL_CRIME, ASB
@@ -21,6 +21,7 @@ from .names import match_name
 from .periods import Period
 from .place_search import place_index
 from .repeats import repeat_locations
+from .scale import choose_scale
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,8 @@ class HotspotResult:
     """``cells``: the grid with ``n``, ``kde``, the Gi* columns and, for detailed groups and
     periods of 10 months or more, the emerging hot-spot columns; ``repeats``: top locations
     (empty for groups that are not detailed); ``places``: the area's wards and LSOAs for the
-    map's search (:func:`place_index`); ``scale``: the cell size and Gi* band in words."""
+    map's search (:func:`place_index`); ``scale``: the cell size and Gi* band and why, in
+    words; ``scale_metadata``: the same with its figures (:meth:`psa_geo.Scale.to_metadata`)."""
 
     area_name: str
     group: str
@@ -46,6 +48,7 @@ class HotspotResult:
     repeats: pd.DataFrame
     places: list[dict] = field(default_factory=list)
     scale: str = ""
+    scale_metadata: dict[str, str] = field(default_factory=dict)
 
     @property
     def hot_cells(self) -> int:
@@ -122,8 +125,9 @@ def hotspot_study(
 
     Uses the located events assigned to the area (:func:`assign_areas`), one square grid for
     the kernel density, Gi* and, when ``detailed`` and the period has at least 10 months,
-    the monthly emerging hot spots (:func:`emerging_hotspots`); default cell size:
-    :func:`default_cell_size`. ``detailed`` also adds the top 10 repeat locations.
+    the monthly emerging hot spots (:func:`emerging_hotspots`). The cell size and the Gi*
+    band come from the data (:func:`psa_geo.choose_scale`); a given ``cell_size`` overrides
+    the cell. ``detailed`` also adds the top 10 repeat locations.
     """
     if sensitive:
         raise PsaGeoError("a sensitive source is never given fine-grained hotspot layers")
@@ -154,6 +158,10 @@ def area_hotspots(
 
     A group with fewer than :data:`MIN_MAPPED_EVENTS` located events in the area and period,
     or too few cells with events for Gi*, is listed in ``too_few`` with its count instead.
+    Every group shares one grid, so that their layers align cell for cell: its cell size
+    is ``cell_size``, else the one :func:`psa_geo.choose_scale` chooses for all crime (else
+    the first detailed group mapped, else the first group); each group's Gi* band is chosen
+    from its own events.
     The groups of ``detailed`` also get emerging hot spots and repeat locations.
     """
     mapped = list(groups) if mapped is None else mapped
@@ -163,7 +171,8 @@ def area_hotspots(
     area = _StudyArea.of(areas, level, area_name)
     in_area = area.events(events, period)
     results, too_few = {}, {}
-    for group in mapped:
+    first = next((g for g in (*DETAILED_GROUPS, *mapped) if g in mapped), None)
+    for group in sorted(mapped, key=lambda g: g != first):  # the first sets the cell size
         selected = in_area[in_area["category"].isin(groups[group])]
         if len(selected) < MIN_MAPPED_EVENTS:
             too_few[group] = len(selected)
@@ -174,6 +183,10 @@ def area_hotspots(
         except PsaGeoError as exc:
             log.info("hotspots: %s in %s too few to map: %s", group, area.name, exc)
             too_few[group] = len(selected)
+            continue
+        cell_size = cell_size or float(results[group].scale_metadata["scale_cell_size_m"])
+    results = {g: results[g] for g in mapped if g in results}
+    too_few = {g: too_few[g] for g in mapped if g in too_few}
     places = area.places()
     for result in results.values():
         result.places = places
@@ -189,43 +202,37 @@ def _group_study(
     detailed: bool,
 ) -> HotspotResult:
     log.info("hotspots: %d events of %s in %s, %s", len(selected), group, area.name, period.label)
-    cells = kde(selected, area=area.outline, cell_size=cell_size)
-    cells = _gistar_with_isolated(cells, _isolated(cells))
+    scale = choose_scale(selected, area.outline, cell_size=cell_size)
+    cells = kde(selected, area=area.outline, cell_size=scale.cell_size)
+    cells = _gistar_with_isolated(cells, _isolated(cells, scale.band), scale.band)
     if detailed and period.months >= MIN_SLICES:
-        cells = emerging_hotspots(selected, cells, period=period)
+        cells = emerging_hotspots(selected, cells, period=period, distance=scale.band)
     elif detailed:
         log.info("emerging hot spots need %d months or more; %s is shorter", MIN_SLICES,
                  period.label)  # fmt: skip
     repeats = repeat_locations(selected, top=10) if detailed else pd.DataFrame()
     return HotspotResult(area.name, group, period, area.outline, cells, repeats,
-                         scale=_scale_words(cells))  # fmt: skip
+                         scale=scale.reason, scale_metadata=scale.to_metadata())  # fmt: skip
 
 
-def _scale_words(cells: gpd.GeoDataFrame) -> str:
-    size = cells.attrs.get("kde", {}).get("cell_size")
-    band = cells["gistar_band_m"].dropna()
-    if size is None or band.empty:
-        return ""
-    return (f"Cells of {size:,.0f} m; each cell is compared with the cells within "
-            f"{float(band.iloc[0]):,.0f} m (its 8 neighbours).")  # fmt: skip
-
-
-def _isolated(cells: gpd.GeoDataFrame) -> np.ndarray:
-    """Cells with no neighbouring cell (offshore rocks, islands cut off by the clip): Gi*
-    cannot test them, so they are labelled rather than stopping the study."""
+def _isolated(cells: gpd.GeoDataFrame, band: float) -> np.ndarray:
+    """Cells with no other cell within ``band`` (offshore rocks, islands cut off by the
+    clip): Gi* cannot test them, so they are labelled rather than stopping the study."""
     xy = cells[["x", "y"]].to_numpy()
-    step = float(np.median(np.diff(np.unique(xy[:, 0])))) if len(xy) > 1 else 0.0
     nearest = cKDTree(xy).query(xy, k=2)[0][:, 1] if len(xy) > 1 else np.array([np.inf])
-    alone = nearest > np.sqrt(2) * step * (1 + 1e-6)
+    alone = nearest > band * (1 + BAND_TOLERANCE)
     if alone.any():
         log.info("Gi*: %d cells with no neighbouring cell are not tested", int(alone.sum()))
     return alone
 
 
-def _gistar_with_isolated(cells: gpd.GeoDataFrame, alone: np.ndarray) -> gpd.GeoDataFrame:
-    tested = gistar(cells[~alone], column="n")
+def _gistar_with_isolated(
+    cells: gpd.GeoDataFrame, alone: np.ndarray, band: float
+) -> gpd.GeoDataFrame:
+    tested = gistar(cells[~alone], column="n", distance=band)
     out = pd.concat([tested, cells[alone]]).loc[cells.index]
     out.loc[alone, "hotspot_class"] = NOT_TESTED
     out.loc[alone, "hotspot_level"] = 0
     out["hotspot_level"] = out["hotspot_level"].astype(int)
+    out["gistar_band_m"] = band
     return out
