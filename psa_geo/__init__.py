@@ -38,7 +38,8 @@ from .force import Force, load_force
 from .gistar import gistar
 from .grids import count_points, default_cell_size, make_grid
 from .groups import load_crime_groups, unmapped_categories
-from .hotspot_maps import hotspot_map
+from .hotspot_change import hotspot_change
+from .hotspot_maps import change_layer, hotspot_map
 from .hotspot_pages import write_hotspots_index
 from .hotspots import HotspotResult, hotspot_study, write_hotspots
 from .inequality import SlopeIndex, inequality_summary, inequality_table, slope_index
@@ -119,6 +120,7 @@ __all__ = [
     "casualty_shares",
     "casualty_table",
     "chainage",
+    "change_layer",
     "change_pct",
     "change_significance",
     "change_test",
@@ -146,6 +148,7 @@ __all__ = [
     "funnel_limits",
     "funnel_plot_svg",
     "gistar",
+    "hotspot_change",
     "hotspot_map",
     "hotspot_study",
     "incomplete_months",
