@@ -38,8 +38,9 @@ from .force import Force, load_force
 from .gistar import gistar
 from .grids import count_points, default_cell_size, make_grid
 from .groups import load_crime_groups, load_mapped_groups, unmapped_categories
+from .hotspot_change import hotspot_change
 from .hotspot_files import read_hotspots, write_hotspots
-from .hotspot_maps import area_hotspot_map, hotspot_map
+from .hotspot_maps import area_hotspot_map, change_layer, hotspot_map
 from .hotspot_pages import write_hotspots_index
 from .hotspots import AreaHotspots, HotspotResult, area_hotspots, hotspot_study
 from .inequality import SlopeIndex, inequality_summary, inequality_table, slope_index
@@ -125,6 +126,7 @@ __all__ = [
     "casualty_shares",
     "casualty_table",
     "chainage",
+    "change_layer",
     "change_pct",
     "change_significance",
     "change_test",
@@ -153,6 +155,7 @@ __all__ = [
     "funnel_limits",
     "funnel_plot_svg",
     "gistar",
+    "hotspot_change",
     "hotspot_map",
     "hotspot_study",
     "incomplete_months",

@@ -1,4 +1,5 @@
-"""Hotspot layers for partner maps: Gi* classes, KDE contours and repeat locations."""
+"""Hotspot layers for partner maps: Gi* classes, KDE contours, repeat locations and the change
+between two periods."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import PsaGeoError
+from .hotspot_change import CHANGE_CLASSES, FAMILIES
 from .map_panels import LegendSection, base_map, box, finish_map, line, numbered
 from .map_text import geojson_layer, number_icon, tooltip
 from .maps import ATTRIBUTION
@@ -328,3 +330,82 @@ def _lsoa_layer(lsoas: gpd.GeoDataFrame, m: folium.Map) -> list[LegendSection]:
     ).add_to(m)
     rows = [(box("#ffffff", dashed=True), "an LSOA: hover for its count and rate")]
     return [LegendSection("LSOAs", rows, layer=layer)]
+
+
+# Change between two periods (hotspot_change): ColorBrewer PuOr for what a cell is (new:
+# orange; persistent: dark purple; no longer hot: pale purple with a dashed edge), a thick
+# black edge for a significant change in its count (solid: up; dashed: down).
+CHANGE_FILLS = {
+    "New hot spot": "#e66101",
+    "Persistent hot spot": "#5e3c99",
+    "No longer hot": "#b2abd2",
+    "Not hot in either period": "#ffffff",
+}
+CHANGE_LAYER = "Hot spot change between two periods (Gi* and exact test)"
+CHANGE_NOTE = (
+    "Hot: a Gi* hot spot at 95% confidence or more (FDR) in that period. A thick black edge "
+    "marks a significant change in the count (exact test, FDR 5%): solid up, dashed down; a "
+    "thin dashed edge marks a spot no longer hot."
+)
+
+
+def change_layer(
+    cells: gpd.GeoDataFrame, m: folium.Map, *, show: bool = False
+) -> list[LegendSection]:
+    """Add the classes of :func:`psa_geo.hotspot_change.hotspot_change` to ``m`` (one
+    polygon per class; cells not hot in either period without a significant change, and
+    cells not tested, are not drawn); return the legend part, which names the periods.
+
+    For :func:`hotspot_map`: ``more_layers=lambda m: change_layer(cells, m)``.
+    """
+    needed = {"change_class", "study_n", "comparison_n", "study_period", "comparison_period"}
+    if not isinstance(cells, gpd.GeoDataFrame) or not needed <= set(cells.columns):
+        raise PsaGeoError("'cells' should be the result of hotspot_change (with change_class, "
+                          "study_n, comparison_n and the periods' labels)")  # fmt: skip
+    if cells.crs is None:
+        raise PsaGeoError("'cells' has no CRS; set it with set_crs() first")
+    if cells.empty:
+        raise PsaGeoError("'cells' has no rows; hotspot_change gives one row per grid cell")
+    study, comparison = cells["study_period"].iloc[0], cells["comparison_period"].iloc[0]
+    periods = f"{study} (study) against {comparison} (comparison)."
+    codes = {name: code for code, name in enumerate(CHANGE_CLASSES)}
+    quiet = {FAMILIES[3], CHANGE_CLASSES[-1]}
+    drawn = cells[cells["change_class"].isin(list(codes)) & ~cells["change_class"].isin(quiet)]
+    if drawn.empty:
+        return [LegendSection(CHANGE_LAYER, note=f"{periods} No cell is a hot spot in either "
+                              "period, and no count changed significantly.")]  # fmt: skip
+    drawn = drawn.assign(change_code=drawn["change_class"].map(codes))
+    labels = {}
+    for name, group in drawn.groupby("change_class"):
+        labels[codes[name]] = (
+            f"{name}: {len(group):,} cell(s), {int(group['study_n'].sum()):,} events in "
+            f"{study} against {int(group['comparison_n'].sum()):,} in {comparison}"
+        )
+    layer = geojson_layer(
+        _dissolved_geojson(drawn, "change_code", 5, labels),
+        name=CHANGE_LAYER,
+        show=show,
+        style_function=lambda f: _change_style(CHANGE_CLASSES[f["properties"]["change_code"]]),
+        tooltip={"label": "Change"},
+    ).add_to(m)
+    rows = []
+    for name in CHANGE_CLASSES:
+        if codes[name] in labels:
+            style = _change_style(name)
+            swatch = box(style["fillColor"], border=style["color"], dashed="dashArray" in style)
+            rows.append((swatch, name))
+    return [LegendSection(CHANGE_LAYER, rows, layer=layer, note=f"{periods} {CHANGE_NOTE}")]
+
+
+def _change_style(name: str) -> dict:
+    """Fill by what the cell is; edge by its change (see :data:`CHANGE_NOTE`)."""
+    family = name.split(" (")[0]
+    style = {"fillColor": CHANGE_FILLS[family], "color": "#555555", "weight": 0.5,
+             "fillOpacity": 0.15 if family == "Not hot in either period" else 0.7}  # fmt: skip
+    if name.endswith("(significant increase)"):
+        return {**style, "color": "#000000", "weight": 3}
+    if name.endswith("(significant decrease)"):
+        return {**style, "color": "#000000", "weight": 3, "dashArray": "6 4"}
+    if family == "No longer hot":
+        return {**style, "color": "#5e3c99", "weight": 2, "dashArray": "6 4"}
+    return style
