@@ -372,7 +372,8 @@ def _write_study(
         with _Step(timings, "hotspots"):
             for csp in [] if no_points else sorted(areas["csp_name"].unique()):
                 hot = area_hotspots(events, areas, area_name=csp, groups=groups, mapped=mapped,
-                                    period=study)  # fmt: skip
+                                    period=study, comparison=comparison)  # fmt: skip
+                notes += hot.notes
                 if hot.too_few:
                     notes.append(
                         f"hotspots in {csp}: too few events to map "

@@ -171,6 +171,8 @@ def area_hotspot_map(hot, *, title: str, lsoas: gpd.GeoDataFrame | None = None) 
             legend += _gistar_layer(result.cells, m, group_layer_name(result), show=result is head,
                                     note=result.scale, overlay=False,
                                     heading=f"Hot and cold spots: {group}")  # fmt: skip
+        if cells is not None and "change_class" in cells:
+            legend += change_layer(cells, m)
         if hot.too_few:
             listed = "; ".join(f"{g}: {n:,} events" for g, n in hot.too_few.items())
             legend.append(LegendSection("Too few events to map", note=listed))

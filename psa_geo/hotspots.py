@@ -15,6 +15,7 @@ from .emerging import MIN_SLICES, emerging_hotspots
 from .errors import PsaGeoError
 from .gistar import BAND_TOLERANCE, NOT_TESTED, gistar
 from .groups import single_groups
+from .hotspot_change import hotspot_change
 from .kde import kde
 from .measures import ALL_CRIME, ASB
 from .names import match_name
@@ -68,6 +69,7 @@ class AreaHotspots:
     results: dict[str, HotspotResult]
     too_few: dict[str, int] = field(default_factory=dict)
     places: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def headline(self) -> HotspotResult | None:
@@ -151,6 +153,7 @@ def area_hotspots(
     groups: dict[str, list[str]],
     mapped: list[str] | None = None,
     period: Period,
+    comparison: Period | None = None,
     cell_size: float | None = None,
     detailed: tuple[str, ...] = DETAILED_GROUPS,
 ) -> AreaHotspots:
@@ -190,7 +193,25 @@ def area_hotspots(
     places = area.places()
     for result in results.values():
         result.places = places
-    return AreaHotspots(area.name, level, period, area.outline, results, too_few, places)
+    hot = AreaHotspots(area.name, level, period, area.outline, results, too_few, places)
+    if comparison is not None and hot.headline is not None:
+        _add_change(hot.headline, area, events, groups, comparison, hot.notes)
+    return hot
+
+
+def _add_change(result, area, events, groups, comparison, notes) -> None:
+    """Add :func:`hotspot_change`'s columns to the cells of ``result`` (on the same grid and
+    band), or a note saying why not."""
+    both = pd.concat([area.events(events, comparison), area.events(events, result.period)])
+    both = both[both["category"].isin(groups[result.group])]
+    band = float(result.cells["gistar_band_m"].iloc[0])
+    try:
+        result.cells = hotspot_change(both, result.cells, study=result.period,
+                                      comparison=comparison, distance=band)  # fmt: skip
+    except PsaGeoError as exc:
+        notes.append(f"no change from {comparison.label} for {result.group} in "
+                     f"{area.name}: {exc}")  # fmt: skip
+        log.info("hotspots: %s", notes[-1])
 
 
 def _group_study(

@@ -189,7 +189,7 @@ def _profile(
     )
     if mapped:
         hot = area_hotspots(events, areas, area_name=name, level="town", groups=groups,
-                            mapped=mapped, period=study)  # fmt: skip
+                            mapped=mapped, period=study, comparison=comparison)  # fmt: skip
         profile.hotspots, profile.too_few, profile.places = hot.results, hot.too_few, hot.places
         for group in HEADLINE_GROUPS:
             if group in hot.too_few:
