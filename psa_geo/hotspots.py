@@ -15,6 +15,7 @@ from scipy.spatial import cKDTree
 from .emerging import MIN_SLICES, emerging_hotspots
 from .errors import PsaGeoError
 from .filenames import safe_name
+from .geotiff import write_geotiff
 from .gistar import NOT_TESTED, gistar
 from .groups import single_groups
 from .hotspot_maps import hotspot_map
@@ -24,6 +25,7 @@ from .page_assets import save_map
 from .periods import Period
 from .place_search import place_index
 from .repeats import repeat_locations
+from .surface import Surface
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +34,9 @@ log = logging.getLogger(__name__)
 class HotspotResult:
     """``cells``: the grid with ``n``, ``kde``, the Gi* columns and, for periods of 10 months
     or more, the emerging hot-spot columns; ``repeats``: top locations; ``places``: the
-    area's wards and LSOAs for the map's search (:func:`place_index`)."""
+    area's wards and LSOAs for the map's search (:func:`place_index`); ``density``: the
+    kernel density raster the cells' ``n`` and ``kde`` come from, with the crimes per 1,000
+    residents (smoothed) of the area's LSOAs."""
 
     area_name: str
     group: str
@@ -41,6 +45,7 @@ class HotspotResult:
     cells: gpd.GeoDataFrame
     repeats: pd.DataFrame
     places: list[dict] = field(default_factory=list)
+    density: Surface | None = None
 
 
 def hotspot_study(
@@ -81,7 +86,8 @@ def hotspot_study(
         & period.contains(events["date"])
     ]
     log.info("hotspots: %d events of %s in %s, %s", len(selected), group, area_name, period.label)
-    cells = kde(selected, area=outline, cell_size=cell_size)
+    density = kde(selected, area=outline, cell_size=cell_size, population=chosen)
+    cells = density.to_cells()
     alone = _isolated(cells)
     cells = _gistar_with_isolated(cells, alone)
     if period.months >= MIN_SLICES:
@@ -93,7 +99,7 @@ def hotspot_study(
     places = place_index([("ward", wards.rename(columns={"ward_name": "area_name"})),
                           ("LSOA", chosen.rename(columns={"lsoa_name": "area_name"}))])  # fmt: skip
     return HotspotResult(area_name, group, period, outline, cells,
-                         repeat_locations(selected, top=10), places)  # fmt: skip
+                         repeat_locations(selected, top=10), places, density)  # fmt: skip
 
 
 def _isolated(cells: gpd.GeoDataFrame) -> np.ndarray:
@@ -120,8 +126,9 @@ def _gistar_with_isolated(cells: gpd.GeoDataFrame, alone: np.ndarray) -> gpd.Geo
 def write_hotspots(
     result: HotspotResult, out_dir: str | Path, *, place: str | None = None
 ) -> list[Path]:
-    """``hotspots_<area>.html`` (the map), ``hotspots_<area>.gpkg`` (cells, for QGIS) and
-    ``hotspots_<area>.json`` (what the folder's index shows of it:
+    """``hotspots_<area>.html`` (the map), ``hotspots_<area>.gpkg`` (cells, for QGIS),
+    ``hotspots_<area>.tif`` (the density raster, one band named for the group, when the result
+    has one) and ``hotspots_<area>.json`` (what the folder's index shows of it:
     :func:`psa_geo.hotspot_pages.write_hotspots_index`); ``place`` (the force definition's
     area) is added to the title."""
     out_dir = Path(out_dir)
@@ -131,17 +138,25 @@ def write_hotspots(
     title = f"{result.group}: hotspots in {where}, {result.period.label}"
     page = out_dir / f"{stem}.html"
     emerging = result.cells if "emerging_class" in result.cells else None
-    m = hotspot_map(result.outline, title=title, gistar_cells=result.cells, kde_cells=result.cells,
+    density = result.density
+    risk = density if density is not None and density.per_1000 is not None else None
+    m = hotspot_map(result.outline, title=title, gistar_cells=result.cells, density=density,
+                    kde_cells=result.cells if density is None else None, risk=risk,
                     emerging_cells=emerging, repeats=result.repeats,
                     places=result.places)  # fmt: skip
     save_map(m, page, index_href="../index.html")
     gpkg = out_dir / f"{stem}.gpkg"
     gpkg.unlink(missing_ok=True)
     result.cells.to_file(gpkg, layer="cells", driver="GPKG")
+    rasters = []
+    if density is not None:
+        rasters.append(write_geotiff(out_dir / f"{stem}.tif", {result.group: density},
+                                     tags={"area": result.area_name,
+                                           "period": result.period.label}))  # fmt: skip
     levels = result.cells.get("hotspot_level", pd.Series(dtype=float))
     entry = {"area": result.area_name, "group": result.group, "period": result.period.label,
              "place": place, "map": page.name, "cells": gpkg.name,
              "hot_cells": int((levels >= 2).sum()), "cell_count": len(result.cells)}  # fmt: skip
     sidecar = out_dir / f"{stem}.json"
     sidecar.write_text(json.dumps(entry, indent=1, ensure_ascii=False), encoding="utf-8")
-    return [page, gpkg, sidecar]
+    return [page, gpkg, *rasters, sidecar]

@@ -120,7 +120,7 @@ def profile_map(profile: TownProfile, *, place: str | None = None):
         title=f"{profile.town}{f' ({place})' if place else ''}: crime hotspots, "
         f"{profile.study.label}",
         gistar_cells=cells,
-        kde_cells=cells,
+        density=crime.density if crime is not None else None,
         emerging_cells=cells if cells is not None and "emerging_class" in cells else None,
         repeats=crime.repeats if crime is not None else None,
         more_gistar={"ASB hot and cold spots (Gi*)": asb.cells} if asb is not None else None,
