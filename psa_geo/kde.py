@@ -11,7 +11,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 from affine import Affine
-from rasterio.features import geometry_mask
+from rasterio.features import geometry_mask, rasterize
 from scipy.signal import fftconvolve
 
 from .checks import CRS, area_union, located_points, positive_metres
@@ -116,13 +116,16 @@ def kde(
         min_residents = _positive(min_residents, "min_residents")
     if area is not None:
         union = area_union(area, "area")
-        inside = _inside(xy, union)
+        size = cell_size if cell_size is not None else default_cell_size(area)
+        transform, shape = _raster_grid(union, size)
+        i, j = _cells_of(xy, transform)
+        mask, edge = _area_rasters(union, transform, shape)
+        inside = _inside(xy, (i, j), union, mask, edge)
         if bandwidth is None and w[inside].sum() <= 0:
             raise PsaGeoError(
                 "the 'points' inside 'area' have zero total weight, so no bandwidth can be "
                 "derived from them; pass bandwidth="
             )
-        size = cell_size if cell_size is not None else default_cell_size(area)
         h, rule = _choose_bandwidth(xy[inside], w[inside], bandwidth, size)
     else:
         rule_h = bandwidth if bandwidth is not None else bandwidth_rule(xy, w)
@@ -134,13 +137,14 @@ def kde(
         size = cell_size if cell_size is not None else _hull_cell_size(xy, rule_h)
         h, rule = _choose_bandwidth(xy, w, bandwidth, size)
         union = shapely.convex_hull(shapely.multipoints(xy)).buffer(h)
-    transform, shape, pad = _raster_grid(union, size, h)
+        transform, shape = _raster_grid(union, size)
+        i, j = _cells_of(xy, transform)
+        mask, _ = _area_rasters(union, transform, shape)
+    pad = _padding(shape, size, h)
     padded = transform @ Affine.translation(-pad, -pad)
-    binned = _bin(xy, w, padded, (shape[0] + 2 * pad, shape[1] + 2 * pad))
+    binned = _bin(i + pad, j + pad, w, (shape[0] + 2 * pad, shape[1] + 2 * pad))
     kernel = _kernel(h, size, pad)
     density = _smooth(binned, kernel)
-    mask = geometry_mask([union], out_shape=shape, transform=transform, all_touched=True,
-                         invert=True)  # fmt: skip
     counts = _as_counts(binned[pad : pad + shape[0], pad : pad + shape[1]], w)
     surface = Surface(density, transform, size, mask, counts, h, rule, union)
     if population is not None:
@@ -191,7 +195,10 @@ def _robust_spread(values: np.ndarray, w: np.ndarray, n: float) -> float:
         return 0.0
     mean = float(np.average(values, weights=w))
     sd = math.sqrt(float(np.sum(w * (values - mean) ** 2)) / (n - 1))
-    q1, q3 = np.quantile(values, [0.25, 0.75], weights=w, method="inverted_cdf")
+    if (w == w[0]).all():  # equal weights: the same quantiles, by partition not sorting
+        q1, q3 = np.quantile(values, [0.25, 0.75], method="inverted_cdf")
+    else:
+        q1, q3 = np.quantile(values, [0.25, 0.75], weights=w, method="inverted_cdf")
     iqr = float(q3 - q1)
     return min(sd, iqr / 1.349) if iqr > 0 else sd
 
@@ -214,13 +221,50 @@ def _hull_cell_size(xy: np.ndarray, h: float) -> float:
     return default_cell_size(gpd.GeoSeries([hull], crs=CRS))
 
 
-def _inside(xy: np.ndarray, union: shapely.Geometry) -> np.ndarray:
-    """Which points lie in the area; raise when none does."""
-    xmin, ymin, xmax, ymax = union.bounds
+def _cells_of(xy: np.ndarray, transform: Affine) -> tuple[np.ndarray, np.ndarray]:
+    """(row, column) of the raster cell holding each point (may be outside the raster)."""
+    size = transform.a
+    top, left = round(transform.f / size), round(transform.c / size)
+    i = top - 1 - np.floor(xy[:, 1] / size).astype("int64")
+    j = np.floor(xy[:, 0] / size).astype("int64") - left
+    return i, j
+
+
+def _area_rasters(
+    union: shapely.Geometry, transform: Affine, shape: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(cells the area meets, by GDAL's "all touched" rule; cells its edge touches)."""
+    meets = geometry_mask([union], out_shape=shape, transform=transform, all_touched=True,
+                          invert=True)  # fmt: skip
+    edge = rasterize([union.boundary], out_shape=shape, transform=transform, all_touched=True,
+                     dtype="uint8").astype(bool)  # fmt: skip
+    return meets, edge
+
+
+def _inside(
+    xy: np.ndarray,
+    cells: tuple[np.ndarray, np.ndarray],
+    union: shapely.Geometry,
+    meets: np.ndarray,
+    edge: np.ndarray,
+) -> np.ndarray:
+    """Which points lie in the area; raise when none does.
+
+    A cell that the area's edge does not touch (GDAL's "all touched" rule, which marks every
+    cell a line passes through) lies wholly inside or wholly outside the area, as ``meets``
+    says; only the points in the cells on the edge are tested against the polygons."""
+    i, j = cells
+    shape = meets.shape
     x, y = xy[:, 0], xy[:, 1]
-    inside = (x >= xmin) & (x <= xmax) & (y >= ymin) & (y <= ymax)
+    xmin, ymin, xmax, ymax = union.bounds
+    in_box = (i >= 0) & (i < shape[0]) & (j >= 0) & (j < shape[1])
+    inside = np.zeros(len(xy), dtype=bool)
+    inside[in_box] = meets[i[in_box], j[in_box]]
+    near = np.zeros(len(xy), dtype=bool)
+    near[in_box] = edge[i[in_box], j[in_box]]
+    near |= ~in_box & (x >= xmin) & (x <= xmax) & (y >= ymin) & (y <= ymax)
     shapely.prepare(union)
-    inside[inside] = shapely.intersects_xy(union, x[inside], y[inside])
+    inside[near] = shapely.intersects_xy(union, x[near], y[near])
     if inside.any():
         return inside
     raise PsaGeoError(
@@ -246,28 +290,28 @@ def _positive(value: object, name: str) -> float:
     return float(value)
 
 
-def _raster_grid(
-    union: shapely.Geometry, size: float, h: float
-) -> tuple[Affine, tuple[int, int], int]:
-    """(transform, shape) of the lattice cells over ``union``'s bounding box (as
-    :func:`psa_geo.make_grid` covers it), and the padding in cells that the kernel needs."""
+def _raster_grid(union: shapely.Geometry, size: float) -> tuple[Affine, tuple[int, int]]:
+    """(transform, shape) of the lattice cells over ``union``'s bounding box, as
+    :func:`psa_geo.make_grid` covers it."""
     r0, r1, c0, c1 = _Lattice("square", size).index_range(union.bounds)
+    return Affine(size, 0.0, c0 * size, 0.0, -size, r1 * size), (r1 - r0, c1 - c0)
+
+
+def _padding(shape: tuple[int, int], size: float, h: float) -> int:
+    """The padding in cells that the kernel needs; raise when the raster would be too big."""
     pad = math.ceil(h / size)
-    total = (r1 - r0 + 2 * pad) * (c1 - c0 + 2 * pad)
+    total = (shape[0] + 2 * pad) * (shape[1] + 2 * pad)
     if total > MAX_CELLS:
         raise PsaGeoError(
             f"'cell_size' {size:g} m would need {total:,} cells over the area's bounding box "
             "and the bandwidth around it; choose a larger cell_size"
         )
-    return Affine(size, 0.0, c0 * size, 0.0, -size, r1 * size), (r1 - r0, c1 - c0), pad
+    return pad
 
 
-def _bin(xy: np.ndarray, w: np.ndarray, transform: Affine, shape: tuple[int, int]) -> np.ndarray:
-    """The summed weight of the points in each cell of the north-up raster (float64)."""
-    size = transform.a
-    top, left = round(transform.f / size) - 1, round(transform.c / size)
-    i = top - np.floor(xy[:, 1] / size).astype("int64")
-    j = np.floor(xy[:, 0] / size).astype("int64") - left
+def _bin(i: np.ndarray, j: np.ndarray, w: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The summed weight of the points in each cell (row ``i``, column ``j``) of a raster of
+    ``shape``, float64; points beyond it are left out."""
     inside = (i >= 0) & (i < shape[0]) & (j >= 0) & (j < shape[1])
     flat = i[inside] * shape[1] + j[inside]
     binned = np.bincount(flat, weights=w[inside].astype("float64"), minlength=shape[0] * shape[1])

@@ -225,12 +225,18 @@ def test_bad_input_is_one_clear_error(events, kwargs, message):
 
 
 @pytest.mark.data
-def test_plymouth_peak_is_in_the_city_centre(areas, events_2019):
+def test_plymouth_peak_is_in_the_city_centre(areas, events_2019, caplog):
     events, _ = events_2019
     csp = psa_geo.dissolve_areas(areas, level="csp")
     plymouth = csp[csp["area_name"] == "Plymouth"]
     assert len(plymouth) == 1
-    cells = kde(events, area=plymouth, cell_size=100).to_cells()
+    with caplog.at_level(logging.INFO, logger="psa_geo"):
+        cells = kde(events, area=plymouth, cell_size=100).to_cells()
+    # the points in the area (which set the bandwidth), found through the raster, are
+    # exactly those the polygon holds
+    xy = shapely.get_coordinates(events.geometry[~events.geometry.is_empty].to_numpy())
+    held = int(shapely.intersects_xy(plymouth.union_all(), xy[:, 0], xy[:, 1]).sum())
+    assert f"{len(xy)} points ({held} in the area)" in caplog.text
     peak = cells.loc[cells["kde"].idxmax()]
     assert math.hypot(peak["x"] - 247_700, peak["y"] - 54_500) < 1_000
     assert cells["n"].sum() > 20_000  # Plymouth's located 2019 events
