@@ -13,7 +13,6 @@ resampling (:meth:`Surface.to_cells`).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, replace
 
 import geopandas as gpd
@@ -163,12 +162,3 @@ class Surface:
                 "kde(..., population=lsoas)"
             )
         return replace(self, values=self.per_1000, units=RISK_UNITS, per_1000=None)
-
-    def same_grid(self, other: Surface) -> bool:
-        """Whether ``other`` has the same cell size, CRS, transform and shape."""
-        return (
-            self.crs == other.crs
-            and self.shape == other.shape
-            and math.isclose(self.cell_size, other.cell_size)
-            and self.transform.almost_equals(other.transform)
-        )
