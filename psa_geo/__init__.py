@@ -35,6 +35,7 @@ from .emerging import emerging_hotspots, mann_kendall
 from .errors import InputFileError, MissingDataError, PsaGeoError
 from .events import IngestReport, validate_events
 from .force import Force, load_force
+from .geotiff import write_geotiff
 from .gistar import gistar
 from .grids import count_points, default_cell_size, make_grid
 from .groups import load_crime_groups, load_mapped_groups, unmapped_categories
@@ -89,6 +90,7 @@ from .stats import (
 )
 from .stats19 import Stats19Report, link_casualties, read_stats19
 from .suppression import suppress_lines
+from .surface import Surface
 from .synth import synth_points, write_synth
 from .towns import assign_towns, define_town, load_towns, town_areas, town_match_report
 
@@ -114,6 +116,7 @@ __all__ = [
     "Scale",
     "SlopeIndex",
     "Stats19Report",
+    "Surface",
     "TownProfile",
     "area_hotspot_map",
     "area_hotspots",
@@ -224,6 +227,7 @@ __all__ = [
     "unmapped_outcomes",
     "validate_events",
     "write_corridor",
+    "write_geotiff",
     "write_hotspots",
     "write_hotspots_index",
     "write_inequality",

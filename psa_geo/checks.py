@@ -73,10 +73,30 @@ def area_union(area: gpd.GeoDataFrame | gpd.GeoSeries, name: str) -> shapely.Geo
         bad = sorted(set(shapely.get_type_id(geoms[~np.isin(kinds, [3, 6])]).tolist()))
         names = ", ".join(_TYPE_NAMES.get(k, str(k)) for k in bad)
         raise PsaGeoError(f"'{name}' should hold polygons only, but it has {names} geometries")
-    union = shapely.union_all(geoms)
+    union = _union(geoms)
     if union.area <= 0:
         raise PsaGeoError(f"'{name}' has zero area")
     return union
+
+
+def _union(geoms: np.ndarray) -> shapely.Geometry:
+    """The union of polygons: by coverage union (tens of times faster) when they form a
+    coverage, as LSOAs do (the result is valid and keeps every polygon's area), else by the
+    general overlay."""
+    if len(geoms) > 1:
+        try:
+            union = shapely.coverage_union_all(geoms)
+        except shapely.errors.GEOSException:
+            union = None
+        total = float(shapely.area(geoms).sum())
+        if (
+            union is not None
+            and shapely.get_type_id(union) in (3, 6)
+            and shapely.is_valid(union)
+            and math.isclose(union.area, total, rel_tol=1e-9)
+        ):
+            return union
+    return shapely.union_all(geoms)
 
 
 def positive_metres(value: object, name: str) -> float:

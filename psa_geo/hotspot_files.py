@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import geopandas as gpd
@@ -13,6 +14,7 @@ import pyogrio
 
 from .errors import PsaGeoError
 from .filenames import safe_name
+from .geotiff import read_geotiff, write_geotiff
 from .hotspot_maps import area_hotspot_map
 from .hotspots import AreaHotspots, HotspotResult
 from .page_assets import save_map
@@ -22,6 +24,7 @@ log = logging.getLogger(__name__)
 
 OUTLINE_LAYER = "study_area"
 REPEATS_SUFFIX = "_repeat_locations"
+RISK_SUFFIX = ": per 1,000 residents (smoothed)"
 
 
 def group_layer(group: str) -> str:
@@ -40,7 +43,8 @@ def write_hotspots(
 ) -> list[Path]:
     """``hotspots_<area>.html`` (the map: one switchable layer per group),
     ``hotspots_<area>.gpkg`` (for QGIS: a layer of cells per group, with the scale in the
-    layer's metadata, the study area and the repeat locations) and ``hotspots_<area>.json``
+    layer's metadata, the study area and the repeat locations), ``hotspots_<area>.tif`` (the
+    densities: :func:`write_density`) and ``hotspots_<area>.json``
     (what the folder's index shows: :func:`psa_geo.write_hotspots_index`); ``place`` (the
     force definition's area) is added to the title."""
     if isinstance(hot, HotspotResult):
@@ -54,6 +58,7 @@ def write_hotspots(
     m = area_hotspot_map(hot, title=f"Crime hotspots in {where}, {hot.period.label}")
     save_map(m, page, index_href="../index.html")
     gpkg = write_hotspot_layers(hot, out_dir / f"{stem}.gpkg")
+    rasters = [write_density(hot, out_dir / f"{stem}.tif")] if hot.results else []
     headline = hot.headline
     entry = {
         "area": hot.area_name,
@@ -75,7 +80,7 @@ def write_hotspots(
     }
     sidecar = out_dir / f"{stem}.json"
     sidecar.write_text(json.dumps(entry, indent=1, ensure_ascii=False), encoding="utf-8")
-    return [page, gpkg, sidecar]
+    return [page, gpkg, *rasters, sidecar]
 
 
 def write_hotspot_layers(hot: AreaHotspots, path: str | Path) -> Path:
@@ -105,6 +110,17 @@ def write_hotspot_layers(hot: AreaHotspots, path: str | Path) -> Path:
     return path
 
 
+def write_density(hot: AreaHotspots, path: str | Path) -> Path:
+    """The GeoTIFF of ``hot``: one band of kernel density per group (events per km², on the
+    area's one grid) and, where the headline group has it, a band of its crimes per 1,000
+    residents (smoothed); see :func:`psa_geo.write_geotiff`."""
+    bands = {g: r.density for g, r in hot.results.items() if r.density is not None}
+    head = hot.headline
+    if head is not None and head.density is not None and head.density.per_1000 is not None:
+        bands[f"{head.group}{RISK_SUFFIX}"] = head.density.risk_adjusted()
+    return write_geotiff(path, bands, tags={"area": hot.area_name, "period": hot.period.label})
+
+
 def read_hotspots(path: str | Path) -> AreaHotspots:
     """The :class:`AreaHotspots` written by :func:`write_hotspots` at ``path`` (the ``.gpkg``,
     with its ``.json`` sidecar beside it): what ``psa-geo hotspots --group`` adds a group to."""
@@ -132,8 +148,23 @@ def read_hotspots(path: str | Path) -> AreaHotspots:
         scale = item.get("scale", "")
         results[group] = HotspotResult(entry["area"], group, period, outline, cells, repeats,
                                        scale=scale, scale_metadata=figures)  # fmt: skip
+    _read_density(path.with_suffix(".tif"), results, outline)
     return AreaHotspots(entry["area"], entry.get("level", "csp"), period, outline, results,
                         dict(entry.get("too_few", {})))  # fmt: skip
+
+
+def _read_density(path: Path, results: dict[str, HotspotResult], outline) -> None:
+    """Give ``results`` their density bands (and the headline's risk-adjusted one) from the
+    area's GeoTIFF, when it is there."""
+    if not path.is_file():
+        return
+    bands = read_geotiff(path, area=outline.geometry.union_all())
+    for group, result in results.items():
+        density = bands.get(group)
+        risk = bands.get(f"{group}{RISK_SUFFIX}")
+        if density is not None and risk is not None:
+            density = replace(density, per_1000=risk.values, min_residents=risk.min_residents)
+        result.density = density
 
 
 def with_group(previous: AreaHotspots | None, new: AreaHotspots) -> AreaHotspots:

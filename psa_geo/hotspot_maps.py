@@ -1,10 +1,11 @@
-"""Hotspot layers for partner maps: Gi* classes, KDE contours, repeat locations and the change
-between two periods."""
+"""Hotspot layers for partner maps: Gi* classes, kernel density images, repeat locations and
+the change between two periods."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from itertools import pairwise
 
 import folium
 import geopandas as gpd
@@ -17,6 +18,8 @@ from .map_panels import LegendSection, base_map, box, finish_map, line, numbered
 from .map_text import geojson_layer, number_icon, tooltip
 from .maps import ATTRIBUTION
 from .place_search import PlaceSearch, place_index
+from .surface import Surface
+from .surface_image import class_image
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +51,12 @@ EMERGING_COLOURS = {
 GISTAR_LAYER = "Hot and cold spots (Getis-Ord Gi*, FDR)"
 # Density: ColorBrewer Purples, the four darkest of 5 classes (sequential).
 KDE_COLOURS = ("#cbc9e2", "#9e9ac8", "#756bb1", "#54278f")
+DENSITY_LAYER = "Density of events (kernel density)"
+# Risk-adjusted density: ColorBrewer YlOrBr, the four darkest of 5 classes (sequential).
+RISK_COLOURS = ("#fed98e", "#fe9929", "#d95f0e", "#993404")
+RISK_LAYER = "Crimes per 1,000 residents (smoothed density)"
+RISK_HEADING = "Crimes per 1,000 residents (smoothed)"
+IMAGE_OPACITY = 0.7
 REPEAT_NOTE = "Numbered by rank: 1 has the most events."
 
 
@@ -66,12 +75,36 @@ def _dissolved_geojson(
 def kde_classes(cells: gpd.GeoDataFrame, *, column: str = "kde", classes: int = 4) -> pd.Series:
     """Class 1..``classes`` by quantiles of the non-zero densities' top half (0 = not drawn)."""
     values = cells[column].to_numpy(dtype=float)
+    edges = _top_half_edges(values, classes)
+    if edges is None:
+        return pd.Series(0, index=cells.index)
+    return pd.Series(_classify(values, edges), index=cells.index)
+
+
+def _top_half_edges(values: np.ndarray, classes: int) -> np.ndarray | None:
+    """``classes`` + 1 edges: quantiles of the top half of the positive values (None if none)."""
     positive = values[values > 0]
     if positive.size == 0:
-        return pd.Series(0, index=cells.index)
-    edges = np.quantile(positive, np.linspace(0.5, 1, classes + 1))
+        return None
+    return np.quantile(positive, np.linspace(0.5, 1, classes + 1))
+
+
+def _classify(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Class 1..len(edges)-1 of each value at or above ``edges[0]``, else 0 (NaN: 0)."""
     out = np.searchsorted(edges[1:-1], values, side="right") + 1
-    return pd.Series(np.where(values >= edges[0], out, 0), index=cells.index)
+    return np.where(values >= edges[0], out, 0)
+
+
+def _number(value: float) -> str:
+    """A class edge with three significant figures (at least whole numbers from 100 up)."""
+    if value == 0 or not np.isfinite(value):
+        return f"{value:g}"
+    decimals = max(0, 2 - int(np.floor(np.log10(abs(value)))))
+    return f"{value:,.{decimals}f}"
+
+
+def _ranges(edges: np.ndarray, units: str) -> list[str]:
+    return [f"{_number(lo)} to {_number(hi)} {units}" for lo, hi in pairwise(edges)]
 
 
 def hotspot_map(
@@ -91,14 +124,20 @@ def hotspot_map(
     view: gpd.GeoDataFrame | None = None,
     show_density: bool | None = None,
     of_group: str | None = None,
+    density: Surface | None = None,
+    risk: Surface | None = None,
 ) -> folium.Map:
     """A map of one study area with hotspot layers, each with a legend in words.
 
-    ``gistar_cells`` need ``hotspot_level`` (from :func:`gistar`); ``kde_cells`` need
-    ``kde``; ``more_gistar`` maps layer names to further Gi* cells (e.g. another crime
-    group; off at first); ``lsoas`` (``area_name``, ``count``, ``rate_per_1000``) are drawn
-    as outlines whose tooltips give each LSOA's figures (and a search box finds them by
-    name); ``emerging_cells`` need
+    ``gistar_cells`` need ``hotspot_level`` (from :func:`gistar`); ``density`` (a
+    :class:`Surface` from :func:`kde`) is drawn as an image of 4 classes (off at first when
+    there are Gi* cells); ``kde_cells`` (cells with ``kde``, e.g. from
+    :meth:`Surface.to_cells`) are drawn as the same classes dissolved into polygons, when
+    there is no ``density``; ``risk`` (a surface from ``kde(..., population=...)``) adds the
+    crimes per 1,000 residents (smoothed) as an image (off at first); ``more_gistar`` maps
+    layer names to further Gi* cells (e.g. another crime group; off at first); ``lsoas``
+    (``area_name``, ``count``, ``rate_per_1000``) are drawn as outlines whose tooltips give
+    each LSOA's figures (and a search box finds them by name); ``emerging_cells`` need
     ``emerging_class`` (from :func:`emerging_hotspots`; a layer off at first); ``repeats``
     come from :func:`repeat_locations` (numbered markers); ``credit`` names the sources
     (default: boundaries and police.uk); ``more_layers`` adds further layers to the map and
@@ -109,9 +148,18 @@ def hotspot_map(
     others are mapped too. A ``sensitive`` source (rough sleeping) is refused: its events must
     never be mapped at fine grain.
     """
-    layers = (gistar_cells, kde_cells, emerging_cells, repeats, more_gistar)
+    layers = (gistar_cells, kde_cells, emerging_cells, repeats, more_gistar, density, risk)
     if sensitive and any(layer is not None for layer in layers):
         raise PsaGeoError("a sensitive source is never given fine-grained hotspot layers")
+    if density is not None and kde_cells is not None:
+        raise PsaGeoError("pass 'density' (a Surface) or 'kde_cells', not both")
+    for name, surface in (("density", density), ("risk", risk)):
+        if surface is not None and not isinstance(surface, Surface):
+            raise PsaGeoError(f"'{name}' should be a Surface (from kde), got "
+                              f"{type(surface).__name__}")  # fmt: skip
+    if risk is not None and risk.per_1000 is None:
+        raise PsaGeoError("'risk' has no risk-adjusted density; compute it with "
+                          "kde(..., population=lsoas)")  # fmt: skip
     for name, frame in (
         ("outline", outline),
         ("gistar_cells", gistar_cells),
@@ -122,9 +170,13 @@ def hotspot_map(
             raise PsaGeoError(f"'{name}' has no CRS; set it with set_crs() first")
     m = base_map()
     legend = []
+    shown = gistar_cells is None if show_density is None else show_density
+    if density is not None:
+        legend += _density_image_layer(density, m, show=shown)
     if kde_cells is not None:
-        shown = gistar_cells is None if show_density is None else show_density
         legend += _kde_layer(kde_cells, m, show=shown)
+    if risk is not None:
+        legend += _risk_image_layer(risk, m)
     if gistar_cells is not None:
         legend += _gistar_layer(gistar_cells, m, GISTAR_LAYER, show=True)
     for name, cells in (more_gistar or {}).items():
@@ -178,10 +230,13 @@ def area_hotspot_map(hot, *, title: str, lsoas: gpd.GeoDataFrame | None = None) 
             legend.append(LegendSection("Too few events to map", note=listed))
         return legend
 
+    density = head.density if head is not None else None
     return hotspot_map(
         hot.outline,
         title=title,
-        kde_cells=cells,
+        kde_cells=cells if density is None else None,
+        density=density,
+        risk=density if density is not None and density.per_1000 is not None else None,
         show_density=False,
         emerging_cells=cells if cells is not None and "emerging_class" in cells else None,
         repeats=head.repeats if head is not None and not head.repeats.empty else None,
@@ -193,7 +248,8 @@ def area_hotspot_map(hot, *, title: str, lsoas: gpd.GeoDataFrame | None = None) 
 
 
 def _kde_layer(cells: gpd.GeoDataFrame, m: folium.Map, *, show: bool) -> list[LegendSection]:
-    """Add the density contours of ``cells`` to ``m``; return the legend part."""
+    """Add the density classes of ``cells`` as dissolved polygons to ``m``; return the legend
+    part."""
     classes = kde_classes(cells)
     drawn = cells.assign(kde_class=classes)[classes > 0]
     if drawn.empty:
@@ -201,7 +257,7 @@ def _kde_layer(cells: gpd.GeoDataFrame, m: folium.Map, *, show: bool) -> list[Le
     labels = [f"{w} quarter" for w in ("lowest", "second", "third", "highest")]
     layer = geojson_layer(
         _dissolved_geojson(drawn, "kde_class", 5, dict(enumerate(labels, start=1))),
-        name="Density of events (kernel density)",
+        name=DENSITY_LAYER,
         show=show,  # one layer of areas at a time; switch in the layer control
         style_function=lambda f: {
             "fillColor": KDE_COLOURS[f["properties"]["kde_class"] - 1],
@@ -212,8 +268,70 @@ def _kde_layer(cells: gpd.GeoDataFrame, m: folium.Map, *, show: bool) -> list[Le
         tooltip={"label": "Density, top half of cells"},
     ).add_to(m)
     rows = [(box(c), label) for c, label in zip(KDE_COLOURS, labels, strict=True)]
-    return [LegendSection("Density of events (kernel density)", rows, layer=layer,
+    return [LegendSection(DENSITY_LAYER, rows, layer=layer,
                           note="The top half of cells by density, in quarters.")]  # fmt: skip
+
+
+def _density_image_layer(surface: Surface, m: folium.Map, *, show: bool) -> list[LegendSection]:
+    """Add the density of ``surface`` as an image of 4 classes (quarters of the top half of
+    the area's non-zero cells) to ``m``; return the legend part, with the classes' ranges."""
+    values = np.where(surface.mask, surface.values, np.nan)
+    edges = _top_half_edges(values[surface.mask], len(KDE_COLOURS))
+    if edges is None:
+        return [LegendSection(DENSITY_LAYER, note="No event in the area.")]
+    classes = np.where(surface.mask, _classify(values, edges), 0)
+    layer = _image_layer(classes, surface, KDE_COLOURS, m, DENSITY_LAYER, show=show)
+    rows = [(box(c), text) for c, text in zip(KDE_COLOURS, _ranges(edges, "events per km²"),
+                                              strict=True)]  # fmt: skip
+    note = (f"The top half of cells by density, in quarters; kernel radius "
+            f"{surface.bandwidth:,.0f} m, cells of {surface.cell_size:g} m.")  # fmt: skip
+    return [LegendSection(DENSITY_LAYER, rows, layer=layer, note=note)]
+
+
+def _risk_image_layer(surface: Surface, m: folium.Map) -> list[LegendSection]:
+    """Add the crimes per 1,000 residents (smoothed) of ``surface`` as an image of 4 classes
+    (quarters of the cells given a rate) to ``m``, off at first; return the legend part."""
+    rates = np.where(surface.mask, surface.per_1000, np.nan)
+    rated = rates[np.isfinite(rates)]
+    too_few = f"too few residents: not shown (under {surface.min_residents:,.0f} within the "
+    too_few += f"kernel radius of {surface.bandwidth:,.0f} m)"
+    if rated.size == 0:
+        return [LegendSection(RISK_HEADING, note=f"Every cell has {too_few}.")]
+    if not (rated > 0).any():
+        return [LegendSection(RISK_HEADING, note="No crime near the cells given a rate.")]
+    edges = np.quantile(rated[rated > 0], np.linspace(0, 1, len(RISK_COLOURS) + 1))
+    edges[0] = 0.0  # the lowest class holds the cells with no crime near them too
+    classes = np.where(np.isfinite(rates), _classify(np.nan_to_num(rates, nan=-1.0), edges), 0)
+    layer = _image_layer(classes, surface, RISK_COLOURS, m, RISK_LAYER, show=False)
+    texts = _ranges(edges, "per 1,000 residents")
+    rows = [(box(c), text) for c, text in zip(RISK_COLOURS, texts, strict=True)]
+    rows.append((box("#ffffff", dashed=True), too_few))
+    note = ("Crimes per 1,000 residents (smoothed): the density of crimes over the density "
+            "of residents (spread from LSOAs by area share), in quarters of the cells "
+            "with crime near them.")  # fmt: skip
+    return [LegendSection(RISK_HEADING, rows, layer=layer, note=note)]
+
+
+def _image_layer(
+    classes: np.ndarray,
+    surface: Surface,
+    colours: tuple[str, ...],
+    m: folium.Map,
+    name: str,
+    *,
+    show: bool,
+) -> folium.raster_layers.ImageOverlay:
+    """Add ``classes`` as an image overlay (PNG ``data:`` URI, :func:`class_image`) to ``m``."""
+    image = class_image(classes, surface, colours)
+    log.info("map: %s as a %s-byte PNG", name, f"{image.png_bytes:,}")
+    return folium.raster_layers.ImageOverlay(
+        image.url,
+        bounds=image.bounds,
+        name=name,
+        show=show,
+        opacity=IMAGE_OPACITY,
+        alt=f"{name}: the legend gives its classes",
+    ).add_to(m)
 
 
 def _repeat_layer(

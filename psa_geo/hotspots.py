@@ -14,6 +14,7 @@ from scipy.spatial import cKDTree
 from .emerging import MIN_SLICES, emerging_hotspots
 from .errors import PsaGeoError
 from .gistar import BAND_TOLERANCE, NOT_TESTED, gistar
+from .grids import make_grid
 from .groups import single_groups
 from .hotspot_change import hotspot_change
 from .kde import kde
@@ -23,6 +24,7 @@ from .periods import Period
 from .place_search import place_index
 from .repeats import repeat_locations
 from .scale import choose_scale
+from .surface import Surface
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +41,9 @@ class HotspotResult:
     periods of 10 months or more, the emerging hot-spot columns; ``repeats``: top locations
     (empty for groups that are not detailed); ``places``: the area's wards and LSOAs for the
     map's search (:func:`place_index`); ``scale``: the cell size and Gi* band and why, in
-    words; ``scale_metadata``: the same with its figures (:meth:`psa_geo.Scale.to_metadata`)."""
+    words; ``scale_metadata``: the same with its figures (:meth:`psa_geo.Scale.to_metadata`);
+    ``density``: the kernel density raster the cells' ``n`` and ``kde`` come from, with the
+    crimes per 1,000 residents (smoothed) for detailed groups."""
 
     area_name: str
     group: str
@@ -50,6 +54,7 @@ class HotspotResult:
     places: list[dict] = field(default_factory=list)
     scale: str = ""
     scale_metadata: dict[str, str] = field(default_factory=dict)
+    density: Surface | None = None
 
     @property
     def hot_cells(self) -> int:
@@ -86,6 +91,7 @@ class _StudyArea:
     level: str
     lsoas: gpd.GeoDataFrame
     outline: gpd.GeoDataFrame
+    grids: dict[float, gpd.GeoDataFrame] = field(default_factory=dict)
 
     @classmethod
     def of(cls, areas: gpd.GeoDataFrame, level: str, name: str) -> _StudyArea:
@@ -101,6 +107,12 @@ class _StudyArea:
         inside = events["area_status"] == "inside"
         return events[inside & events[f"{self.level}_name"].eq(self.name)
                       & period.contains(events["date"])]  # fmt: skip
+
+    def grid(self, cell_size: float) -> gpd.GeoDataFrame:
+        """The area's square grid of ``cell_size`` (made once, shared by the groups)."""
+        if cell_size not in self.grids:
+            self.grids[cell_size] = make_grid(self.outline, cell_size=cell_size)
+        return self.grids[cell_size]
 
     def places(self) -> list[dict]:
         wards = self.lsoas[["ward_name", "geometry"]].dissolve(by="ward_name", as_index=False)
@@ -139,7 +151,7 @@ def hotspot_study(
     area = _StudyArea.of(areas, level, area_name)
     selected = area.events(events, period)
     selected = selected[selected["category"].isin(groups[group])]
-    result = _group_study(selected, area, group, period, cell_size, detailed)
+    result = _group_study(selected, area, group, period, cell_size, detailed, risk=detailed)
     result.places = area.places()
     return result
 
@@ -182,7 +194,7 @@ def area_hotspots(
             continue
         try:
             results[group] = _group_study(selected, area, group, period, cell_size,
-                                          group in detailed)  # fmt: skip
+                                          group in detailed, risk=group == first)  # fmt: skip
         except PsaGeoError as exc:
             log.info("hotspots: %s in %s too few to map: %s", group, area.name, exc)
             too_few[group] = len(selected)
@@ -221,10 +233,16 @@ def _group_study(
     period: Period,
     cell_size: float | None,
     detailed: bool,
+    *,
+    risk: bool = True,
 ) -> HotspotResult:
+    """One group's study; ``risk`` adds its risk-adjusted density (crimes per 1,000
+    residents, smoothed), which the maps show for the headline group only."""
     log.info("hotspots: %d events of %s in %s, %s", len(selected), group, area.name, period.label)
     scale = choose_scale(selected, area.outline, cell_size=cell_size)
-    cells = kde(selected, area=area.outline, cell_size=scale.cell_size)
+    density = kde(selected, area=area.outline, cell_size=scale.cell_size,
+                  population=area.lsoas if risk else None)  # fmt: skip
+    cells = density.to_cells(grid=area.grid(scale.cell_size))
     cells = _gistar_with_isolated(cells, _isolated(cells, scale.band), scale.band)
     if detailed and period.months >= MIN_SLICES:
         cells = emerging_hotspots(selected, cells, period=period, distance=scale.band)
@@ -233,7 +251,8 @@ def _group_study(
                  period.label)  # fmt: skip
     repeats = repeat_locations(selected, top=10) if detailed else pd.DataFrame()
     return HotspotResult(area.name, group, period, area.outline, cells, repeats,
-                         scale=scale.reason, scale_metadata=scale.to_metadata())  # fmt: skip
+                         scale=scale.reason, scale_metadata=scale.to_metadata(),
+                         density=density)  # fmt: skip
 
 
 def _isolated(cells: gpd.GeoDataFrame, band: float) -> np.ndarray:

@@ -1,18 +1,24 @@
-"""Kernel density of events on a square grid, with the quartic kernel crime analysts use."""
+"""Kernel density of events as a raster, with the quartic kernel crime analysts use, and the
+risk-adjusted (dual) density of events over residents."""
 
 from __future__ import annotations
 
 import logging
 import math
+from dataclasses import replace
 
 import geopandas as gpd
 import numpy as np
 import shapely
+from affine import Affine
+from rasterio.features import geometry_mask, rasterize
 from scipy.signal import fftconvolve
 
 from .checks import CRS, area_union, located_points, positive_metres
 from .errors import PsaGeoError
-from .grids import _as_counts, _build_grid, _Lattice, default_cell_size
+from .grids import MAX_CELLS, _as_counts, _Lattice, default_cell_size
+from .residents import spread_residents
+from .surface import Surface
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +30,10 @@ MIN_BANDWIDTH_CELLS = 2.0
 """The bandwidth is at least this many cells, so the kernel covers more than one cell."""
 NOISE = 1e-12
 """Densities below this fraction of the peak are FFT round-off and are set to 0."""
+MIN_RESIDENTS = 1000.0
+"""Risk-adjusted density is shown only where the smoothed residents within the bandwidth are
+at least this many: the fewest residents an LSOA is designed to hold, so no smoothed rate
+rests on fewer residents than the smallest LSOA rate the assessment already publishes."""
 
 
 def kde(
@@ -33,8 +43,10 @@ def kde(
     cell_size: float | None = None,
     bandwidth: float | None = None,
     weight: str | None = "weight",
-) -> gpd.GeoDataFrame:
-    """Quartic kernel density of points, in events per km², on a square grid.
+    population: gpd.GeoDataFrame | None = None,
+    min_residents: float = MIN_RESIDENTS,
+) -> Surface:
+    """Quartic kernel density of points, in events per km², as a raster.
 
     The kernel is the quartic (biweight) K(d) = 3/(πh²)·(1 − d²/h²)² for d < h, else 0,
     as in CrimeStat and ArcGIS Kernel Density; it integrates to 1, so the density
@@ -49,10 +61,21 @@ def kde(
     raised to at least 2 cells. The rule suits one main cluster and oversmooths several;
     pass ``bandwidth`` to override.
 
-    Computed by binning the points to the grid's lattice and convolving with the kernel
-    evaluated at lattice offsets (FFT). Binning moves each point to its cell centre, so
-    positions are off by at most half a cell diagonal; the result equals the direct sum of
-    the kernel over the binned points at each cell centre.
+    The raster covers the area's bounding box on the square lattice of
+    :func:`psa_geo.make_grid` (cells anchored at the National Grid origin), so the same
+    area and cell size always give the same raster, and its cells are the grid's cells
+    (:meth:`Surface.to_cells`). Computed by binning the points to the lattice and convolving
+    with the kernel evaluated at lattice offsets (FFT); no polygon is built. Binning moves
+    each point to its cell centre, so positions are off by at most half a cell diagonal;
+    the result equals the direct sum of the kernel over the binned points at each cell
+    centre.
+
+    With ``population`` (risk-adjusted or dual density, as CrimeStat's "ratio of
+    densities"): the residents of each polygon are spread over the cells by area share
+    (:func:`psa_geo.residents.spread_residents`), smoothed with the same kernel and
+    bandwidth, and ``per_1000`` = 1,000 × event density / resident density: events per
+    1,000 residents, smoothed. Cells whose smoothed residents within the bandwidth
+    (resident density × πh²) are fewer than ``min_residents`` are NaN.
 
     Parameters
     ----------
@@ -66,14 +89,20 @@ def kde(
         Kernel radius ``h`` in metres; None for the rule above.
     weight
         Column of non-negative weights; None counts each point once (as does a GeoSeries).
+    population
+        Polygons in EPSG:27700 with a ``population`` column (e.g. :func:`load_areas`'s
+        LSOAs); None for density alone.
+    min_residents
+        The fewest smoothed residents within the bandwidth for a cell's risk-adjusted
+        density to be given (default 1,000, :data:`MIN_RESIDENTS`).
 
     Returns
     -------
-    GeoDataFrame
-        The grid of ``make_grid(area, cell_size=...)`` (columns ``cell_id``, ``row``,
-        ``col``, ``x``, ``y``, ``area_km2``, ``geometry``) plus ``n`` (weight of the points
-        in each lattice cell) and ``kde`` (events per km² at the cell centre).
-        ``attrs["kde"]`` holds ``bandwidth``, ``bandwidth_rule`` and ``cell_size``.
+    Surface
+        ``values`` (events per km² at each cell centre), ``counts`` (weight of the points in
+        each cell), ``mask`` (cells the area meets), ``bandwidth`` and ``bandwidth_rule``;
+        with ``population`` also ``per_1000``, ``residents``, ``residents_in_kernel`` and
+        ``min_residents``.
     """
     xy, w = located_points(points, "points", weight)
     total = float(w.sum())
@@ -83,15 +112,20 @@ def kde(
         cell_size = positive_metres(cell_size, "cell_size")
     if bandwidth is not None:
         bandwidth = positive_metres(bandwidth, "bandwidth")
+    if population is not None:
+        min_residents = _positive(min_residents, "min_residents")
     if area is not None:
         union = area_union(area, "area")
-        inside = _inside(xy, union)
+        size = cell_size if cell_size is not None else default_cell_size(area)
+        transform, shape = _raster_grid(union, size)
+        i, j = _cells_of(xy, transform)
+        mask, edge = _area_rasters(union, transform, shape)
+        inside = _inside(xy, (i, j), union, mask, edge)
         if bandwidth is None and w[inside].sum() <= 0:
             raise PsaGeoError(
                 "the 'points' inside 'area' have zero total weight, so no bandwidth can be "
                 "derived from them; pass bandwidth="
             )
-        size = cell_size if cell_size is not None else default_cell_size(area)
         h, rule = _choose_bandwidth(xy[inside], w[inside], bandwidth, size)
     else:
         rule_h = bandwidth if bandwidth is not None else bandwidth_rule(xy, w)
@@ -103,24 +137,32 @@ def kde(
         size = cell_size if cell_size is not None else _hull_cell_size(xy, rule_h)
         h, rule = _choose_bandwidth(xy, w, bandwidth, size)
         union = shapely.convex_hull(shapely.multipoints(xy)).buffer(h)
-    grid = _build_grid(union, _Lattice("square", size))
-    n, density = _density(xy, w, grid, size, h)
-    out = grid.copy()
-    out["n"] = _as_counts(n, w)
-    out["kde"] = density
-    out.attrs["kde"] = {"bandwidth": h, "bandwidth_rule": rule, "cell_size": size}
+        transform, shape = _raster_grid(union, size)
+        i, j = _cells_of(xy, transform)
+        mask, _ = _area_rasters(union, transform, shape)
+    pad = _padding(shape, size, h)
+    padded = transform @ Affine.translation(-pad, -pad)
+    binned = _bin(i + pad, j + pad, w, (shape[0] + 2 * pad, shape[1] + 2 * pad))
+    kernel = _kernel(h, size, pad)
+    density = _smooth(binned, kernel)
+    counts = _as_counts(binned[pad : pad + shape[0], pad : pad + shape[1]], w)
+    surface = Surface(density, transform, size, mask, counts, h, rule, union)
+    if population is not None:
+        surface = _risk_adjusted(surface, population, padded, binned.shape, kernel, min_residents)
     log.info(
-        "kde: %d points (%d in the area), bandwidth %.0f m (%s), %d cells of %g m, "
-        "peak %.1f per km²",
+        "kde: %d points (%d in the area), bandwidth %.0f m (%s), %d cells of %g m in the "
+        "area (raster %d x %d), peak %.1f per km²",
         len(xy),
         len(xy) if area is None else int(inside.sum()),
         h,
         rule,
-        len(out),
+        int(mask.sum()),
         size,
-        float(density.max()) if len(density) else 0.0,
+        shape[0],
+        shape[1],
+        float(density[mask].max()) if mask.any() else 0.0,
     )
-    return out
+    return surface
 
 
 def bandwidth_rule(xy: np.ndarray, weights: np.ndarray | None = None) -> float:
@@ -153,7 +195,10 @@ def _robust_spread(values: np.ndarray, w: np.ndarray, n: float) -> float:
         return 0.0
     mean = float(np.average(values, weights=w))
     sd = math.sqrt(float(np.sum(w * (values - mean) ** 2)) / (n - 1))
-    q1, q3 = np.quantile(values, [0.25, 0.75], weights=w, method="inverted_cdf")
+    if (w == w[0]).all():  # equal weights: the same quantiles, by partition not sorting
+        q1, q3 = np.quantile(values, [0.25, 0.75], method="inverted_cdf")
+    else:
+        q1, q3 = np.quantile(values, [0.25, 0.75], weights=w, method="inverted_cdf")
     iqr = float(q3 - q1)
     return min(sd, iqr / 1.349) if iqr > 0 else sd
 
@@ -176,13 +221,50 @@ def _hull_cell_size(xy: np.ndarray, h: float) -> float:
     return default_cell_size(gpd.GeoSeries([hull], crs=CRS))
 
 
-def _inside(xy: np.ndarray, union: shapely.Geometry) -> np.ndarray:
-    """Which points lie in the area; raise when none does."""
-    xmin, ymin, xmax, ymax = union.bounds
+def _cells_of(xy: np.ndarray, transform: Affine) -> tuple[np.ndarray, np.ndarray]:
+    """(row, column) of the raster cell holding each point (may be outside the raster)."""
+    size = transform.a
+    top, left = round(transform.f / size), round(transform.c / size)
+    i = top - 1 - np.floor(xy[:, 1] / size).astype("int64")
+    j = np.floor(xy[:, 0] / size).astype("int64") - left
+    return i, j
+
+
+def _area_rasters(
+    union: shapely.Geometry, transform: Affine, shape: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(cells the area meets, by GDAL's "all touched" rule; cells its edge touches)."""
+    meets = geometry_mask([union], out_shape=shape, transform=transform, all_touched=True,
+                          invert=True)  # fmt: skip
+    edge = rasterize([union.boundary], out_shape=shape, transform=transform, all_touched=True,
+                     dtype="uint8").astype(bool)  # fmt: skip
+    return meets, edge
+
+
+def _inside(
+    xy: np.ndarray,
+    cells: tuple[np.ndarray, np.ndarray],
+    union: shapely.Geometry,
+    meets: np.ndarray,
+    edge: np.ndarray,
+) -> np.ndarray:
+    """Which points lie in the area; raise when none does.
+
+    A cell that the area's edge does not touch (GDAL's "all touched" rule, which marks every
+    cell a line passes through) lies wholly inside or wholly outside the area, as ``meets``
+    says; only the points in the cells on the edge are tested against the polygons."""
+    i, j = cells
+    shape = meets.shape
     x, y = xy[:, 0], xy[:, 1]
-    inside = (x >= xmin) & (x <= xmax) & (y >= ymin) & (y <= ymax)
+    xmin, ymin, xmax, ymax = union.bounds
+    in_box = (i >= 0) & (i < shape[0]) & (j >= 0) & (j < shape[1])
+    inside = np.zeros(len(xy), dtype=bool)
+    inside[in_box] = meets[i[in_box], j[in_box]]
+    near = np.zeros(len(xy), dtype=bool)
+    near[in_box] = edge[i[in_box], j[in_box]]
+    near |= ~in_box & (x >= xmin) & (x <= xmax) & (y >= ymin) & (y <= ymax)
     shapely.prepare(union)
-    inside[inside] = shapely.intersects_xy(union, x[inside], y[inside])
+    inside[near] = shapely.intersects_xy(union, x[near], y[near])
     if inside.any():
         return inside
     raise PsaGeoError(
@@ -197,26 +279,88 @@ def _span(xy: np.ndarray) -> str:
     return f"E {lo[0]:,.0f}–{hi[0]:,.0f}, N {lo[1]:,.0f}–{hi[1]:,.0f}"
 
 
-def _density(
-    xy: np.ndarray, w: np.ndarray, grid: gpd.GeoDataFrame, size: float, h: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """(weight per grid cell, density per km² at grid cell centres) by binning + FFT."""
-    if len(grid) == 0:
-        return np.zeros(0), np.zeros(0)
-    rows, cols = grid["row"].to_numpy(), grid["col"].to_numpy()
+def _positive(value: object, name: str) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float | np.integer | np.floating)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise PsaGeoError(f"'{name}' should be a positive number, got {value!r}")
+    return float(value)
+
+
+def _raster_grid(union: shapely.Geometry, size: float) -> tuple[Affine, tuple[int, int]]:
+    """(transform, shape) of the lattice cells over ``union``'s bounding box, as
+    :func:`psa_geo.make_grid` covers it."""
+    r0, r1, c0, c1 = _Lattice("square", size).index_range(union.bounds)
+    return Affine(size, 0.0, c0 * size, 0.0, -size, r1 * size), (r1 - r0, c1 - c0)
+
+
+def _padding(shape: tuple[int, int], size: float, h: float) -> int:
+    """The padding in cells that the kernel needs; raise when the raster would be too big."""
     pad = math.ceil(h / size)
-    r0, c0 = int(rows.min()) - pad, int(cols.min()) - pad
-    shape = (int(rows.max()) + pad + 1 - r0, int(cols.max()) + pad + 1 - c0)
-    pr = np.floor(xy[:, 1] / size).astype("int64") - r0
-    pc = np.floor(xy[:, 0] / size).astype("int64") - c0
-    inside = (pr >= 0) & (pr < shape[0]) & (pc >= 0) & (pc < shape[1])
-    flat = pr[inside] * shape[1] + pc[inside]
+    total = (shape[0] + 2 * pad) * (shape[1] + 2 * pad)
+    if total > MAX_CELLS:
+        raise PsaGeoError(
+            f"'cell_size' {size:g} m would need {total:,} cells over the area's bounding box "
+            "and the bandwidth around it; choose a larger cell_size"
+        )
+    return pad
+
+
+def _bin(i: np.ndarray, j: np.ndarray, w: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The summed weight of the points in each cell (row ``i``, column ``j``) of a raster of
+    ``shape``, float64; points beyond it are left out."""
+    inside = (i >= 0) & (i < shape[0]) & (j >= 0) & (j < shape[1])
+    flat = i[inside] * shape[1] + j[inside]
     binned = np.bincount(flat, weights=w[inside].astype("float64"), minlength=shape[0] * shape[1])
-    binned = binned.reshape(shape)
+    return binned.reshape(shape)
+
+
+def _kernel(h: float, size: float, pad: int) -> np.ndarray:
+    """The quartic kernel (per m²) at the lattice offsets -pad..pad cells."""
     offsets = np.arange(-pad, pad + 1) * size
     d2 = offsets[:, None] ** 2 + offsets[None, :] ** 2
-    kernel = np.where(d2 < h * h, 3 / (math.pi * h * h) * (1 - d2 / (h * h)) ** 2, 0.0)
-    surface = fftconvolve(binned, kernel, mode="same") * 1e6
-    peak = surface.max()
+    return np.where(d2 < h * h, 3 / (math.pi * h * h) * (1 - d2 / (h * h)) ** 2, 0.0)
+
+
+def _smooth(binned: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """Σ kernel × binned weights at each cell of the unpadded raster, per km² (FFT)."""
+    surface = fftconvolve(binned, kernel, mode="valid") * 1e6
+    peak = surface.max() if surface.size else 0.0
     surface[surface < peak * NOISE] = 0.0
-    return binned[rows - r0, cols - c0], surface[rows - r0, cols - c0]
+    return surface
+
+
+def _risk_adjusted(
+    surface: Surface,
+    population: gpd.GeoDataFrame,
+    padded: Affine,
+    shape: tuple[int, int],
+    kernel: np.ndarray,
+    min_residents: float,
+) -> Surface:
+    """``surface`` with the events per 1,000 residents (smoothed) and the residents."""
+    residents = spread_residents(population, padded, shape)
+    pad = (shape[0] - surface.shape[0]) // 2
+    resident_density = _smooth(residents, kernel)
+    in_kernel = resident_density * math.pi * surface.bandwidth**2 / 1e6
+    shown = surface.mask & (in_kernel >= min_residents)
+    per_1000 = np.full(surface.shape, np.nan)
+    per_1000[shown] = 1000 * surface.values[shown] / resident_density[shown]
+    log.info(
+        "kde: risk-adjusted density in %d of %d cells of the area (%d with fewer than %g "
+        "residents within the bandwidth are not given)",
+        int(shown.sum()),
+        int(surface.mask.sum()),
+        int((surface.mask & ~shown).sum()),
+        min_residents,
+    )
+    return replace(
+        surface,
+        per_1000=per_1000,
+        residents=residents[pad : pad + surface.shape[0], pad : pad + surface.shape[1]],
+        residents_in_kernel=in_kernel,
+        min_residents=min_residents,
+    )

@@ -413,7 +413,7 @@ def _hotspot_layers(source, areas, area_name: str, level: str, study: Period) ->
     except PsaGeoError as exc:
         log.info("%s: no hotspot layers for %s: %s", source.name, area_name, exc)
         return {}
-    return {"gistar_cells": hot.cells, "kde_cells": hot.cells, "repeats": hot.repeats}
+    return {"gistar_cells": hot.cells, "density": hot.density, "repeats": hot.repeats}
 
 
 def _finds_layer(finds: gpd.GeoDataFrame) -> Callable[[folium.Map], list]:

@@ -1,15 +1,19 @@
 """The hotspot study of one area, end to end, and its map in a browser."""
 
+import re
 import shutil
 
 import browser_support
+import numpy as np
 import pandas as pd
 import pyogrio
 import pytest
+import rasterio
 from conftest import make_events, run_cli
 
 import psa_geo
 from psa_geo.filenames import safe_name
+from psa_geo.measures import ALL_CRIME
 
 
 def test_safe_name_from_user_text():
@@ -89,6 +93,24 @@ def test_hotspots_command_writes_map_and_cells(plymouth):
     assert persistent.any()
     assert (cells.loc[persistent, "slices_hot"] >= 11).all()
     assert (cells.loc[cells["emerging_class"] == "New hot spot", "slices_hot"] == 1).all()
+
+
+@pytest.mark.data
+def test_hotspots_command_writes_the_density_raster_and_image(plymouth):
+    """The GeoTIFF beside the cells holds the cells' density (one band, named for the
+    group), and the map draws it as an embedded image, within the page budget."""
+    folder = plymouth / "hotspots"
+    cells = pyogrio.read_dataframe(folder / "hotspots_plymouth_all-crime-excl-asb.gpkg")
+    with rasterio.open(folder / "hotspots_plymouth_all-crime-excl-asb.tif") as tif:
+        assert tif.count == 1 and tif.descriptions == (ALL_CRIME,)
+        assert tif.res == (200.0, 200.0) and tif.crs.to_epsg() == 27700
+        sampled = np.array([v[0] for v in tif.sample(zip(cells["x"], cells["y"], strict=True))])
+    np.testing.assert_allclose(sampled, cells["kde"], rtol=1e-6)
+    page = folder / "hotspots_plymouth_all-crime-excl-asb.html"
+    html = page.read_text(encoding="utf-8")
+    assert len(re.findall(r"L\.imageOverlay\(\s*\"data:image/png;base64,", html)) == 2
+    assert "Crimes per 1,000 residents (smoothed)" in html
+    assert page.stat().st_size < 3_000_000
 
 
 @pytest.mark.data

@@ -1,15 +1,17 @@
 """No output meant for partners places a sensitive record: whatever the input CRS and rounding,
 no coordinate in the HTML, CSV or JSON written for a rough-sleeping file lies within 25 m of a
 report, other than the vertices of the standard LSOA boundaries (and the corners of the map's
-extent, drawn from them)."""
+extent, drawn from them), and no GeoTIFF has a cell with a value within 25 m of one."""
 
 import csv
 import json
 import re
 
+import geopandas as gpd
 import numpy as np
 import pyproj
 import pytest
+import rasterio
 import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -88,11 +90,31 @@ def without_vendored_code(text: str) -> str:
     return VENDORED.sub(drop, text)
 
 
+def raster_leaks(path, tree: cKDTree) -> list:
+    """Centres of a GeoTIFF's cells holding a positive value whose cell comes within LEAK_M
+    of a report (a density surface puts its peaks on the reports)."""
+    found = []
+    with rasterio.open(path) as tif:
+        reach = LEAK_M + abs(tif.res[0]) * 2**0.5 / 2
+        rows, cols = np.indices((tif.height, tif.width))
+        x, y = rasterio.transform.xy(tif.transform, rows.ravel(), cols.ravel())
+        centres = np.column_stack([x, y])
+        for band in range(1, tif.count + 1):
+            values = tif.read(band, masked=True).filled(0).ravel()
+            near = centres[(values > 0) & (tree.query(centres, k=1)[0] <= reach)]
+            found += [(path.name, *p) for p in near]
+    return found
+
+
 def leaks(folder, reports_xy, vertices) -> list:
-    """Coordinates within LEAK_M of a report that are not boundary vertices."""
+    """Coordinates within LEAK_M of a report that are not boundary vertices, and raster cells
+    with a value there."""
     tree = cKDTree(reports_xy)
     found = []
     for path in sorted(folder.rglob("*")):
+        if path.suffix == ".tif":
+            found += raster_leaks(path, tree)
+            continue
         if path.suffix not in (".html", ".csv", ".json"):
             continue
         points = candidate_points(without_vendored_code(path.read_text(encoding="utf-8-sig")))
@@ -166,8 +188,12 @@ def test_the_check_finds_a_leak(tmp_path, place):
     rows = [(int(d), 1, "") for d in rng.integers(0, 335, len(xy))]
     rows[0] = (400, 1, "")  # 2019-15-09: rejected, kept with its location
     out = run_outputs(tmp_path, place, xy, rows, False, 1, source="drug_litter")
+    finds = gpd.GeoSeries(shapely.points(xy), crs="EPSG:27700")
+    town = gpd.GeoSeries([place[2]], crs="EPSG:27700")
+    psa_geo.write_geotiff(out / "drug_litter_density.tif",
+                          {"finds": psa_geo.kde(finds, area=town, cell_size=50)})  # fmt: skip
     files = {name for name, *_ in leaks(out, xy, place[3])}
-    assert {"drug_litter_map.html", "drug_litter_rejected.csv"} <= files
+    assert {"drug_litter_map.html", "drug_litter_rejected.csv", "drug_litter_density.tif"} <= files
 
 
 def test_only_the_vendored_code_is_left_out_of_the_scan(tmp_path, place):
