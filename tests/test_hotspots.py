@@ -97,16 +97,17 @@ def test_hotspots_command_writes_map_and_cells(plymouth):
 
 @pytest.mark.data
 def test_hotspots_command_writes_the_density_raster_and_image(plymouth):
-    """The GeoTIFF beside the cells holds the cells' density (one band, named for the
-    group), and the map draws it as an embedded image, within the page budget."""
+    """The GeoTIFF beside the cells holds the cells' density (a band named for the group, and
+    its risk-adjusted density), and the map draws both as embedded images, within the page
+    budget."""
     folder = plymouth / "hotspots"
-    cells = pyogrio.read_dataframe(folder / "hotspots_plymouth_all-crime-excl-asb.gpkg")
-    with rasterio.open(folder / "hotspots_plymouth_all-crime-excl-asb.tif") as tif:
-        assert tif.count == 1 and tif.descriptions == (ALL_CRIME,)
+    cells = pyogrio.read_dataframe(folder / "hotspots_plymouth.gpkg", layer="all_crime_excl_asb")
+    with rasterio.open(folder / "hotspots_plymouth.tif") as tif:
+        assert tif.descriptions == (ALL_CRIME, f"{ALL_CRIME}: per 1,000 residents (smoothed)")
         assert tif.res == (200.0, 200.0) and tif.crs.to_epsg() == 27700
         sampled = np.array([v[0] for v in tif.sample(zip(cells["x"], cells["y"], strict=True))])
     np.testing.assert_allclose(sampled, cells["kde"], rtol=1e-6)
-    page = folder / "hotspots_plymouth_all-crime-excl-asb.html"
+    page = folder / "hotspots_plymouth.html"
     html = page.read_text(encoding="utf-8")
     assert len(re.findall(r"L\.imageOverlay\(\s*\"data:image/png;base64,", html)) == 2
     assert "Crimes per 1,000 residents (smoothed)" in html
