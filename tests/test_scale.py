@@ -209,7 +209,7 @@ def test_cornwall_town_centres_are_hot_at_the_chosen_scale(assigned_all, areas, 
     outline = areas[areas["csp_name"] == "Cornwall"][["geometry"]].dissolve()
     scale = psa_geo.choose_scale(cornwall, outline)
     assert scale.cell_size < 1000  # finer than the fixed rule's 1 km
-    cells = psa_geo.kde(cornwall, area=outline, cell_size=scale.cell_size)
+    cells = psa_geo.kde(cornwall, area=outline, cell_size=scale.cell_size).to_cells()
     xy = cells[["x", "y"]].to_numpy()
     linked = cKDTree(xy).query_ball_point(xy, scale.band * 1.000001, return_length=True) > 1
     hot = psa_geo.gistar(cells[linked], column="n", distance=scale.band)
