@@ -31,8 +31,9 @@ def hotspot_index_entries(folder: str | Path) -> list[dict]:
             found = None
         if isinstance(found, dict):
             entry.update({k: v for k, v in found.items() if k in entry})
-        gpkg = page.with_suffix(".gpkg")
-        entries.append({**entry, "map": page.name, "cells": gpkg.name if gpkg.is_file() else None})
+        gpkg, tif = page.with_suffix(".gpkg"), page.with_suffix(".tif")
+        entries.append({**entry, "map": page.name, "cells": gpkg.name if gpkg.is_file() else None,
+                        "raster": tif.name if tif.is_file() else None})  # fmt: skip
     return sorted(entries, key=lambda e: (str(e["area"]).casefold(), str(e["group"])))
 
 
