@@ -84,8 +84,9 @@ def write_hotspots(
 
 
 def write_hotspot_layers(hot: AreaHotspots, path: str | Path) -> Path:
-    """The GeoPackage of ``hot``: one layer of cells per group (:func:`group_layer`), the
-    study area and, for the detailed groups, the repeat locations; replaced whole."""
+    """The GeoPackage of ``hot``: one layer of cells per group (:func:`group_layer`; the
+    cells of :func:`telling_cells`), the study area and, for the detailed groups, the repeat
+    locations; replaced whole."""
     path = Path(path)
     path.unlink(missing_ok=True)
     meta = {"period": hot.period.label, "area": hot.area_name,
@@ -93,7 +94,7 @@ def write_hotspot_layers(hot: AreaHotspots, path: str | Path) -> Path:
     hot.outline.to_file(path, layer=OUTLINE_LAYER, driver="GPKG", metadata=meta)
     for group, result in hot.results.items():
         layer = group_layer(group)
-        pyogrio.write_dataframe(result.cells, path, layer=layer, driver="GPKG",
+        pyogrio.write_dataframe(telling_cells(result.cells), path, layer=layer, driver="GPKG",
                                 layer_metadata={"group": group, "scale": result.scale,
                                                 **result.scale_metadata},
                                 layer_options={"IDENTIFIER": group,
@@ -108,6 +109,19 @@ def write_hotspot_layers(hot: AreaHotspots, path: str | Path) -> Path:
             pyogrio.write_dataframe(points, path, layer=f"{layer}{REPEATS_SUFFIX}", driver="GPKG",
                                     layer_options=identifier)  # fmt: skip
     return path
+
+
+def telling_cells(cells: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The cells with something to tell: an event, a significant Gi* class, an emerging
+    pattern or a change class other than "not hot in either period". The rest hold no
+    event and no finding (0 and "Not significant" in every column that matters); leaving
+    them out keeps a county's GeoPackage to megabytes rather than a hundred."""
+    keep = (cells["n"] > 0) | (cells["hotspot_level"] != 0)
+    if "emerging_class" in cells:
+        keep |= cells["emerging_class"].notna() & (cells["emerging_class"] != "No pattern")
+    if "change_class" in cells:
+        keep |= cells["change_class"] != "Not hot in either period"
+    return cells[keep]
 
 
 def write_density(hot: AreaHotspots, path: str | Path) -> Path:
