@@ -4,14 +4,14 @@ as a ``data:`` URI so that the page works offline from one HTML file."""
 from __future__ import annotations
 
 import base64
-import io
 import math
+import struct
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from affine import Affine
-from PIL import Image
 from rasterio.warp import Resampling, reproject, transform_bounds
 
 from .surface import Surface
@@ -22,6 +22,7 @@ EARTH_RADIUS = 6_378_137.0
 UPSAMPLE = 2
 """Image pixels per cell side (about): cells keep crisp edges after the small rotation from
 the National Grid to Web Mercator."""
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_PIXELS = 4_000_000
 """Above this many image pixels, about one pixel per cell (a very large surface)."""
 
@@ -87,12 +88,21 @@ def class_image(classes: np.ndarray, surface: Surface, colours: Sequence[str]) -
 
 
 def _palette_png(image: np.ndarray, colours: Sequence[str]) -> bytes:
-    """``image`` (palette indices) as a PNG; index 0 transparent."""
-    palette = [0, 0, 0]
-    for colour in colours:
-        palette += [int(colour[i : i + 2], 16) for i in (1, 3, 5)]
-    png = Image.frombytes("P", (image.shape[1], image.shape[0]), image.tobytes())
-    png.putpalette(palette)
-    out = io.BytesIO()
-    png.save(out, format="PNG", transparency=0, optimize=True)
-    return out.getvalue()
+    """``image`` (palette indices, uint8) as a palette PNG; index 0 transparent."""
+    palette = bytes([0, 0, 0]) + b"".join(bytes.fromhex(c[1:]) for c in colours)
+    alpha = bytes([0] + [255] * len(colours))
+    height, width = image.shape
+    rows = np.hstack([np.zeros((height, 1), dtype="uint8"), image])  # filter 0 on each row
+    header = struct.pack(">IIBBBBB", width, height, 8, 3, 0, 0, 0)  # 8-bit palette
+    return b"".join([
+        PNG_SIGNATURE,
+        _chunk(b"IHDR", header),
+        _chunk(b"PLTE", palette),
+        _chunk(b"tRNS", alpha),
+        _chunk(b"IDAT", zlib.compress(rows.tobytes(), 9)),
+        _chunk(b"IEND", b""),
+    ])  # fmt: skip
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
