@@ -41,12 +41,11 @@ from typing import NamedTuple
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from scipy.spatial import cKDTree
 from scipy.special import ndtr
 
-from .checks import cell_centres, gistar_problem, located_points, positive_metres
+from .checks import gistar_problem, located_points
 from .errors import PsaGeoError
-from .gistar import BAND_TOLERANCE, NOT_TESTED, default_band, gistar
+from .gistar import NOT_TESTED, band_and_isolated, gistar
 from .grids import _as_counts, cell_index
 from .periods import Period
 
@@ -179,7 +178,7 @@ def emerging_hotspots(
         Gi* could not test).
     """
     events = _dated(events)
-    band, alone = _band(cells, distance)
+    band, alone = band_and_isolated(cells, distance, what="emerging hot spots")
     weight = "weight" if "weight" in events.columns else None
     xy, w = located_points(events, "events", weight)
     where = cell_index(xy, cells)
@@ -286,21 +285,6 @@ def _slices(
     slot = edges.searchsorted(values, side="right") - 1
     slot[(values < period.start) | (values >= period.end)] = -1
     return [(edges[k], np.flatnonzero(slot == k)) for k in range(len(edges) - 1)]
-
-
-def _band(cells: gpd.GeoDataFrame, distance: float | None) -> tuple[float, np.ndarray]:
-    """The band (as :func:`gistar` chooses it by default for the whole grid, unless given)
-    and the cells with no other cell within it, which cannot be tested."""
-    if not isinstance(cells, gpd.GeoDataFrame) or len(cells) < 2:
-        raise PsaGeoError("'cells' should be a GeoDataFrame of at least two grid cells")
-    xy = cell_centres(cells)
-    tree = cKDTree(xy)
-    band = default_band(tree) if distance is None else positive_metres(distance, "distance")
-    alone = tree.query(xy, k=2)[0][:, 1] > band * (1 + BAND_TOLERANCE)
-    if alone.any():
-        log.info("emerging hot spots: %d cells with no other cell within %.1f m are not "
-                 "tested", int(alone.sum()), band)  # fmt: skip
-    return band, alone
 
 
 def _classify(

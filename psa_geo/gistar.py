@@ -156,6 +156,24 @@ def _binary_weights(pairs: np.ndarray, n: int) -> sparse.csr_array:
     return sparse.csr_array(sparse.coo_array((data, (rows, cols)), shape=(n, n)))
 
 
+def band_and_isolated(
+    cells: gpd.GeoDataFrame, distance: float | None = None, *, what: str = "Gi*"
+) -> tuple[float, np.ndarray]:
+    """The band (``distance``, else :func:`default_band` of the whole grid) and which cells
+    have no other cell within it (offshore rocks, islands cut off by a clip): Gi* cannot test
+    them, so callers label them rather than stop; ``what`` names the caller in the log."""
+    if not isinstance(cells, gpd.GeoDataFrame) or len(cells) < 2:
+        raise PsaGeoError("'cells' should be a GeoDataFrame of at least two grid cells")
+    xy = cell_centres(cells)
+    tree = cKDTree(xy)
+    band = default_band(tree) if distance is None else positive_metres(distance, "distance")
+    alone = tree.query(xy, k=2)[0][:, 1] > band * (1 + BAND_TOLERANCE)
+    if alone.any():
+        log.info("%s: %d cells with no other cell within %.1f m are not tested", what,
+                 int(alone.sum()), band)  # fmt: skip
+    return band, alone
+
+
 def default_band(tree: cKDTree) -> float:
     """Median distance from a cell to its 8th nearest other cell."""
     k = min(DEFAULT_NEIGHBOURS, tree.n - 1)

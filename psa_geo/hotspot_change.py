@@ -27,11 +27,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from scipy.spatial import cKDTree
 
-from .checks import cell_centres, check_layer, gistar_problem, located_points, positive_metres
+from .checks import check_layer, gistar_problem, located_points
 from .errors import PsaGeoError
-from .gistar import BAND_TOLERANCE, NOT_TESTED, bh_adjust, default_band, gistar
+from .gistar import NOT_TESTED, band_and_isolated, bh_adjust, gistar
 from .grids import cell_index
 from .periods import Period
 from .stats import change_test
@@ -111,7 +110,7 @@ def hotspot_change(
     ratio = _exposure_ratio(study, comparison)
     check_layer(cells, "cells")
     counts, outside = _period_counts(events, cells, (study, comparison))
-    band, alone = _band(cells, distance)
+    band, alone = band_and_isolated(cells, distance, what="hotspot change")
     z, levels = {}, {}
     for name, period in (("study", study), ("comparison", comparison)):
         z[name], levels[name] = _gistar_levels(cells, counts[name], alone, band, fdr,
@@ -219,21 +218,6 @@ def _period_counts(
             )
         counts[name] = np.round(n).astype("int64")
     return counts, outside
-
-
-def _band(cells: gpd.GeoDataFrame, distance: float | None) -> tuple[float, np.ndarray]:
-    """The Gi* band (the default of the whole grid unless given) and the cells with no other
-    cell within it (offshore rocks), which Gi* cannot test."""
-    if len(cells) < 2:
-        raise PsaGeoError("'cells' should hold at least two grid cells")
-    xy = cell_centres(cells)
-    tree = cKDTree(xy)
-    band = default_band(tree) if distance is None else positive_metres(distance, "distance")
-    alone = tree.query(xy, k=2)[0][:, 1] > band * (1 + BAND_TOLERANCE)
-    if alone.any():
-        log.info("hotspot change: %d cell(s) with no other cell within %.1f m are not "
-                 "tested by Gi*", int(alone.sum()), band)  # fmt: skip
-    return band, alone
 
 
 def _gistar_levels(

@@ -9,11 +9,10 @@ from dataclasses import dataclass, field
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from scipy.spatial import cKDTree
 
 from .emerging import MIN_SLICES, emerging_hotspots
 from .errors import PsaGeoError
-from .gistar import BAND_TOLERANCE, NOT_TESTED, gistar
+from .gistar import NOT_TESTED, band_and_isolated, gistar
 from .grids import make_grid
 from .groups import single_groups
 from .hotspot_change import hotspot_change
@@ -243,7 +242,8 @@ def _group_study(
     density = kde(selected, area=area.outline, cell_size=scale.cell_size,
                   population=area.lsoas if risk else None)  # fmt: skip
     cells = density.to_cells(grid=area.grid(scale.cell_size))
-    cells = _gistar_with_isolated(cells, _isolated(cells, scale.band), scale.band)
+    _, alone = band_and_isolated(cells, scale.band)
+    cells = _gistar_with_isolated(cells, alone, scale.band)
     if detailed and period.months >= MIN_SLICES:
         cells = emerging_hotspots(selected, cells, period=period, distance=scale.band)
     elif detailed:
@@ -253,17 +253,6 @@ def _group_study(
     return HotspotResult(area.name, group, period, area.outline, cells, repeats,
                          scale=scale.reason, scale_metadata=scale.to_metadata(),
                          density=density)  # fmt: skip
-
-
-def _isolated(cells: gpd.GeoDataFrame, band: float) -> np.ndarray:
-    """Cells with no other cell within ``band`` (offshore rocks, islands cut off by the
-    clip): Gi* cannot test them, so they are labelled rather than stopping the study."""
-    xy = cells[["x", "y"]].to_numpy()
-    nearest = cKDTree(xy).query(xy, k=2)[0][:, 1] if len(xy) > 1 else np.array([np.inf])
-    alone = nearest > band * (1 + BAND_TOLERANCE)
-    if alone.any():
-        log.info("Gi*: %d cells with no neighbouring cell are not tested", int(alone.sum()))
-    return alone
 
 
 def _gistar_with_isolated(
