@@ -175,8 +175,10 @@ def area_hotspots(
     Every group shares one grid, so that their layers align cell for cell: its cell size
     is ``cell_size``, else the one :func:`psa_geo.choose_scale` chooses for all crime (else
     the first detailed group mapped, else the first group); each group's Gi* band is chosen
-    from its own events.
-    The groups of ``detailed`` also get emerging hot spots and repeat locations.
+    from its own events. The groups of ``detailed`` also get emerging hot spots and repeat
+    locations; the headline group (:attr:`AreaHotspots.headline`) its risk-adjusted density
+    and, with a ``comparison`` period, the change between the periods
+    (:func:`psa_geo.hotspot_change`; a note in ``notes`` says why not where it cannot run).
     """
     mapped = list(groups) if mapped is None else mapped
     unknown = [g for g in mapped if g not in groups]
@@ -185,7 +187,7 @@ def area_hotspots(
     area = _StudyArea.of(areas, level, area_name)
     in_area = area.events(events, period)
     results, too_few = {}, {}
-    first = next((g for g in (*DETAILED_GROUPS, *mapped) if g in mapped), None)
+    first = next((g for g in (*detailed, *mapped) if g in mapped), None)
     for group in sorted(mapped, key=lambda g: g != first):  # the first sets the cell size
         selected = in_area[in_area["category"].isin(groups[group])]
         if len(selected) < MIN_MAPPED_EVENTS:
