@@ -1,8 +1,9 @@
 """Benchmark: peak memory of ``read_police_uk`` per police.uk row, at 1.5M and 5.6M rows.
 
 The real rows of the mirror's street files are repeated into one plain CSV of N rows; a
-fresh interpreter (``--python``, e.g. a venv installed from pyproject.toml) reads it, and the
-growth of its resident set from just before the call to the peak during it is divided by N.
+fresh interpreter (``--python``, e.g. a venv installed from pyproject.toml) reads it (without
+the cache, where the version has one), and the growth of its resident set from just before
+the call to the peak during it is divided by N.
 Prints figures; asserts nothing. From the repository root:
 
     .venv/bin/python benchmarks/bench_read_memory.py [--rows 1500000 5600000] [--python PY]
@@ -29,11 +30,14 @@ def rss_kb(field):
         if line.startswith(field):
             return int(line.split()[1])
 
+import inspect
 import psa_geo
+parameters = inspect.signature(psa_geo.read_police_uk).parameters
+no_cache = {"use_cache": False} if "use_cache" in parameters else {}
 Path("/proc/self/clear_refs").write_text("5")  # reset the peak (VmHWM)
 before = rss_kb("VmRSS")
 start = time.perf_counter()
-events = psa_geo.read_police_uk(sys.argv[1])
+events = psa_geo.read_police_uk(sys.argv[1], **no_cache)
 wall = time.perf_counter() - start
 peak = rss_kb("VmHWM")
 print(len(events), before, peak, wall)
@@ -41,19 +45,23 @@ print(len(events), before, peak, wall)
 
 
 def write_rows(mirror: Path, rows: int, path: Path) -> Path:
-    """A plain CSV of ``rows`` rows: the mirror's street-file rows, repeated."""
+    """A plain CSV of ``rows`` rows: the mirror's street-file rows, repeated; each copy's
+    Crime IDs made its own (the last 6 hex digits replaced by the copy's number), so the
+    IDs repeat no more than the real ones do."""
     files = sorted((mirror / "crime").glob("policeuk_street_*.csv.gz"))
     header, lines = None, []
     for file in files:
         with gzip.open(file, "rt", encoding="utf-8", newline="") as f:
             header, *body = f.read().splitlines(keepends=True)
             lines += body
-    block = "".join(lines)
     with path.open("w", encoding="utf-8", newline="") as out:
         out.write(header)
-        for _ in range(rows // len(lines)):
-            out.write(block)
-        out.write("".join(lines[: rows % len(lines)]))
+        for copy in range(-(-rows // len(lines))):
+            block = lines[: min(len(lines), rows - copy * len(lines))]
+            if copy:
+                block = [f"{line[:58]}{copy:06x}{line[64:]}" if line[0] != "," else line
+                         for line in block]  # fmt: skip
+            out.write("".join(block))
     return path
 
 

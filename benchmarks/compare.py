@@ -98,7 +98,7 @@ def compare_reader(files: list[Path], repeats: int) -> None:
             return run
 
         runs = {
-            "ours": on_copies(lambda c: psa_geo.read_police_uk(c)),
+            "ours": on_copies(lambda c: psa_geo.read_police_uk(c, use_cache=False)),
             "pyarrow": on_copies(lambda c: [pacsv.read_csv(f) for f in c]),
             "pandas": on_copies(lambda c: [pd.read_csv(f, dtype=str) for f in c]),
         }
@@ -163,7 +163,7 @@ def main() -> None:
     compare_reader(files, args.repeats)
 
     areas = psa_geo.load_areas(args.mirror)
-    events = psa_geo.read_police_uk(files)
+    events = psa_geo.read_police_uk(files, use_cache=False)
     located = events.geometry[~events.geometry.is_empty].reset_index(drop=True)
     compare_locate(located, areas, f"locate_lsoa, {len(located):,} real points", args.repeats)
     xy = shapely.get_coordinates(located.to_numpy())

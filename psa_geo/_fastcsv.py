@@ -42,7 +42,7 @@ def read_plain(open_stream: Callable, *, cap: int, keep_text: tuple[str, ...] = 
     with open_stream() as stream:
         header = _header(stream.read(HEADER_BYTES))
     dictionary = pa.dictionary(pa.int32(), pa.string())
-    types = {name: pa.string() if name in keep_text else dictionary for name in header}
+    types = {name: pa.large_string() if name in keep_text else dictionary for name in header}
     try:
         with open_stream() as stream:
             table = pacsv.read_csv(
@@ -64,11 +64,14 @@ def read_plain(open_stream: Callable, *, cap: int, keep_text: tuple[str, ...] = 
     table = table.unify_dictionaries()
     texts = [table.column(name) for name in header]
     texts = [c.chunks[0].dictionary if pa.types.is_dictionary(c.type) else c for c in texts]
-    every = pa.chunked_array([c for t in texts for c in getattr(t, "chunks", [t])], pa.string())
-    if pc.any(pc.match_substring_regex(every, '["\\x00]')).as_py():
+    every = pa.chunked_array(
+        [c.cast(pa.large_string()) for t in texts for c in getattr(t, "chunks", [t])]
+    )
+    if any(pc.any(pc.match_substring(every, mark)).as_py() for mark in ('"', "\x00")):
         raise NotPlain("quotes or NUL bytes")
-    frame = pd.DataFrame({name: _column(table.column(name)) for name in header}, copy=False)
+    frame = pd.DataFrame({name: column_values(table.column(name)) for name in header}, copy=False)
     del table, every
+    pa.default_memory_pool().release_unused()  # the parser's buffers, back to the system
     if _all_empty_rows(frame).any():
         raise NotPlain("an all-empty row (a blank line to psa_geo)")
     return frame
@@ -122,18 +125,24 @@ def _header(start: bytes) -> list[str]:
     return names
 
 
-def _column(column: pa.ChunkedArray) -> pd.Series:
-    if column.null_count:
-        raise NotPlain("missing values (short rows)")
-    if not pa.types.is_dictionary(column.type):
+def column_values(column: pa.ChunkedArray) -> pd.Series:
+    """An Arrow column as pandas: a dictionary as a Categorical of ``str`` categories (its
+    chunks sharing one dictionary), text as ``str``, numbers as numbers; nulls missing."""
+    if pa.types.is_dictionary(column.type):
+        chunks = column.chunks
+        codes = np.concatenate(
+            [c.indices.fill_null(-1).to_numpy(zero_copy_only=False) for c in chunks]
+            or [np.zeros(0, dtype=np.int32)]
+        )
+        words = chunks[0].dictionary.to_pylist() if chunks else []
+        categories = pd.Index(words, dtype="str")
+        return pd.Series(pd.Categorical.from_codes(smallest(codes), categories, validate=False))
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
         return pd.Series(pd.array(column, dtype="str"), copy=False)
-    chunks = column.chunks
-    codes = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in chunks])
-    categories = pd.Index(chunks[0].dictionary.to_pylist(), dtype="str")
-    return pd.Series(pd.Categorical.from_codes(_small(codes), categories, validate=False))
+    return pd.Series(column.to_numpy(), copy=False)
 
 
-def _small(codes: np.ndarray) -> np.ndarray:
+def smallest(codes: np.ndarray) -> np.ndarray:
     """``codes`` in the smallest integer type that holds them (as pandas would)."""
     top = int(codes.max()) if len(codes) else 0
     for kind in (np.int8, np.int16, np.int32):

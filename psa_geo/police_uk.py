@@ -16,10 +16,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
-from pandas.api.types import union_categoricals
 
-from . import _csvlines, _fastcsv
+from . import _csvlines, _fastcsv, cache
 from .errors import InputFileError
 from .events import CRS, IngestReport
 
@@ -86,6 +86,8 @@ def read_police_uk(
     return_report: bool = False,
     today: dt.date | None = None,
     force: str | None = None,
+    cache_dir: str | Path | None = None,
+    use_cache: bool = True,
 ) -> gpd.GeoDataFrame | tuple[gpd.GeoDataFrame, IngestReport]:
     """Read police.uk street-level files into canonical events (EPSG:27700).
 
@@ -102,6 +104,13 @@ def read_police_uk(
     force
         A police.uk force slug (``devon-and-cornwall``): from folders and zips, read only
         that force's ``*-<force>-street.csv`` files (files named directly are always read).
+    cache_dir
+        The folder of the columnar cache (:mod:`psa_geo.cache`; default
+        ``$XDG_CACHE_HOME/psa_geo``): a file read before is loaded from there, by the hash of
+        its bytes, with the same events and report; a folder that cannot be written is
+        skipped.
+    use_cache
+        False: neither read nor write the cache.
 
     Notes
     -----
@@ -121,8 +130,9 @@ def read_police_uk(
     seen: dict[tuple[str, str], tuple[int, str]] = {}
     frames, rejected = [], []
     known_forces = set(police_forces()["name"])
-    for label, opener in _iter_csvs(paths, force=force):
-        raw, lines, line = _read_rows(label, opener)
+    folder = cache.cache_folder(cache_dir) if use_cache else None
+    for label, opener, open_bytes in _iter_csvs(paths, force=force):
+        raw, lines, line = _read_cached(label, opener, open_bytes, folder)
         report.files.append(label)
         report.add_lines(lines)
         report.rows_read += len(raw)
@@ -133,13 +143,15 @@ def read_police_uk(
         bad = reason.notna()
         if bad.any():
             rejected.append(_as_text(raw[bad]).assign(reason=reason[bad]))
-        frames.append(raw[~bad])
+            raw = raw[~bad]
+        frames.append(raw)
+        del raw  # the file's rows are in frames now, without a copy when all are good
     if not report.files:
         raise InputFileError(_describe(paths), "no police.uk street-level CSV files found")
-    events = _to_events(_concat(frames))
+    events, located = _to_events(_concat(frames))
     report.accepted = len(events)
     report.months = sorted(events["month"].unique().tolist())
-    report.without_location = int(events.geometry.is_empty.sum())
+    report.without_location = int((~located).sum())  # their geometry is the empty point
     report.located = report.accepted - report.without_location
     columns = [*frames[0].columns, "reason"] if frames else ["reason"]
     report.rejected_rows = pd.DataFrame(columns=columns)
@@ -175,10 +187,12 @@ def street_suffix(force: str | None) -> str:
     return f"-{force}-street.csv" if force else "-street.csv"
 
 
-def _iter_csvs(paths, *, force: str | None = None) -> Iterator[tuple[str, Callable]]:
-    """Yield (label, opener) for every police.uk CSV in ``paths``, sorted; ``opener(native)``
-    opens the file's bytes afresh: decompressed by pyarrow where it can (``native``), else as
-    a :class:`psa_geo._csvlines.CountingReader`."""
+def _iter_csvs(paths, *, force: str | None = None) -> Iterator[tuple[str, Callable, Callable]]:
+    """Yield (label, opener, open_bytes) for every police.uk CSV in ``paths``, sorted.
+
+    ``opener(native)`` opens the file's bytes afresh: decompressed by pyarrow where it can
+    (``native``), else as a :class:`psa_geo._csvlines.CountingReader`; ``open_bytes()`` opens
+    the bytes that key the cache (a file's as stored, a zip member's decompressed)."""
     if isinstance(paths, str | Path):
         paths = [paths]
     ending = street_suffix(force)
@@ -197,10 +211,10 @@ def _iter_csvs(paths, *, force: str | None = None) -> Iterator[tuple[str, Callab
         elif path.suffix == ".zip":
             yield from _iter_zip(path, force=force)
         else:
-            yield str(path), partial(_open_file, path)
+            yield str(path), partial(_open_file, path), partial(open, path, "rb")
 
 
-def _iter_zip(path: Path, *, force: str | None = None) -> Iterator[tuple[str, Callable]]:
+def _iter_zip(path: Path, *, force: str | None = None) -> Iterator[tuple[str, Callable, Callable]]:
     ending = street_suffix(force)
     try:
         archive = zipfile.ZipFile(path)
@@ -226,7 +240,7 @@ def _iter_zip(path: Path, *, force: str | None = None) -> Iterator[tuple[str, Ca
                 stream = archive.open(member)
                 return stream if native else _csvlines.CountingReader(stream, label=label, cap=cap)
 
-            yield label, opener
+            yield label, opener, partial(opener, False)
 
 
 def _open_file(path: Path, native: bool):
@@ -235,6 +249,20 @@ def _open_file(path: Path, native: bool):
     if path.suffix.lower() == ".gz":
         return pa.input_stream(str(path), compression="gzip")
     return _csvlines._OPENERS.get(path.suffix.lower(), open)(path, "rb")
+
+
+def _read_cached(label: str, opener: Callable, open_bytes: Callable, folder: Path | None):
+    """:func:`_read_rows`, through the cache in ``folder`` (None: no cache)."""
+    key = None
+    if folder is not None:
+        with contextlib.suppress(OSError, EOFError, zlib.error, zipfile.BadZipFile):
+            key = cache.content_key(open_bytes)  # unreadable: the reader names the problem
+    if key is not None and (cached := cache.load_rows(folder, key, label)) is not None:
+        return cached
+    raw, lines, line = _read_rows(label, opener)
+    if key is not None:
+        cache.save_rows(folder, key, raw, lines, line)
+    return raw, lines, line
 
 
 def _read_rows(label: str, opener: Callable) -> tuple[pd.DataFrame, _csvlines.Lines, np.ndarray]:
@@ -397,11 +425,8 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
         parts = [frame.get(column) for frame in frames]
         present = [p for p in parts if p is not None]
         if all(isinstance(p.dtype, pd.CategoricalDtype) for p in present):
-            empty = pd.Index([], dtype="str")
-            parts = [p.array if p is not None else
-                     pd.Categorical.from_codes(np.full(len(f), -1, dtype=np.int8), empty)
-                     for p, f in zip(parts, frames, strict=True)]  # fmt: skip
-            out[column] = pd.Series(union_categoricals(parts))
+            out[column] = _union([p.array if p is not None else None for p in parts],
+                                 [len(f) for f in frames])  # fmt: skip
         else:
             dtype = present[0].dtype
             parts = [p if p is not None else pd.Series(np.nan, index=f.index, dtype=dtype)
@@ -410,7 +435,26 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(out, copy=False)
 
 
-def _to_events(good: pd.DataFrame) -> gpd.GeoDataFrame:
+def _union(parts: list, lengths: list[int]) -> pd.Series:
+    """The Categoricals ``parts`` (None: ``length`` missing values) end to end, their
+    categories united in order of appearance."""
+    present = [p for p in parts if p is not None]
+    words = pd.Index(pd.unique(np.concatenate([p.categories.to_numpy(dtype=object)
+                                               for p in present])))  # fmt: skip
+    codes = []
+    for part, length in zip(parts, lengths, strict=True):
+        if part is None:
+            codes.append(np.full(length, -1, dtype=np.int64))
+            continue
+        recode = np.append(words.get_indexer(part.categories.to_numpy(dtype=object)), -1)
+        codes.append(recode[part.codes])
+    categories = pd.Index(words, dtype="str")
+    return pd.Series(pd.Categorical.from_codes(_fastcsv.smallest(np.concatenate(codes)),
+                                               categories, validate=False))  # fmt: skip
+
+
+def _to_events(good: pd.DataFrame) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+    """The canonical events of the usable rows ``good``, and which of them have a point."""
     good = good.assign(**{c: _used_categories(good[c]) for c in good.columns
                           if isinstance(good[c].dtype, pd.CategoricalDtype)})  # fmt: skip
     lon, lat = _coordinates(good)
@@ -423,20 +467,7 @@ def _to_events(good: pd.DataFrame) -> gpd.GeoDataFrame:
     at = np.flatnonzero(located)[first]
     points = gpd.GeoSeries(shapely.points(lon[at], lat[at]), crs="EPSG:4326").to_crs(CRS)
     geometry[located] = points.to_numpy()[which]
-    crime_id = good["Crime ID"].str.strip()
-    blank = (crime_id == "").to_numpy()
-    event_id = crime_id
-    if blank.any():
-        files = good["source_file"].array
-        names = pd.Series([Path(f.split("!")[-1]).name for f in files.categories], dtype="str")
-        where = good.index[blank]
-        fallback = (
-            names.iloc[files.codes[blank]].set_axis(where)
-            + ":"
-            + good["source_row"][blank].astype("str")
-        )
-        event_id = crime_id.where(~blank, fallback)
-    event_id = _numbered_repeats(event_id)
+    event_id = _event_ids(good)
     month = good["Month"]
     columns = {
         "source": pd.Series(SOURCE, index=good.index, dtype="str"),
@@ -455,7 +486,8 @@ def _to_events(good: pd.DataFrame) -> gpd.GeoDataFrame:
             values = values.cat.reorder_categories(sorted(values.cat.categories))
         columns[name] = values
     frame = pd.DataFrame(columns, copy=False)
-    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geometry, crs=CRS), crs=CRS)
+    events = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geometry, crs=CRS), crs=CRS)
+    return events, located
 
 
 def _used_categories(values: pd.Series) -> pd.Series:
@@ -477,19 +509,42 @@ def _first_of_each(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return which, first
 
 
-def _numbered_repeats(event_id: pd.Series) -> pd.Series:
-    """``event_id`` with the 2nd, 3rd, ... row of an id suffixed ``#2``, ``#3``, ..."""
-    codes, distinct = pd.factorize(event_id)
-    if len(distinct) == len(event_id):
-        return event_id
-    order = np.argsort(codes, kind="stable")
-    sorted_codes = codes[order]
-    starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
-    group_start = np.repeat(starts, np.diff(np.r_[starts, len(codes)]))
-    nth = np.empty(len(codes), dtype=np.int64)
-    nth[order] = np.arange(len(codes)) - group_start + 1
-    repeat = nth > 1
-    numbered = (
-        event_id[repeat] + "#" + pd.Series(nth[repeat], index=event_id.index[repeat]).astype("str")
-    )
-    return event_id.where(~repeat, numbered)
+def _event_ids(good: pd.DataFrame) -> pd.Series:
+    """The Crime ID, stripped, else ``<file name>:<source_row>``; the 2nd, 3rd, ... row of an
+    id suffixed ``#2``, ``#3``, ... (built in Arrow: no Python string per row)."""
+    ids = pc.utf8_trim_whitespace(_arrow_text(good["Crime ID"]))
+    blank = pc.equal(ids, pa.scalar("", ids.type)).to_numpy(zero_copy_only=False)
+    if blank.any():
+        files = good["source_file"].array
+        names = pa.array([Path(f.split("!")[-1]).name for f in files.categories], ids.type)
+        where = np.flatnonzero(blank)
+        fallback = pc.binary_join_element_wise(
+            names.take(files.codes[where]),
+            pa.array(good["source_row"].to_numpy()[where]).cast(ids.type),
+            pa.scalar(":", ids.type),
+        )
+        if isinstance(fallback, pa.ChunkedArray):
+            fallback = fallback.combine_chunks()
+        ids = pc.replace_with_mask(ids, pa.array(blank), fallback)
+    codes, distinct = pd.factorize(pd.array(ids, dtype="str"))
+    if len(distinct) < len(codes):
+        order = np.argsort(codes, kind="stable")
+        sorted_codes = codes[order]
+        starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
+        nth = np.empty(len(codes), dtype=np.int64)
+        nth[order] = np.arange(len(codes)) - np.repeat(starts, np.diff(np.r_[starts, len(codes)]))
+        del order, sorted_codes, codes
+        repeat = nth > 0
+        numbered = pc.binary_join_element_wise(
+            ids.filter(repeat), pa.array(nth[repeat] + 1).cast(ids.type), pa.scalar("#", ids.type)
+        )
+        if isinstance(numbered, pa.ChunkedArray):
+            numbered = numbered.combine_chunks()
+        ids = pc.replace_with_mask(ids, pa.array(repeat), numbered)
+    pa.default_memory_pool().release_unused()  # the copies above, back to the system
+    return pd.Series(pd.array(ids, dtype="str"), index=good.index)
+
+
+def _arrow_text(values: pd.Series) -> pa.Array:
+    """The Arrow array (large_string) behind a ``str`` Series."""
+    return pa.array(values.array).cast(pa.large_string())
