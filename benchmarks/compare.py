@@ -20,6 +20,7 @@ dependencies):
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import platform
 import shutil
@@ -54,7 +55,7 @@ def alternate(repeats: int, **runs: Callable[[], object]) -> dict[str, float]:
 
 
 def row(what: str, ours: float, theirs_name: str, theirs: float) -> None:
-    print(f"{what:<44} {ours:>8.3f} s  {theirs_name:<30} {theirs:>8.3f} s  {theirs / ours:>6.1f}x")
+    print(f"{what:<44} {ours:>7.3f} s  {theirs_name:<32} {theirs:>7.3f} s  {theirs / ours:>6.2f}x")
 
 
 def machine() -> str:
@@ -158,7 +159,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2019)
     args = parser.parse_args()
     print(machine())
-    print(f"{'':<44} {'ours':>10}  {'theirs':<30} {'':>10}  theirs/ours")
+    logging.getLogger("psa_geo").setLevel(logging.ERROR)  # figures only
+    print(f"{'':<44} {'ours':>9}  {'theirs':<32} {'':>9}  theirs/ours")
     files = sorted((args.mirror / "crime").glob("policeuk_street_*.csv.gz"))
     compare_reader(files, args.repeats)
 
