@@ -8,6 +8,7 @@ from ._version import __version__ as __version__
 from .areas import dissolve_areas, load_areas, load_csp_membership
 from .assign import AssignReport, assign_areas, locate_lsoa
 from .build import BuildResult, build_study
+from .cache import cache_folder
 from .casualties import (
     CRASH_CAVEAT,
     casualties_by_area,
@@ -123,6 +124,7 @@ __all__ = [
     "assign_areas",
     "assign_towns",
     "build_study",
+    "cache_folder",
     "calendar_year",
     "casualties_by_area",
     "casualty_rates",

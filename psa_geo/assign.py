@@ -59,16 +59,108 @@ def locate_lsoa(points: gpd.GeoSeries | np.ndarray, areas: gpd.GeoDataFrame) -> 
 
     A point on an edge or vertex shared by several LSOAs goes to the one with the lowest
     code, so every point inside the study area lands in exactly one LSOA.
+
+    Each distinct coordinate is located once (police.uk snaps many crimes to one point):
+    polygons are visited in code order, each testing (prepared, ``intersects_xy``) only the
+    points in its bounding box not yet placed, so the first hit is the lowest code. The
+    result equals a spatial join on ``intersects`` with ties to the lowest code.
     """
     geoms = np.asarray(
         points.to_numpy() if isinstance(points, gpd.GeoSeries) else points, dtype=object
     )
     codes = areas["lsoa_code"].to_numpy()
     out = np.full(len(geoms), None, dtype=object)
-    if not len(geoms):
+    if not len(geoms) or not len(codes):
         return out
-    tree = shapely.STRtree(areas.geometry.to_numpy())
-    point_idx, poly_idx = tree.query(geoms, predicate="intersects")
+    polygons = areas.geometry.to_numpy()
+    is_point = (shapely.get_type_id(geoms) == 0) & ~shapely.is_empty(geoms)
+    xy = shapely.get_coordinates(geoms[is_point])
+    finite = np.isfinite(xy).all(axis=1)
+    by_xy = np.flatnonzero(is_point)[finite]
+    by_tree = ~shapely.is_missing(geoms)
+    by_tree[by_xy] = False
+    rest = np.flatnonzero(by_tree)
+    if len(by_xy):
+        x, y, inverse = _distinct_by_x(xy[finite, 0], xy[finite, 1])
+        found = _first_containing(x, y, polygons, np.argsort(codes, kind="stable"))[inverse]
+        placed = found >= 0
+        out[by_xy[placed]] = codes[found[placed]]
+    if len(rest):
+        out[rest] = _locate_by_tree(geoms[rest], polygons, codes)
+    return out
+
+
+#: Horizontal bands the distinct points are split into, so that a polygon scans only the
+#: points of the bands its bounding box crosses.
+_BANDS = 16
+
+
+def _distinct_by_x(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct (x, y) pairs sorted by x, and the position of each input pair among them."""
+    order = np.argsort(x)
+    xs = x[order]
+    same_x = xs[1:] == xs[:-1]
+    if 2 * np.count_nonzero(same_x) > len(x):  # mostly repeats (snap points): hash the pairs
+        inverse, pairs = pd.factorize(x + 1j * y)
+        by_x = np.argsort(pairs.real)
+        rank = np.empty(len(pairs), dtype=np.int64)
+        rank[by_x] = np.arange(len(pairs))
+        return pairs.real[by_x], pairs.imag[by_x], rank[inverse]
+    if same_x.any():  # make equal pairs neighbours: sort each run of equal x by y
+        in_run = np.zeros(len(xs), dtype=bool)
+        in_run[1:] |= same_x
+        in_run[:-1] |= same_x
+        run = np.flatnonzero(in_run)
+        order[run] = order[run][np.lexsort((y[order[run]], xs[run]))]
+    ys = y[order]
+    new = np.ones(len(xs), dtype=bool)
+    new[1:] = (xs[1:] != xs[:-1]) | (ys[1:] != ys[:-1])
+    inverse = np.empty(len(x), dtype=np.int64)
+    inverse[order] = np.cumsum(new) - 1
+    return xs[new], ys[new], inverse
+
+
+def _first_containing(
+    x: np.ndarray, y: np.ndarray, polygons: np.ndarray, visit: np.ndarray
+) -> np.ndarray:
+    """For each point (``x`` ascending), the first polygon in ``visit`` order that
+    intersects it (-1 for none)."""
+    found = np.full(len(x), -1, dtype=np.int64)
+    y_min, y_max = float(y.min()), float(y.max())
+    height = (y_max - y_min) / _BANDS or 1.0
+    band = ((y - y_min) // height).astype(np.int64)
+    by_band = np.argsort(band, kind="stable")  # x order kept within each band
+    band_x = x[by_band]
+    starts = np.searchsorted(band[by_band], np.arange(_BANDS + 2))
+    bounds = shapely.bounds(polygons)
+    shapely.prepare(polygons)
+    for i in visit:
+        x0, y0, x1, y1 = bounds[i]
+        if not (y1 >= y_min and y0 <= y_max and x1 >= x[0] and x0 <= x[-1]):  # NaN: empty
+            continue
+        spans = []
+        for b in range(
+            max(int((y0 - y_min) // height), 0), min(int((y1 - y_min) // height), _BANDS) + 1
+        ):
+            start, end = starts[b], starts[b + 1]
+            lo = start + np.searchsorted(band_x[start:end], x0, side="left")
+            hi = start + np.searchsorted(band_x[start:end], x1, side="right")
+            if hi > lo:
+                spans.append(by_band[lo:hi])
+        if not spans:
+            continue
+        idx = np.concatenate(spans)
+        idx = idx[(y[idx] >= y0) & (y[idx] <= y1)]
+        idx = idx[found[idx] < 0]
+        if len(idx):
+            found[idx[shapely.intersects_xy(polygons[i], x[idx], y[idx])]] = i
+    return found
+
+
+def _locate_by_tree(geoms: np.ndarray, polygons: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """:func:`locate_lsoa` for any geometries, through an STRtree (lines, polygons, ...)."""
+    out = np.full(len(geoms), None, dtype=object)
+    point_idx, poly_idx = shapely.STRtree(polygons).query(geoms, predicate="intersects")
     if not len(point_idx):
         return out
     code_rank = np.argsort(np.argsort(codes, kind="stable"), kind="stable")

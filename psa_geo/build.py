@@ -146,6 +146,8 @@ def build_study(
     outcome_groups: dict[str, list[str]] | None = None,
     extract_dates: dict[str | Path, str] | None = None,
     mapped_groups: list[str] | None = None,
+    cache_dir: str | Path | None = None,
+    use_cache: bool = True,
 ) -> BuildResult:
     """Build the Peninsula study from the data directory and write every output.
 
@@ -199,6 +201,7 @@ def build_study(
     :func:`psa_geo.load_outcome_groups`) groups the police.uk outcome texts, and
     ``extract_dates`` (path → YYYY-MM[-DD], ``--extract-date``) says when files, or the
     folders and zips holding them, were extracted (:func:`psa_geo.file_extracts`).
+    ``cache_dir`` and ``use_cache`` are :func:`read_police_uk`'s (the columnar cache).
     """
     data_dir = resolve_data_dir(data_dir)
     with SiteBuild(out_dir) as site:
@@ -210,8 +213,8 @@ def build_study(
                               incomplete_single=incomplete_single, crime=crime,
                               counts=counts, population=population, force=force,
                               outcome_groups=outcome_groups,
-                              extract_dates=extract_dates,
-                              mapped_groups=mapped_groups)  # fmt: skip
+                              extract_dates=extract_dates, cache_dir=cache_dir,
+                              use_cache=use_cache, mapped_groups=mapped_groups)  # fmt: skip
         result.files = site.commit(result.report, result.files)
     result.out_dir = site.out
     result.report["outputs"] = [str(p.relative_to(site.out)) for p in result.files]
@@ -243,6 +246,8 @@ def _write_study(
     outcome_groups: dict[str, list[str]] | None = None,
     extract_dates: dict[str | Path, str] | None = None,
     mapped_groups: list[str] | None = None,
+    cache_dir: str | Path | None = None,
+    use_cache: bool = True,
 ) -> BuildResult:
     """:func:`build_study`'s work, written into ``out_dir`` (the new site, beside the old
     one); ``result.report`` is the run report, written by the site's commit."""
@@ -253,7 +258,8 @@ def _write_study(
         areas = load_areas(data_dir, force=force)
     force = force_of(areas)
     estimates = load_estimates(areas, population, data_dir=data_dir)  # before the crime is read
-    records = load_records(data_dir, timings, areas=areas, crime=crime, counts=counts)
+    records = load_records(data_dir, timings, areas=areas, crime=crime, counts=counts,
+                           cache_dir=cache_dir, use_cache=use_cache)  # fmt: skip
     areas, events, ingest, placed = records.areas, records.events, records.ingest, records.placed
     extracts = file_extracts(ingest.files, dates=extract_dates)  # checked before the analysis
     towns = load_towns(force.towns, areas=areas) if force.towns else _NO_TOWNS
@@ -514,9 +520,18 @@ def load_study(data_dir: Path, timings: dict, *, areas=None, crime=None, force=N
 
 
 def load_records(
-    data_dir: Path, timings: dict, *, areas=None, crime=None, counts=None, force=None
+    data_dir: Path,
+    timings: dict,
+    *,
+    areas=None,
+    crime=None,
+    counts=None,
+    force=None,
+    cache_dir: str | Path | None = None,
+    use_cache: bool = True,
 ) -> Records:
-    """:func:`load_study` with ``counts`` (counts tables, :func:`read_counts`) too."""
+    """:func:`load_study` with ``counts`` (counts tables, :func:`read_counts`) too;
+    ``cache_dir``/``use_cache`` as :func:`read_police_uk`'s."""
     manifest = load_manifest()
     require_datasets(data_dir, manifest=manifest)
     if areas is None:
@@ -526,7 +541,8 @@ def load_records(
     with _Step(timings, "read police.uk"):
         paths, found = crime_paths(data_dir, crime, force=slug, required=not counts)
         if paths:
-            events, ingest = read_police_uk(paths, return_report=True, force=slug)
+            events, ingest = read_police_uk(paths, return_report=True, force=slug,
+                                            cache_dir=cache_dir, use_cache=use_cache)  # fmt: skip
         else:
             events, ingest = no_events(), IngestReport(source="police_uk")
         if found.skipped:
@@ -562,6 +578,8 @@ def hotspots_job(
     crime: list[str | Path] | None = None,
     counts: list[str | Path] | None = None,
     force: str | Path | Force | None = None,
+    cache_dir: str | Path | None = None,
+    use_cache: bool = True,
 ) -> list[Path]:
     """``psa-geo hotspots``: adds or replaces ``group``'s layers in the hotspot map and cell
     GeoPackage of one area, in ``out_dir/hotspots/`` beside the other areas' (the folder is
@@ -577,7 +595,8 @@ def hotspots_job(
         area_name = match_name(
             area_name, known, what=level.upper()
         )  # before the crime is read; fmt: skip
-        records = load_records(data_dir, {}, areas=areas, crime=crime, counts=counts)
+        records = load_records(data_dir, {}, areas=areas, crime=crime, counts=counts,
+                               cache_dir=cache_dir, use_cache=use_cache)  # fmt: skip
         areas, events = records.areas, records.events
         study, _, _ = _choose_periods(events, records.months, study, None, False)
         no_points = why_no_points(events, study)
@@ -648,6 +667,8 @@ def profiles_job(
     counts: list[str | Path] | None = None,
     population: list[str | Path] | None = None,
     force: str | Path | Force | None = None,
+    cache_dir: str | Path | None = None,
+    use_cache: bool = True,
 ) -> list[Path]:
     """``psa-geo profile``: town profiles (``towns``: names, None for all) in ``out/towns/``;
     ``population`` as for :func:`build_study`; ``towns_file`` defaults to the force
@@ -665,7 +686,8 @@ def profiles_job(
         if towns is not None:
             towns = match_names(towns, definitions["town"], what="town")
         estimates = load_estimates(areas, population, data_dir=data_dir)
-        records = load_records(data_dir, {}, areas=areas, crime=crime, counts=counts)
+        records = load_records(data_dir, {}, areas=areas, crime=crime, counts=counts,
+                               cache_dir=cache_dir, use_cache=use_cache)  # fmt: skip
         events, covered = records.events, records.months
         study, comparison, _ = _choose_periods(events, covered, study, comparison, allow_partial)
         no_points = why_no_points(events, study)

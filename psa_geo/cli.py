@@ -144,11 +144,26 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="with --online: the latest N months police.uk has published (1 to 120)",
     )
+    cache = argparse.ArgumentParser(add_help=False)
+    cache.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="folder of the police.uk columnar cache (default: $XDG_CACHE_HOME/psa_geo)",
+    )
+    cache.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="read the police.uk files themselves: neither use nor fill the cache",
+    )
     data_sub.add_parser(
-        "status", parents=[common, force], help="show each dataset: present, rows, period, licence"
+        "status",
+        parents=[common, force, cache],
+        help="show each dataset: present, rows, period, licence; and what is cached",
     )
 
-    crime = argparse.ArgumentParser(add_help=False, parents=[force])
+    crime = argparse.ArgumentParser(add_help=False, parents=[force, cache])
     crime.add_argument(
         "--crime",
         action="append",
@@ -363,7 +378,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     synth = sub.add_parser(
         "synth",
-        parents=[common],
+        parents=[common, cache],
         help="write a synthetic example file (needle finds, rough-sleeping reports, needle bins) "
         "for a town",
     )
@@ -435,6 +450,11 @@ def _run(args: argparse.Namespace) -> int:
         status = crime_status(datadir.resolve_data_dir(args.data_dir), force=slug)
         _print_crime_status(status, quiet=args.quiet)
         if not args.quiet:
+            from .cache import cache_status
+
+            print(cache_status(status["files"], args.cache_dir, use_cache=not args.no_cache,
+                               force=slug))  # fmt: skip
+        if not args.quiet:
             from .population import status_line
 
             print(f"\n{status_line(args.data_dir)}")
@@ -470,6 +490,8 @@ def _run(args: argparse.Namespace) -> int:
             force=args.force,
             outcome_groups=load_outcome_groups(outcome_groups) if outcome_groups else None,
             extract_dates=dict(getattr(args, "extract_date", None) or []),
+            cache_dir=args.cache_dir,
+            use_cache=not args.no_cache,
         )
         if not args.quiet:
             page = "index.html" if args.command == "build" else "assessment.html"
@@ -491,6 +513,8 @@ def _run(args: argparse.Namespace) -> int:
             crime=args.crime,
             counts=args.counts,
             force=args.force,
+            cache_dir=args.cache_dir,
+            use_cache=not args.no_cache,
         )
         if not args.quiet:
             print(f"Open {written[0]}")
@@ -534,6 +558,8 @@ def _run(args: argparse.Namespace) -> int:
             counts=args.counts,
             population=args.population,
             force=args.force,
+            cache_dir=args.cache_dir,
+            use_cache=not args.no_cache,
         )
         if not args.quiet:
             print(f"Open {written[-1] if args.all else written[0]}")
@@ -551,6 +577,8 @@ def _run(args: argparse.Namespace) -> int:
             end=args.end,
             n=args.n,
             towns_file=args.towns,
+            cache_dir=args.cache_dir,
+            use_cache=not args.no_cache,
         )
         if not args.quiet:
             print(f"Wrote {written[0]} (synthetic example data; how it was made: {written[1]})")

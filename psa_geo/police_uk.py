@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from importlib import resources
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 
-from . import _csvlines
+from . import _csvlines, _fastcsv, cache
 from .errors import InputFileError
 from .events import CRS, IngestReport
 
@@ -82,6 +86,8 @@ def read_police_uk(
     return_report: bool = False,
     today: dt.date | None = None,
     force: str | None = None,
+    cache_dir: str | Path | None = None,
+    use_cache: bool = True,
 ) -> gpd.GeoDataFrame | tuple[gpd.GeoDataFrame, IngestReport]:
     """Read police.uk street-level files into canonical events (EPSG:27700).
 
@@ -98,6 +104,13 @@ def read_police_uk(
     force
         A police.uk force slug (``devon-and-cornwall``): from folders and zips, read only
         that force's ``*-<force>-street.csv`` files (files named directly are always read).
+    cache_dir
+        The folder of the columnar cache (:mod:`psa_geo.cache`; default
+        ``$XDG_CACHE_HOME/psa_geo``): a file read before is loaded from there, by the hash of
+        its bytes, with the same events and report; a folder that cannot be written is
+        skipped.
+    use_cache
+        False: neither read nor write the cache.
 
     Notes
     -----
@@ -117,12 +130,11 @@ def read_police_uk(
     seen: dict[tuple[str, str], tuple[int, str]] = {}
     frames, rejected = [], []
     known_forces = set(police_forces()["name"])
-    for label, handle in _iter_csvs(paths, force=force):
-        raw, lines = _read_csv(label, handle)
+    folder = cache.cache_folder(cache_dir) if use_cache else None
+    for label, opener, open_bytes in _iter_csvs(paths, force=force):
+        raw, lines, line = _read_cached(label, opener, open_bytes, folder)
         report.files.append(label)
         report.add_lines(lines)
-        used = [c for c in raw.columns if c in REQUIRED_COLUMNS or c in _RENAME]
-        raw, line = _csvlines.located_rows(raw, lines, used, source_file=label)
         report.rows_read += len(raw)
         reason = _reject_reasons(raw, known_forces, today=today)
         reason[line == "unclosed_quote"] = "unclosed_quote"
@@ -130,15 +142,16 @@ def read_police_uk(
         reason = _mark_overlaps(raw, reason, seen, (len(report.files), label), report)
         bad = reason.notna()
         if bad.any():
-            rejected.append(raw[bad].assign(reason=reason[bad]))
-        frames.append(raw[~bad])
+            rejected.append(_as_text(raw[bad]).assign(reason=reason[bad]))
+            raw = raw[~bad]
+        frames.append(raw)
+        del raw  # the file's rows are in frames now, without a copy when all are good
     if not report.files:
         raise InputFileError(_describe(paths), "no police.uk street-level CSV files found")
-    good = pd.concat(frames, ignore_index=True)
-    events = _to_events(good)
+    events, located = _to_events(_concat(frames))
     report.accepted = len(events)
     report.months = sorted(events["month"].unique().tolist())
-    report.without_location = int(events.geometry.is_empty.sum())
+    report.without_location = int((~located).sum())  # their geometry is the empty point
     report.located = report.accepted - report.without_location
     columns = [*frames[0].columns, "reason"] if frames else ["reason"]
     report.rejected_rows = pd.DataFrame(columns=columns)
@@ -174,10 +187,12 @@ def street_suffix(force: str | None) -> str:
     return f"-{force}-street.csv" if force else "-street.csv"
 
 
-def _iter_csvs(
-    paths, *, force: str | None = None
-) -> Iterator[tuple[str, _csvlines.CountingReader | Path]]:
-    """Yield (label, path-or-text-handle) for every police.uk CSV in ``paths``, sorted."""
+def _iter_csvs(paths, *, force: str | None = None) -> Iterator[tuple[str, Callable, Callable]]:
+    """Yield (label, opener, open_bytes) for every police.uk CSV in ``paths``, sorted.
+
+    ``opener(native)`` opens the file's bytes afresh: decompressed by pyarrow where it can
+    (``native``), else as a :class:`psa_geo._csvlines.CountingReader`; ``open_bytes()`` opens
+    the bytes that key the cache (a file's as stored, a zip member's decompressed)."""
     if isinstance(paths, str | Path):
         paths = [paths]
     ending = street_suffix(force)
@@ -196,12 +211,10 @@ def _iter_csvs(
         elif path.suffix == ".zip":
             yield from _iter_zip(path, force=force)
         else:
-            yield str(path), path
+            yield str(path), partial(_open_file, path), partial(open, path, "rb")
 
 
-def _iter_zip(
-    path: Path, *, force: str | None = None
-) -> Iterator[tuple[str, _csvlines.CountingReader]]:
+def _iter_zip(path: Path, *, force: str | None = None) -> Iterator[tuple[str, Callable, Callable]]:
     ending = street_suffix(force)
     try:
         archive = zipfile.ZipFile(path)
@@ -221,15 +234,70 @@ def _iter_zip(
                     f"{cap:,}: refused",
                 )
             label = f"{path}!{member}"
-            with archive.open(member) as raw:  # streamed, counted and capped as it is read
-                yield label, _csvlines.CountingReader(raw, label=label, cap=cap)
+
+            def opener(native, member=member, label=label, cap=cap):
+                # streamed, counted and capped as it is read
+                stream = archive.open(member)
+                return stream if native else _csvlines.CountingReader(stream, label=label, cap=cap)
+
+            yield label, opener, partial(opener, False)
+
+
+def _open_file(path: Path, native: bool):
+    if not native:
+        return _csvlines.open_counted(path, label=str(path))
+    if path.suffix.lower() == ".gz":
+        return pa.input_stream(str(path), compression="gzip")
+    return _csvlines._OPENERS.get(path.suffix.lower(), open)(path, "rb")
+
+
+def _read_cached(label: str, opener: Callable, open_bytes: Callable, folder: Path | None):
+    """:func:`_read_rows`, through the cache in ``folder`` (None: no cache)."""
+    key = None
+    if folder is not None:
+        with contextlib.suppress(OSError, EOFError, zlib.error, zipfile.BadZipFile):
+            key = cache.content_key(open_bytes)  # unreadable: the reader names the problem
+    if key is not None and (cached := cache.load_rows(folder, key, label)) is not None:
+        return cached
+    raw, lines, line = _read_rows(label, opener)
+    if key is not None:
+        cache.save_rows(folder, key, raw, lines, line)
+    return raw, lines, line
+
+
+def _read_rows(label: str, opener: Callable) -> tuple[pd.DataFrame, _csvlines.Lines, np.ndarray]:
+    """The rows of one file (blank lines left out) with ``source_file`` and ``source_row``,
+    where its lines lie, and each row's line reason (:func:`psa_geo._csvlines.located_rows`).
+
+    A plain file is read by pyarrow (:mod:`psa_geo._fastcsv`); any other by pandas, which
+    places rows spanning several lines and blank lines. Text columns come back as
+    Categoricals (``Crime ID`` as text), so the checks run once per distinct value.
+    """
+    frame = None
+    # Not plain, or unreadable: pandas reads it, placing every line and naming any problem.
+    with contextlib.suppress(_fastcsv.NotPlain, pa.ArrowException, OSError, EOFError,
+                             zlib.error, zipfile.BadZipFile):  # fmt: skip
+        frame = _fastcsv.read_plain(
+            partial(opener, True), cap=_csvlines.MAX_UNCOMPRESSED_BYTES, keep_text=("Crime ID",)
+        )
+    if frame is None:
+        raw, lines = _read_csv(label, opener(False))
+        used = [c for c in raw.columns if c in REQUIRED_COLUMNS or c in _RENAME]
+        raw, line = _csvlines.located_rows(raw, lines, used, source_file=label)
+        keep = [c for c in raw.columns if c not in ("Crime ID", "source_row")]
+        return raw.astype(dict.fromkeys(keep, "category")), lines, line
+    _check_columns(label, frame.columns)
+    n = len(frame)
+    rows = np.arange(2, n + 2, dtype=np.int64)  # one line each, after the header
+    lines = _csvlines.Lines(rows, np.ones(n, dtype=np.int64), np.zeros(n, dtype=bool), n + 1, 1)
+    source = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), pd.Index([label], dtype="str"))
+    frame = frame.assign(source_file=source, source_row=rows)
+    return frame, lines, np.full(n, "", dtype=object)
 
 
 def _read_csv(label: str, source) -> tuple[pd.DataFrame, _csvlines.Lines]:
     """The rows as text (blank lines kept, as empty rows) and where each lies."""
     try:
-        if isinstance(source, Path):
-            source = _csvlines.open_counted(source, label=label)
         with source:
             frame = pd.read_csv(
                 source,
@@ -244,12 +312,30 @@ def _read_csv(label: str, source) -> tuple[pd.DataFrame, _csvlines.Lines]:
         raise InputFileError(label, "the file is empty") from None
     except (pd.errors.ParserError, OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
         raise InputFileError(label, f"not a readable CSV ({str(exc).splitlines()[0]})") from None
-    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    _check_columns(label, frame.columns)
+    return frame, _csvlines.place_rows(frame, source.lines, label=label)
+
+
+def _check_columns(label: str, columns) -> None:
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing:
         raise InputFileError(
             label, f"not a police.uk street-level CSV: missing columns {', '.join(missing)}"
         )
-    return frame, _csvlines.place_rows(frame, source.lines, label=label)
+
+
+def _by_value(values: pd.Series, func: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """``func`` (elementwise, of a ``str`` Series) of every row of the Categorical ``values``,
+    computed once for each distinct value (and once for a missing value)."""
+    cat = values.array
+    distinct = pd.Series(cat.categories).astype("str")
+    per_value = func(pd.concat([distinct, pd.Series([np.nan], dtype="str")], ignore_index=True))
+    return per_value.take(np.where(cat.codes < 0, len(distinct), cat.codes)).reset_index(drop=True)
+
+
+def _mask(values: pd.Series, func: Callable[[pd.Series], pd.Series]) -> np.ndarray:
+    """:func:`_by_value` as a boolean array."""
+    return _by_value(values, func).to_numpy(dtype=bool)
 
 
 def _reject_reasons(raw: pd.DataFrame, known_forces: set[str], *, today: dt.date) -> pd.Series:
@@ -257,37 +343,50 @@ def _reject_reasons(raw: pd.DataFrame, known_forces: set[str], *, today: dt.date
     reason = pd.Series(np.nan, index=raw.index, dtype=object)
 
     def flag(mask, code):
-        reason[mask & reason.isna()] = code
+        reason[mask & reason.isna().to_numpy()] = code
 
     month = raw["Month"]
-    flag(~month.str.fullmatch(r"\d{4}-(0[1-9]|1[0-2])"), "bad_month")
-    flag(month < FIRST_MONTH, "early_month")  # YYYY-MM compares as text
-    flag(month > f"{today:%Y-%m}", "future_month")
-    flag(~raw["Falls within"].isin(known_forces), "unknown_force")
-    lon_blank = raw["Longitude"].str.strip() == ""
-    lat_blank = raw["Latitude"].str.strip() == ""
+    flag(_mask(month, lambda m: ~m.str.fullmatch(r"\d{4}-(0[1-9]|1[0-2])")), "bad_month")
+    flag(_mask(month, lambda m: m < FIRST_MONTH), "early_month")  # YYYY-MM compares as text
+    flag(_mask(month, lambda m: m > f"{today:%Y-%m}"), "future_month")
+    flag(_mask(raw["Falls within"], lambda f: ~f.isin(known_forces)), "unknown_force")
+    lon_blank = _mask(raw["Longitude"], lambda v: v.str.strip() == "")
+    lat_blank = _mask(raw["Latitude"], lambda v: v.str.strip() == "")
     flag(lon_blank != lat_blank, "partial_coordinates")
-    lon = pd.to_numeric(raw["Longitude"], errors="coerce")
-    lat = pd.to_numeric(raw["Latitude"], errors="coerce")
-    flag(~lon_blank & ~lat_blank & (lon.isna() | lat.isna()), "non_numeric_coordinates")
-    outside = ~lon.between(*_LON_RANGE) | ~lat.between(*_LAT_RANGE)
-    flag(lon.notna() & lat.notna() & outside, "outside_great_britain")
-    flag(raw["Crime type"].str.strip() == "", "missing_crime_type")
+    lon, lat = _coordinates(raw)
+    flag(~lon_blank & ~lat_blank & (np.isnan(lon) | np.isnan(lat)), "non_numeric_coordinates")
+    outside = ~_between(lon, *_LON_RANGE) | ~_between(lat, *_LAT_RANGE)
+    flag(~np.isnan(lon) & ~np.isnan(lat) & outside, "outside_great_britain")
+    flag(_mask(raw["Crime type"], lambda v: v.str.strip() == ""), "missing_crime_type")
     return reason
+
+
+def _coordinates(raw: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Longitude and latitude as numbers (NaN where blank or not a number)."""
+    return tuple(
+        _by_value(raw[c], lambda v: pd.to_numeric(v, errors="coerce")).to_numpy(np.float64)
+        for c in ("Longitude", "Latitude")
+    )
+
+
+def _between(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    return (values >= low) & (values <= high)
 
 
 def _mark_overlaps(raw, reason, seen, source: tuple[int, str], report) -> pd.Series:
     """Reject rows whose (force, month) an earlier file (or the same file given twice)
     already gave; record each overlap. ``source`` is (file number, label)."""
     label = source[1]
-    usable = reason.isna()
-    keys = raw.loc[usable, ["Falls within", "Month"]].drop_duplicates().itertuples(index=False)
+    usable = reason.isna().to_numpy()
+    forces, months = raw["Falls within"].array, raw["Month"].array
+    pairs = pd.DataFrame({"force": forces.codes[usable], "month": months.codes[usable]})
     reason = reason.copy()
-    for force, month in keys:
+    for force_code, month_code in pairs.drop_duplicates().itertuples(index=False):
+        force, month = forces.categories[force_code], months.categories[month_code]
         first_source = seen.setdefault((force, month), source)
         if first_source != source:
             first = first_source[1]
-            mask = usable & (raw["Falls within"] == force) & (raw["Month"] == month)
+            mask = usable & (forces.codes == force_code) & (months.codes == month_code)
             reason[mask] = "overlapping_file"
             report.overlaps.append(
                 {
@@ -308,35 +407,144 @@ def _mark_overlaps(raw, reason, seen, source: tuple[int, str], report) -> pd.Ser
     return reason
 
 
-def _to_events(good: pd.DataFrame) -> gpd.GeoDataFrame:
-    lon = pd.to_numeric(good["Longitude"], errors="coerce").to_numpy()
-    lat = pd.to_numeric(good["Latitude"], errors="coerce").to_numpy()
+def _as_text(rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` with their Categoricals as text, as the files hold them."""
+    return rows.astype(
+        {c: "str" for c in rows.columns if isinstance(rows[c].dtype, pd.CategoricalDtype)}
+    )
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The rows of ``frames`` (one per file) in one frame, Categoricals kept (their
+    categories united; a column a file lacks is missing there)."""
+    if len(frames) == 1:
+        return frames[0].reset_index(drop=True)
+    columns = list(dict.fromkeys(c for frame in frames for c in frame.columns))
+    out = {}
+    for column in columns:
+        parts = [frame.get(column) for frame in frames]
+        present = [p for p in parts if p is not None]
+        if all(isinstance(p.dtype, pd.CategoricalDtype) for p in present):
+            out[column] = _union([p.array if p is not None else None for p in parts],
+                                 [len(f) for f in frames])  # fmt: skip
+        else:
+            dtype = present[0].dtype
+            parts = [p if p is not None else pd.Series(np.nan, index=f.index, dtype=dtype)
+                     for p, f in zip(parts, frames, strict=True)]  # fmt: skip
+            out[column] = pd.concat(parts, ignore_index=True)
+    return pd.DataFrame(out, copy=False)
+
+
+def _union(parts: list, lengths: list[int]) -> pd.Series:
+    """The Categoricals ``parts`` (None: ``length`` missing values) end to end, their
+    categories united in order of appearance."""
+    present = [p for p in parts if p is not None]
+    words = pd.Index(pd.unique(np.concatenate([p.categories.to_numpy(dtype=object)
+                                               for p in present])))  # fmt: skip
+    codes = []
+    for part, length in zip(parts, lengths, strict=True):
+        if part is None:
+            codes.append(np.full(length, -1, dtype=np.int64))
+            continue
+        recode = np.append(words.get_indexer(part.categories.to_numpy(dtype=object)), -1)
+        codes.append(recode[part.codes])
+    categories = pd.Index(words, dtype="str")
+    return pd.Series(pd.Categorical.from_codes(_fastcsv.smallest(np.concatenate(codes)),
+                                               categories, validate=False))  # fmt: skip
+
+
+def _to_events(good: pd.DataFrame) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+    """The canonical events of the usable rows ``good``, and which of them have a point."""
+    good = good.assign(**{c: _used_categories(good[c]) for c in good.columns
+                          if isinstance(good[c].dtype, pd.CategoricalDtype)})  # fmt: skip
+    lon, lat = _coordinates(good)
     located = ~np.isnan(lon)
     geometry = np.full(len(good), shapely.Point(), dtype=object)
-    points = gpd.GeoSeries(shapely.points(lon[located], lat[located]), crs="EPSG:4326").to_crs(CRS)
-    geometry[located] = points.to_numpy()
-    crime_id = good["Crime ID"].str.strip()
-    fallback_id = (
-        good["source_file"].map(lambda f: Path(f.split("!")[-1]).name)
-        + ":"
-        + good["source_row"].astype(str)
-    )
-    event_id = crime_id.where(crime_id != "", fallback_id)
-    nth = event_id.groupby(event_id).cumcount() + 1
-    event_id = event_id.where(nth == 1, event_id + "#" + nth.astype(str))
-    frame = pd.DataFrame(
-        {
-            "source": SOURCE,
-            "event_id": event_id,
-            "date": pd.to_datetime(good["Month"] + "-01", format="%Y-%m-%d"),
-            "date_precision": "month",
-            "category": good["Crime type"].str.strip(),
-            "weight": 1,
-        }
-    )
-    extra = good.rename(columns=_RENAME).drop(
-        columns=["category", "Longitude", "Latitude"], errors="ignore"
-    )
-    extra = extra[[c for c in extra.columns if c in _RENAME.values() or c.startswith("source_")]]
-    frame = pd.concat([frame, extra.reset_index(drop=True)], axis=1)
-    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geometry, crs=CRS), crs=CRS)
+    # One point per distinct coordinate pair (police.uk snaps crimes to few points), shared.
+    lon_codes = good["Longitude"].array.codes.astype(np.int64)
+    pair = lon_codes * (len(good["Latitude"].array.categories) + 1) + good["Latitude"].array.codes
+    which, first = _first_of_each(pair[located])
+    at = np.flatnonzero(located)[first]
+    points = gpd.GeoSeries(shapely.points(lon[at], lat[at]), crs="EPSG:4326").to_crs(CRS)
+    geometry[located] = points.to_numpy()[which]
+    event_id = _event_ids(good)
+    month = good["Month"]
+    columns = {
+        "source": pd.Series(SOURCE, index=good.index, dtype="str"),
+        "event_id": event_id,
+        "date": _by_value(month, lambda m: pd.to_datetime(m + "-01", format="%Y-%m-%d")),
+        "date_precision": pd.Series("month", index=good.index, dtype="str"),
+        "category": _by_value(good["Crime type"], lambda v: v.str.strip()),
+        "weight": np.ones(len(good), dtype=np.int64),
+    }
+    for column in good.columns:
+        name = _RENAME.get(column, column)
+        if name in columns or not (name in _RENAME.values() or name.startswith("source_")):
+            continue
+        values = good[column]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            values = values.cat.reorder_categories(sorted(values.cat.categories))
+        columns[name] = values
+    frame = pd.DataFrame(columns, copy=False)
+    events = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geometry, crs=CRS), crs=CRS)
+    return events, located
+
+
+def _used_categories(values: pd.Series) -> pd.Series:
+    """The Categorical ``values`` without the categories no row uses (rejected rows')."""
+    cat = values.array
+    used = np.bincount(cat.codes[cat.codes >= 0], minlength=len(cat.categories)) > 0
+    if used.all():
+        return values
+    recode = np.append(np.cumsum(used) - 1, -1).astype(cat.codes.dtype)
+    return pd.Series(pd.Categorical.from_codes(recode[cat.codes], cat.categories[used],
+                                               validate=False), index=values.index)  # fmt: skip
+
+
+def _first_of_each(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For integer ``keys``: each key's group number and the position of each group's first key."""
+    which, distinct = pd.factorize(keys)
+    first = np.full(len(distinct), len(keys), dtype=np.int64)
+    np.minimum.at(first, which, np.arange(len(keys)))
+    return which, first
+
+
+def _event_ids(good: pd.DataFrame) -> pd.Series:
+    """The Crime ID, stripped, else ``<file name>:<source_row>``; the 2nd, 3rd, ... row of an
+    id suffixed ``#2``, ``#3``, ... (built in Arrow: no Python string per row)."""
+    ids = pc.utf8_trim_whitespace(_arrow_text(good["Crime ID"]))
+    blank = pc.equal(ids, pa.scalar("", ids.type)).to_numpy(zero_copy_only=False)
+    if blank.any():
+        files = good["source_file"].array
+        names = pa.array([Path(f.split("!")[-1]).name for f in files.categories], ids.type)
+        where = np.flatnonzero(blank)
+        fallback = pc.binary_join_element_wise(
+            names.take(files.codes[where]),
+            pa.array(good["source_row"].to_numpy()[where]).cast(ids.type),
+            pa.scalar(":", ids.type),
+        )
+        if isinstance(fallback, pa.ChunkedArray):
+            fallback = fallback.combine_chunks()
+        ids = pc.replace_with_mask(ids, pa.array(blank), fallback)
+    codes, distinct = pd.factorize(pd.array(ids, dtype="str"))
+    if len(distinct) < len(codes):
+        order = np.argsort(codes, kind="stable")
+        sorted_codes = codes[order]
+        starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
+        nth = np.empty(len(codes), dtype=np.int64)
+        nth[order] = np.arange(len(codes)) - np.repeat(starts, np.diff(np.r_[starts, len(codes)]))
+        del order, sorted_codes, codes
+        repeat = nth > 0
+        numbered = pc.binary_join_element_wise(
+            ids.filter(repeat), pa.array(nth[repeat] + 1).cast(ids.type), pa.scalar("#", ids.type)
+        )
+        if isinstance(numbered, pa.ChunkedArray):
+            numbered = numbered.combine_chunks()
+        ids = pc.replace_with_mask(ids, pa.array(repeat), numbered)
+    pa.default_memory_pool().release_unused()  # the copies above, back to the system
+    return pd.Series(pd.array(ids, dtype="str"), index=good.index)
+
+
+def _arrow_text(values: pd.Series) -> pa.Array:
+    """The Arrow array (large_string) behind a ``str`` Series."""
+    return pa.array(values.array).cast(pa.large_string())

@@ -192,6 +192,8 @@ def synth_job(
     end: str | None = None,
     n: int | None = None,
     towns_file: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+    use_cache: bool = True,
 ) -> list[Path]:
     """``psa-geo synth``: read the data directory and write one synthetic file.
 
@@ -210,7 +212,7 @@ def synth_job(
     towns = load_towns(towns_file, areas=areas)
     town = match_name(town, towns["town"], what="town")  # before the crime is read
     paths, _ = crime_paths(data_dir, force=FORCE)
-    events = read_police_uk(paths, force=FORCE)
+    events = read_police_uk(paths, force=FORCE, cache_dir=cache_dir, use_cache=use_cache)
     rows = synth_points(areas, events, source=source, town=town, seed=seed, start=start,
                         end=end, n=n, towns=towns)  # fmt: skip
     out = Path(out)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
 import csv
 import io
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -21,6 +23,11 @@ import psa_geo
 from psa_geo.site import MARKER
 
 REPO = Path(__file__).resolve().parent.parent
+# The police.uk cache (psa_geo.cache) of this test session, subprocesses included: never the
+# user's ~/.cache.
+_CACHE_HOME = tempfile.mkdtemp(prefix="psa_geo_test_cache_")
+os.environ["XDG_CACHE_HOME"] = _CACHE_HOME
+atexit.register(shutil.rmtree, _CACHE_HOME, ignore_errors=True)
 
 
 def _mirror() -> Path:

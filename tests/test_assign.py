@@ -1,4 +1,6 @@
+import numpy as np
 import pytest
+import shapely
 from conftest import make_events
 
 import psa_geo
@@ -116,3 +118,59 @@ def test_repeated_index_and_merged_code_without_point(tiny_areas):
     # A merged 2021 LSOA of the area, with no point: unlocated, not outside.
     assert list(out["area_status"]) == ["inside", "no_location"]
     assert report.without_location == 1
+
+
+def _lowest_code_join(geoms, areas):
+    """The spatial join locate_lsoa must equal: every LSOA a geometry intersects (an
+    STRtree query), the lowest code kept."""
+    codes = areas["lsoa_code"].to_numpy()
+    hits = {}
+    tree = shapely.STRtree(areas.geometry.to_numpy())
+    for i, j in zip(*tree.query(geoms, predicate="intersects"), strict=True):
+        hits[i] = min(hits.get(i, codes[j]), codes[j])
+    return [hits.get(i) for i in range(len(geoms))]
+
+
+def test_locate_lsoa_of_any_geometry_equals_the_join(tiny_areas):
+    geoms = [
+        shapely.Point(50, 50),
+        None,
+        shapely.Point(),
+        shapely.Point(float("nan"), float("nan")),
+        shapely.LineString([(150, 50), (250, 50)]),  # crosses middle and right: lowest code
+        shapely.Point(100, 100),  # the corner shared by left and middle (and the outer edge)
+        shapely.Point(300, 50),  # on the outer edge of the right square
+        shapely.Point(300.000001, 50),
+        shapely.Point(50, 50),  # a repeated coordinate
+    ]
+    located = psa_geo.locate_lsoa(np.array(geoms, dtype=object), tiny_areas)
+    assert list(located) == _lowest_code_join(np.array(geoms, dtype=object), tiny_areas)
+    assert list(located) == ["E01000002", None, None, None, "E01000001", "E01000001",
+                             "E01000003", None, "E01000002"]  # fmt: skip
+
+
+@pytest.mark.data
+def test_locate_lsoa_equals_the_join_on_real_points(assigned_all, areas):
+    points = assigned_all.geometry.to_numpy()
+    points = points[~shapely.is_empty(points)]
+    xy, inverse = np.unique(shapely.get_coordinates(points), axis=0, return_inverse=True)
+    expected = np.array(_lowest_code_join(shapely.points(xy), areas), dtype=object)[inverse]
+    assert (psa_geo.locate_lsoa(points, areas) == expected).all()
+
+
+@pytest.mark.data
+def test_locate_lsoa_equals_the_join_on_shared_edges_vertices_and_outside(areas):
+    rings = shapely.get_coordinates(areas.boundary.to_numpy())
+    vertices = np.unique(rings, axis=0)  # every vertex, most shared by two or more LSOAs
+    midpoints = (rings[1:] + rings[:-1]) / 2  # on (or a rounding away from) an edge
+    rng = np.random.default_rng(7)
+    x0, y0, x1, y1 = areas.total_bounds
+    scattered = rng.uniform((x0 - 5_000, y0 - 5_000), (x1 + 5_000, y1 + 5_000), (20_000, 2))
+    xy = np.concatenate([vertices, midpoints[::3], scattered, [(0, 0), (1e7, 1e7)]])
+    points = shapely.points(xy)
+    located = psa_geo.locate_lsoa(points, areas)
+    expected = _lowest_code_join(points, areas)
+    assert list(located) == expected
+    on_vertices = np.array(expected[: len(vertices)], dtype=object)
+    assert (on_vertices != None).mean() > 0.99  # noqa: E711 (the vertices are inside the area)
+    assert sum(code is None for code in expected[-len(scattered) - 2 :]) > 5_000  # the sea
