@@ -164,6 +164,9 @@ def test_hotspots_of_another_group_join_the_area_map(plymouth, mirror, assigned_
     assert "Hot and cold spots: All crime (excl. ASB)" in page
     index = (folder / "index.html").read_text(encoding="utf-8")
     assert index.count("hotspots_plymouth.html") == 1
+    with rasterio.open(folder / "hotspots_plymouth.tif") as tif:  # all crime's bands kept
+        assert set(tif.descriptions) == {ALL_CRIME, f"{ALL_CRIME}: per 1,000 residents (smoothed)",
+                                         "Burglary"}  # fmt: skip
 
 
 @pytest.mark.data
