@@ -115,7 +115,6 @@ def hotspot_map(
     kde_cells: gpd.GeoDataFrame | None = None,
     emerging_cells: gpd.GeoDataFrame | None = None,
     repeats: pd.DataFrame | None = None,
-    more_gistar: dict[str, gpd.GeoDataFrame] | None = None,
     lsoas: gpd.GeoDataFrame | None = None,
     sensitive: bool = False,
     credit: str = ATTRIBUTION,
@@ -134,8 +133,7 @@ def hotspot_map(
     there are Gi* cells); ``kde_cells`` (cells with ``kde``, e.g. from
     :meth:`Surface.to_cells`) are drawn as the same classes dissolved into polygons, when
     there is no ``density``; ``risk`` (a surface from ``kde(..., population=...)``) adds the
-    crimes per 1,000 residents (smoothed) as an image (off at first); ``more_gistar`` maps
-    layer names to further Gi* cells (e.g. another crime group; off at first); ``lsoas``
+    crimes per 1,000 residents (smoothed) as an image (off at first); ``lsoas``
     (``area_name``, ``count``, ``rate_per_1000``) are drawn as outlines whose tooltips give
     each LSOA's figures (and a search box finds them by name); ``emerging_cells`` need
     ``emerging_class`` (from :func:`emerging_hotspots`; a layer off at first); ``repeats``
@@ -148,7 +146,7 @@ def hotspot_map(
     others are mapped too. A ``sensitive`` source (rough sleeping) is refused: its events must
     never be mapped at fine grain.
     """
-    layers = (gistar_cells, kde_cells, emerging_cells, repeats, more_gistar, density, risk)
+    layers = (gistar_cells, kde_cells, emerging_cells, repeats, density, risk)
     if sensitive and any(layer is not None for layer in layers):
         raise PsaGeoError("a sensitive source is never given fine-grained hotspot layers")
     if density is not None and kde_cells is not None:
@@ -179,8 +177,6 @@ def hotspot_map(
         legend += _risk_image_layer(risk, m)
     if gistar_cells is not None:
         legend += _gistar_layer(gistar_cells, m, GISTAR_LAYER, show=True)
-    for name, cells in (more_gistar or {}).items():
-        legend += _gistar_layer(cells, m, name, show=False)
     if emerging_cells is not None:
         legend += _emerging_layer(emerging_cells, m, of_group=of_group)
     if repeats is not None and not repeats.empty:
