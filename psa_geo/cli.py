@@ -182,7 +182,15 @@ def _parser() -> argparse.ArgumentParser:
         help="a counts table to read too: LSOA code (2011 or 2021), month, optional category, "
         "count; street files win for months both cover; repeatable",
     )
-    periods = argparse.ArgumentParser(add_help=False, parents=[crime])
+    groups = argparse.ArgumentParser(add_help=False)
+    groups.add_argument(
+        "--groups",
+        type=Path,
+        default=None,
+        help="CSV of category groups (columns group, crime_type; an optional column map says "
+        "yes/no for hotspot layers); default: the assessment's",
+    )
+    periods = argparse.ArgumentParser(add_help=False, parents=[crime, groups])
     periods.add_argument(
         "--study",
         default=None,
@@ -197,13 +205,6 @@ def _parser() -> argparse.ArgumentParser:
         type=_fraction,
         default=0.05,
         help="change within ± this fraction is stable ▶ (default 0.05)",
-    )
-    periods.add_argument(
-        "--groups",
-        type=Path,
-        default=None,
-        help="CSV of category groups (columns group, crime_type; an optional column map says "
-        "yes/no for hotspot layers); default: the assessment's",
     )
     periods.add_argument(
         "--allow-partial",
@@ -300,7 +301,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     hot = sub.add_parser(
         "hotspots",
-        parents=[common, crime],
+        parents=[common, crime, groups],
         help="hotspot map (density, Gi* hot and cold spots, repeat locations) of one area",
     )
     hot.add_argument("--area", required=True, help="area name, e.g. Plymouth or 'Cornwall'")
@@ -316,18 +317,13 @@ def _parser() -> argparse.ArgumentParser:
         help="category group whose layers are added to (or replaced in) the area's map, e.g. "
         "'Anti-social behaviour' (default: all crime)",
     )
-    hot.add_argument(
-        "--groups",
-        type=Path,
-        default=None,
-        help="CSV of category groups (columns group, crime_type); default: the assessment's",
-    )
     hot.add_argument("--study", default=None, help="period (default: the latest 12 months)")
     hot.add_argument(
         "--cell-size",
         type=_number(float, *CELL_SIZE_M, what="metres"),
         default=None,
-        help="grid cell size in metres, 1 to 10,000 (default: the area's short side / 50)",
+        help="grid cell size in metres, 1 to 10,000 (default: chosen from the data, "
+        "psa_geo.choose_scale)",
     )
     collisions = sub.add_parser(
         "collisions",
