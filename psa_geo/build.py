@@ -16,6 +16,7 @@ from ._version import __version__
 from .areas import LEVELS, dissolve_areas, load_areas
 from .assessment import league_table, quick_facts, write_assessment
 from .assign import assign_areas
+from .checks import MIN_CELLS_WITH_EVENTS
 from .completeness import RULE, in_periods, incomplete_note, report_rows
 from .corridor_pages import corridor_job
 from .counts import ALL_RECORDS
@@ -608,7 +609,8 @@ def hotspots_job(
         if group in hot.too_few:
             raise PsaGeoError(f"too few events to map {group} in {hot.area_name}, "
                               f"{study.label}: {hot.too_few[group]:,} (a map needs "
-                              f"{MIN_MAPPED_EVENTS}, and 30 cells with events)")  # fmt: skip
+                              f"{MIN_MAPPED_EVENTS}, and {MIN_CELLS_WITH_EVENTS} cells "
+                              "with events)")  # fmt: skip
         previous = site.target / f"{hotspot_stem(hot.area_name)}.gpkg"
         if previous.is_file():
             hot = with_group(read_hotspots(previous), hot)
