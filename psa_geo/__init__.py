@@ -93,6 +93,7 @@ from .stats19 import Stats19Report, link_casualties, read_stats19
 from .suppression import suppress_lines
 from .surface import Surface
 from .synth import synth_points, write_synth
+from .tallies import tally, tally_police_uk
 from .towns import assign_towns, define_town, load_towns, town_areas, town_match_report
 
 __all__ = [
@@ -221,6 +222,8 @@ __all__ = [
     "snapshot_table",
     "suppress_lines",
     "synth_points",
+    "tally",
+    "tally_police_uk",
     "town_areas",
     "town_match_report",
     "town_profiles",

@@ -39,6 +39,14 @@ class AssignReport:
     def check(self) -> None:
         assert self.events == self.inside + self.outside + self.without_location, self
 
+    def add(self, other: AssignReport) -> None:
+        """Add ``other``'s counts (another part of the same events) to these."""
+        for name in ("events", "inside", "outside", "without_location", "published_compared",
+                     "published_agree", "converted_from_2021", "placed_above_lsoa"):  # fmt: skip
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for basis, n in other.by_basis.items():
+            self.by_basis[basis] = self.by_basis.get(basis, 0) + n
+
     def to_dict(self) -> dict:
         return {
             "events": self.events,

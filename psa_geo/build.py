@@ -81,6 +81,7 @@ from .rough_sleeping import write_snapshot
 from .series import monthly_series, seasonality
 from .site import SiteBuild, SubfolderUpdate
 from .stats import estimate_overdispersion, funnel_flags, funnel_plot_svg
+from .tallies import tally, tally_police_uk
 from .towns import (
     load_bua_polygons,
     load_parish_polygons,
@@ -149,6 +150,8 @@ def build_study(
     mapped_groups: list[str] | None = None,
     cache_dir: str | Path | None = None,
     use_cache: bool = True,
+    engine: str = "pandas",
+    scheduler: str | None = None,
 ) -> BuildResult:
     """Build the Peninsula study from the data directory and write every output.
 
@@ -203,7 +206,15 @@ def build_study(
     ``extract_dates`` (path → YYYY-MM[-DD], ``--extract-date``) says when files, or the
     folders and zips holding them, were extracted (:func:`psa_geo.file_extracts`).
     ``cache_dir`` and ``use_cache`` are :func:`read_police_uk`'s (the columnar cache).
+
+    Without maps, the police.uk files are read, assigned and tallied one file at a time
+    (:func:`psa_geo.tally_police_uk`), by ``engine``: ``"pandas"`` in this process, or
+    ``"dask"`` on a Dask cluster (``scheduler``'s address; default a local cluster). Maps
+    need every event in memory, so they are built by the pandas engine only.
     """
+    if maps and engine != "pandas":
+        raise PsaGeoError(f"engine {engine!r} builds the tables only (maps=False); "
+                          "maps and hotspots are built by the pandas engine")  # fmt: skip
     data_dir = resolve_data_dir(data_dir)
     with SiteBuild(out_dir) as site:
         result = _write_study(data_dir, site.staging, study=study, comparison=comparison,
@@ -215,7 +226,8 @@ def build_study(
                               counts=counts, population=population, force=force,
                               outcome_groups=outcome_groups,
                               extract_dates=extract_dates, cache_dir=cache_dir,
-                              use_cache=use_cache, mapped_groups=mapped_groups)  # fmt: skip
+                              use_cache=use_cache, mapped_groups=mapped_groups,
+                              engine=engine, scheduler=scheduler)  # fmt: skip
         result.files = site.commit(result.report, result.files)
     result.out_dir = site.out
     result.report["outputs"] = [str(p.relative_to(site.out)) for p in result.files]
@@ -249,6 +261,8 @@ def _write_study(
     mapped_groups: list[str] | None = None,
     cache_dir: str | Path | None = None,
     use_cache: bool = True,
+    engine: str = "pandas",
+    scheduler: str | None = None,
 ) -> BuildResult:
     """:func:`build_study`'s work, written into ``out_dir`` (the new site, beside the old
     one); ``result.report`` is the run report, written by the site's commit."""
@@ -260,8 +274,10 @@ def _write_study(
     force = force_of(areas)
     estimates = load_estimates(areas, population, data_dir=data_dir)  # before the crime is read
     records = load_records(data_dir, timings, areas=areas, crime=crime, counts=counts,
-                           cache_dir=cache_dir, use_cache=use_cache)  # fmt: skip
+                           cache_dir=cache_dir, use_cache=use_cache, tallied=not maps,
+                           engine=engine, scheduler=scheduler)  # fmt: skip
     areas, events, ingest, placed = records.areas, records.events, records.ingest, records.placed
+    tallies = tally(events) if maps else events  # the tables need only the tallies
     extracts = file_extracts(ingest.files, dates=extract_dates)  # checked before the analysis
     towns = load_towns(force.towns, areas=areas) if force.towns else _NO_TOWNS
     with _Step(timings, "read point files"):
@@ -269,26 +285,26 @@ def _write_study(
         sources = load_point_sources(points or [], placed_areas, towns=towns)
     covered = records.months
     study, comparison, period_rule = _choose_periods(
-        events, covered, study, comparison, allow_partial
+        tallies, covered, study, comparison, allow_partial
     )
-    crime_groups, groups = groups, records_groups(events, groups)
+    crime_groups, groups = groups, records_groups(tallies, groups)
     headline = headline_group(groups)
     mapped = [g for g in mapped_groups or groups if g in groups] or [headline]
     coverage = records.coverage_of(study, comparison)
     base_areas = areas  # mid-2018, labelled so: the rough-sleeping snapshot and the demo
     areas, population_info = population_for(areas, study, estimates)
     incomplete_rule = {**RULE, "run_below": incomplete_run, "single_below": incomplete_single}
-    flagged, flagged_by_source = incomplete_by_source(events, incomplete_rule)
+    flagged, flagged_by_source = incomplete_by_source(tallies, incomplete_rule)
     incomplete = incomplete_note(flagged, study, comparison)
     notes = [location_note(force), *records.notes(coverage)]
-    unmapped = unmapped_categories(events["category"], groups)
+    unmapped = unmapped_categories(tallies["category"], groups)
     if unmapped:
         notes.append(f"categories in no group (left out of every row): {', '.join(unmapped)}")
         log.warning("categories in no group: %s", ", ".join(unmapped))
     with _Step(timings, "measure"):
         tables = {
             level: rate_table(
-                events,
+                tallies,
                 areas,
                 level=level,
                 study=study,
@@ -303,7 +319,7 @@ def _write_study(
         }
         monthly = pd.concat(
             [
-                monthly_series(events, areas, level=lvl, groups=groups)
+                monthly_series(tallies, areas, level=lvl, groups=groups)
                 for lvl in ("peninsula", "csp")
             ],
             ignore_index=True,
@@ -530,9 +546,13 @@ def load_records(
     force=None,
     cache_dir: str | Path | None = None,
     use_cache: bool = True,
+    tallied: bool = False,
+    engine: str = "pandas",
+    scheduler: str | None = None,
 ) -> Records:
     """:func:`load_study` with ``counts`` (counts tables, :func:`read_counts`) too;
-    ``cache_dir``/``use_cache`` as :func:`read_police_uk`'s."""
+    ``cache_dir``/``use_cache`` as :func:`read_police_uk`'s. ``tallied``: the events are
+    tallies (:func:`psa_geo.tally_police_uk`, by ``engine`` on ``scheduler``), not events."""
     manifest = load_manifest()
     require_datasets(data_dir, manifest=manifest)
     if areas is None:
@@ -541,9 +561,12 @@ def load_records(
     slug = force_of(areas).police_uk
     with _Step(timings, "read police.uk"):
         paths, found = crime_paths(data_dir, crime, force=slug, required=not counts)
-        if paths:
-            events, ingest = read_police_uk(paths, return_report=True, force=slug,
-                                            cache_dir=cache_dir, use_cache=use_cache)  # fmt: skip
+        options = {"force": slug, "cache_dir": cache_dir, "use_cache": use_cache}
+        if paths and tallied:
+            events, ingest, placed = tally_police_uk(paths, areas, engine=engine,
+                                                     scheduler=scheduler, **options)  # fmt: skip
+        elif paths:
+            events, ingest = read_police_uk(paths, return_report=True, **options)
         else:
             events, ingest = no_events(), IngestReport(source="police_uk")
         if found.skipped:
@@ -551,15 +574,14 @@ def load_records(
                 f"{len(found.skipped)} files in {found.folder} are not police.uk street files "
                 "and were not read (see 'psa-geo data status')"
             )
-    with _Step(timings, "assign areas"):
-        events, placed = assign_areas(events, areas, return_report=True)
-        log.info(
-            "assigned: %d inside, %d outside, %d without location",
-            placed.inside,
-            placed.outside,
-            placed.without_location,
-        )
-    records = Records(areas, events, ingest, placed, months={month_start(m) for m in ingest.months})
+    if not (tallied and paths):  # tallies are assigned as they are read
+        with _Step(timings, "assign areas"):
+            events, placed = assign_areas(events, areas, return_report=True)
+            events = tally(events) if tallied else events
+    log.info("assigned: %d inside, %d outside, %d without location",
+             placed.inside, placed.outside, placed.without_location)  # fmt: skip
+    months = {month_start(m) for m in ingest.months}
+    records = Records(areas, events, ingest, placed, months=months, tallied=tallied)
     if counts:
         with _Step(timings, "read counts tables"):
             add_counts(records, counts)

@@ -88,6 +88,7 @@ def read_police_uk(
     force: str | None = None,
     cache_dir: str | Path | None = None,
     use_cache: bool = True,
+    each_file: Callable[[gpd.GeoDataFrame], pd.DataFrame] | None = None,
 ) -> gpd.GeoDataFrame | tuple[gpd.GeoDataFrame, IngestReport]:
     """Read police.uk street-level files into canonical events (EPSG:27700).
 
@@ -111,6 +112,12 @@ def read_police_uk(
         skipped.
     use_cache
         False: neither read nor write the cache.
+    each_file
+        Stream: each file's events go to ``each_file`` as soon as they are read, and the
+        frames it returns, end to end, are returned instead of the events (e.g. counts from
+        :func:`psa_geo.tally`), so no more than one file's events are held at a time. The
+        report is the same, except that a Crime ID repeated in another file is not numbered
+        (``#2``) nor counted in its note.
 
     Notes
     -----
@@ -127,10 +134,40 @@ def read_police_uk(
     """
     today = dt.date.today() if today is None else today
     report = IngestReport(source=SOURCE)
-    seen: dict[tuple[str, str], tuple[int, str]] = {}
-    frames, rejected = [], []
-    known_forces = set(police_forces()["name"])
     folder = cache.cache_folder(cache_dir) if use_cache else None
+    files = _usable_rows(paths, report, today=today, force=force, folder=folder)
+    if each_file is None:
+        frames = list(files)
+        _require_files(report, paths)
+        events, located = _to_events(_concat(frames))
+        del frames
+        repeats = _count_accepted(report, events, located)
+        out = events
+    else:
+        parts, repeats = [], 0
+        for rows in files:
+            events, located = _to_events(rows.reset_index(drop=True))
+            repeats += _count_accepted(report, events, located)
+            parts.append(each_file(events))
+            del events
+        _require_files(report, paths)
+        out = pd.concat(parts, ignore_index=True)
+    _finish_report(report, repeats)
+    return (out, report) if return_report else out
+
+
+def _require_files(report: IngestReport, paths) -> None:
+    if not report.files:
+        raise InputFileError(_describe(paths), "no police.uk street-level CSV files found")
+
+
+def _usable_rows(paths, report: IngestReport, *, today, force, folder) -> Iterator[pd.DataFrame]:
+    """Each file's usable rows, as read (:func:`_read_cached`) and checked; the report gets
+    its files, lines, rows read and rejected rows (reasons counted by :func:`_finish_report`)."""
+    seen: dict[tuple[str, str], tuple[int, str]] = {}
+    known_forces = set(police_forces()["name"])
+    report.rejected_rows = None
+    rejected = []
     for label, opener, open_bytes in _iter_csvs(paths, force=force):
         raw, lines, line = _read_cached(label, opener, open_bytes, folder)
         report.files.append(label)
@@ -144,28 +181,38 @@ def read_police_uk(
         if bad.any():
             rejected.append(_as_text(raw[bad]).assign(reason=reason[bad]))
             raw = raw[~bad]
-        frames.append(raw)
-        del raw  # the file's rows are in frames now, without a copy when all are good
-    if not report.files:
-        raise InputFileError(_describe(paths), "no police.uk street-level CSV files found")
-    events, located = _to_events(_concat(frames))
-    report.accepted = len(events)
-    report.months = sorted(events["month"].unique().tolist())
-    report.without_location = int((~located).sum())  # their geometry is the empty point
-    report.located = report.accepted - report.without_location
-    columns = [*frames[0].columns, "reason"] if frames else ["reason"]
-    report.rejected_rows = pd.DataFrame(columns=columns)
+        if report.rejected_rows is None:
+            report.rejected_rows = pd.DataFrame(columns=[*raw.columns, "reason"])
+        yield raw  # without a copy when all are good
+        del raw
+    if report.rejected_rows is None:
+        report.rejected_rows = pd.DataFrame(columns=["reason"])
     if rejected:
-        rows = pd.concat(rejected, ignore_index=True)
-        report.rejected = {k: int(v) for k, v in rows["reason"].value_counts().items()}
-        report.rejected_rows = rows
+        report.rejected_rows = pd.concat(rejected, ignore_index=True)
+
+
+def _count_accepted(report: IngestReport, events: gpd.GeoDataFrame, located: np.ndarray) -> int:
+    """Add ``events`` (one or more files') to the report's accepted counts and months;
+    return how many repeat a Crime ID among them."""
+    report.accepted += len(events)
+    report.months = sorted(set(report.months) | set(events["month"].unique().tolist()))
+    without = int((~located).sum())  # their geometry is the empty point
+    report.without_location += without
+    report.located += len(events) - without
+    return int(events["event_id"].str.contains("#", regex=False).sum())
+
+
+def _finish_report(report: IngestReport, repeats: int) -> None:
+    """Reasons counted and logged, notes written, totals checked."""
+    if len(report.rejected_rows):
+        counts = report.rejected_rows["reason"].value_counts()
+        report.rejected = {k: int(v) for k, v in counts.items()}
         for reason_code, n in sorted(report.rejected.items()):
             log.warning("police.uk: %d rows rejected: %s", n, REJECT_REASONS[reason_code])
-    repeats = int(events["event_id"].str.contains("#", regex=False).sum())
     if repeats:
         report.notes.append(
-            f"{repeats} rows repeat a Crime ID already read: kept as distinct events, "
-            "their event_id suffixed #2, #3, ..."
+            f"{repeats} rows repeat a Crime ID already read: kept as distinct "
+            "events, their event_id suffixed #2, #3, ..."
         )
     if report.without_location:
         report.notes.append(
@@ -173,7 +220,6 @@ def read_police_uk(
         )
     log.info("police.uk: %s", report.summary())
     report.check()
-    return (events, report) if return_report else events
 
 
 def _describe(paths) -> str:

@@ -16,6 +16,7 @@ from .counts import SOURCE as COUNTS_SOURCE
 from .events import CANONICAL_COLUMNS, CRS, IngestReport
 from .measures import ALL_CRIME
 from .periods import Period
+from .tallies import tally
 
 
 @dataclass
@@ -26,6 +27,7 @@ class Records:
     and counted as ``superseded_by_street_files``); ``ingest``/``placed`` report the street
     files and ``counts``/``counts_placed`` the counts tables; ``coverage`` is the counts'
     :func:`counts_coverage` (None without counts); ``months`` every month either covers.
+    ``tallied``: ``events`` are tallies (:func:`psa_geo.tally`), not events.
     """
 
     areas: pd.DataFrame
@@ -37,6 +39,7 @@ class Records:
     coverage: pd.Series | None = None
     months: set = field(default_factory=set)
     overlap: list[str] = field(default_factory=list)
+    tallied: bool = False
 
     def coverage_of(self, *periods: Period) -> pd.Series | None:
         """The counts' coverage when counts rows fall in any of ``periods``, else None."""
@@ -159,7 +162,8 @@ def add_counts(records: Records, paths) -> None:
         table = table[~superseded]
     report.check()
     placed_table, placed = assign_areas(table, records.areas, return_report=True)
-    records.events = pd.concat([records.events, placed_table], ignore_index=True)
+    added = tally(placed_table) if records.tallied else placed_table
+    records.events = pd.concat([records.events, added], ignore_index=True)
     records.counts, records.counts_placed = report, placed
     records.coverage = counts_coverage(placed_table, records.areas)
     records.months |= {month_start(m) for m in report.months}

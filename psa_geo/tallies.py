@@ -1,0 +1,76 @@
+"""Tallies: assigned events summed by month, category and place.
+
+A tally has the columns of :data:`TALLY_KEYS` that its events have and ``weight``, the
+events' summed weight: all that the rate tables, monthly series and completeness checks
+read (:func:`psa_geo.rate_table` sums ``weight``), so they give the same figures from a tally
+as from the events, from a small table built file by file (:func:`tally_police_uk`).
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pandas as pd
+
+from .assign import ASSIGNED_COLUMNS, AssignReport, assign_areas
+from .errors import PsaGeoError
+from .events import IngestReport
+from .police_uk import read_police_uk
+
+#: The engines that tally police.uk files (:func:`tally_police_uk`).
+ENGINES = ("pandas", "dask")
+#: The columns an event's place in a tally is kept by (those its events have).
+TALLY_KEYS = (
+    "source",
+    "date",
+    "date_precision",
+    "category",
+    "falls_within",
+    "area_status",
+    "placed_level",
+    "assignment_basis",
+    *ASSIGNED_COLUMNS,
+)
+
+
+def tally(events: pd.DataFrame) -> pd.DataFrame:
+    """``events`` (assigned, or a tally) summed by :data:`TALLY_KEYS`: one row per distinct
+    key, with the summed ``weight``; blank keys are kept as keys."""
+    keys = [c for c in TALLY_KEYS if c in events]
+    frame = pd.DataFrame(events[[*keys, "weight"]])  # a GeoDataFrame's geometry left behind
+    for key in keys:
+        if isinstance(frame[key].dtype, pd.CategoricalDtype):
+            frame[key] = frame[key].astype(frame[key].cat.categories.dtype)
+    out = frame.groupby(keys, dropna=False, sort=True)["weight"].sum().reset_index()
+    return out.astype({"weight": "int64"})
+
+
+def tally_police_uk(
+    paths,
+    areas: gpd.GeoDataFrame,
+    *,
+    engine: str = "pandas",
+    scheduler: str | None = None,
+    **read_options,
+) -> tuple[pd.DataFrame, IngestReport, AssignReport]:
+    """police.uk files read, assigned to ``areas`` and tallied one file at a time: the
+    tally and the read and assignment reports, as :func:`psa_geo.read_police_uk` and
+    :func:`psa_geo.assign_areas` give them for all the files at once.
+
+    ``engine`` ``"pandas"`` streams the files in this process, holding one file's events at
+    a time; ``"dask"`` tallies them on a Dask cluster (``scheduler``'s address, default a
+    local cluster). ``read_options`` are :func:`psa_geo.read_police_uk`'s.
+    """
+    if engine not in ENGINES:
+        raise PsaGeoError(f"engine should be {' or '.join(ENGINES)}, got {engine!r}")
+    if engine != "pandas" or scheduler is not None:
+        raise PsaGeoError(f"engine {engine!r} is not available yet")  # issue 18 item 5
+    placed = AssignReport()
+
+    def each_file(events: gpd.GeoDataFrame) -> pd.DataFrame:
+        assigned, report = assign_areas(events, areas, return_report=True)
+        placed.add(report)
+        return tally(assigned)
+
+    tallies, ingest = read_police_uk(paths, return_report=True, each_file=each_file,
+                                     **read_options)  # fmt: skip
+    return tally(tallies), ingest, placed
