@@ -559,7 +559,7 @@ def load_records(
         with _Step(timings, "load areas"):
             areas = load_areas(data_dir, force=force)
     slug = force_of(areas).police_uk
-    with _Step(timings, "read police.uk"):
+    with _Step(timings, "read and assign police.uk" if tallied else "read police.uk"):
         paths, found = crime_paths(data_dir, crime, force=slug, required=not counts)
         options = {"force": slug, "cache_dir": cache_dir, "use_cache": use_cache}
         if paths and tallied:
