@@ -308,15 +308,13 @@ def _area_index(areas: gpd.GeoDataFrame, level: str, coverage=None) -> dict:
 
 def _group_counts(events: pd.DataFrame, groups: dict[str, list[str]]) -> pd.Series:
     """Summed weight by (area_code, category group, period)."""
-    base = events.groupby(["area_code", "category", "_period"])["weight"].sum()
-    parts = []
-    for group, members in groups.items():
-        sub = base[base.index.get_level_values("category").isin(members)]
-        part = sub.groupby(level=["area_code", "_period"]).sum()
-        parts.append(pd.concat({group: part}, names=["category"]))
-    if not parts:
-        return pd.Series(dtype="float64")
-    return pd.concat(parts).reorder_levels(["area_code", "category", "_period"])
+    base = events.groupby(["area_code", "category", "_period"])["weight"].sum().reset_index()
+    members = pd.DataFrame(
+        [(group, category) for group, categories in groups.items() for category in categories],
+        columns=["group", "category"],
+    ).drop_duplicates()
+    counts = base.merge(members, on="category").groupby(["area_code", "group", "_period"])
+    return counts["weight"].sum().rename_axis(["area_code", "category", "_period"])
 
 
 def _lookup(counts: pd.Series, table: pd.DataFrame, period: str) -> np.ndarray:
