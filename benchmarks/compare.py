@@ -11,10 +11,16 @@ prints both and the ratio (theirs / ours: above 1 means psa_geo is faster). Rows
 - ``gistar`` over Plymouth's 100 m grid against ``esda.G_Local(star=True)`` (its weights,
   a libpysal DistanceBand with the same band, built and timed too).
 
+Then the issue's absolute targets, each a fresh process (wall time and its peak resident set):
+``psa-geo tables`` and ``psa-geo build`` on the real 24 months, cold (``--no-cache``), and
+the peak memory per row of ``read_police_uk`` at ``--memory-rows`` (as
+``bench_read_memory.py``, with this interpreter: a venv installed from pyproject.toml).
+
 Prints figures; asserts nothing. From the repository root (esda and libpysal are test
 dependencies):
 
     .venv/bin/python benchmarks/compare.py [--mirror ../shared/data] [--points 1000000]
+        [--memory-rows 1500000 5600000] [--no-targets]
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ import logging
 import os
 import platform
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 import warnings
@@ -150,6 +158,57 @@ def compare_gistar(events: gpd.GeoDataFrame, areas: gpd.GeoDataFrame, repeats: i
     row(what, best["ours"], "esda.G_Local(star=True)+weights", best["esda"])
 
 
+#: The issue's targets: (seconds, peak MB) of the commands; bytes per row of the reader
+#: (a fifth of the 1,162 and 1,100 measured at 1.5M and 5.6M rows before the issue).
+COMMAND_TARGETS = {"tables": (10, 1024), "build": (60, 2048)}
+BYTES_PER_ROW_BEFORE = {1_500_000: 1162, 5_600_000: 1100}
+
+TIMED = r"""
+import resource, subprocess, sys, time
+start = time.perf_counter()
+code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode
+wall = time.perf_counter() - start
+print(code, wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
+
+
+def timed_command(*args: str) -> tuple[int, float, float]:
+    """(exit status, wall seconds, peak RSS in MB) of ``psa-geo ARGS`` in a fresh process."""
+    done = subprocess.run([sys.executable, "-c", TIMED, sys.executable, "-m", "psa_geo", *args],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    code, wall, peak_kb = done.stdout.split()
+    return int(code), float(wall), int(peak_kb) / 1024
+
+
+def target_row(what: str, value: float, unit: str, target: float) -> None:
+    verdict = "met" if value <= target else "NOT met"
+    print(f"{what:<58} {value:>9,.1f} {unit:<8} target <= {target:,.0f} {unit}: {verdict}")
+
+
+def check_targets(mirror: Path, memory_rows: list[int]) -> None:
+    print("\ntargets (fresh processes, cold: --no-cache)")
+    with tempfile.TemporaryDirectory() as tmp:
+        for command, (seconds, megabytes) in COMMAND_TARGETS.items():
+            out = Path(tmp) / command
+            code, wall, peak = timed_command("--data-dir", str(mirror), "--out", str(out),
+                                             "--quiet", command, "--no-cache")  # fmt: skip
+            if code:
+                print(f"psa-geo {command}: failed with exit status {code}")
+                continue
+            target_row(f"psa-geo {command}, real 24 months: wall", wall, "s", seconds)
+            target_row(f"psa-geo {command}, real 24 months: peak RSS", peak, "MB", megabytes)
+        sys.path.insert(0, str(REPO / "benchmarks"))
+        from bench_read_memory import measure, write_rows
+
+        for rows in memory_rows:
+            path = write_rows(mirror, rows, Path(tmp) / f"street_{rows}.csv")
+            n, per_row, wall = measure(sys.executable, path)
+            path.unlink()
+            before = BYTES_PER_ROW_BEFORE.get(rows, 1100)
+            what = f"read_police_uk, {n:,} rows: peak RSS growth per row ({wall:.1f} s)"
+            target_row(what, per_row, "B/row", before / 5)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     default_mirror = os.environ.get("PSA_GEO_MIRROR", str(REPO.parent / "shared" / "data"))
@@ -157,6 +216,8 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=2019)
+    parser.add_argument("--memory-rows", type=int, nargs="*", default=[1_500_000, 5_600_000])
+    parser.add_argument("--no-targets", action="store_true", help="the comparisons only")
     args = parser.parse_args()
     print(machine())
     logging.getLogger("psa_geo").setLevel(logging.ERROR)  # figures only
@@ -177,6 +238,8 @@ def main() -> None:
 
     assigned = psa_geo.assign_areas(events, areas)
     compare_gistar(assigned[assigned["area_status"] == "inside"], areas, args.repeats)
+    if not args.no_targets:
+        check_targets(args.mirror, args.memory_rows)
 
 
 if __name__ == "__main__":
