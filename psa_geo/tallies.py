@@ -8,6 +8,8 @@ as from the events, from a small table built file by file (:func:`tally_police_u
 
 from __future__ import annotations
 
+import logging
+
 import geopandas as gpd
 import pandas as pd
 
@@ -15,6 +17,8 @@ from .assign import ASSIGNED_COLUMNS, AssignReport, assign_areas
 from .errors import PsaGeoError
 from .events import IngestReport
 from .police_uk import read_police_uk
+
+log = logging.getLogger(__name__)
 
 #: The engines that tally police.uk files (:func:`tally_police_uk`).
 ENGINES = ("pandas", "dask")
@@ -71,6 +75,14 @@ def tally_police_uk(
         placed.add(report)
         return tally(assigned)
 
-    tallies, ingest = read_police_uk(paths, return_report=True, each_file=each_file,
-                                     **read_options)  # fmt: skip
+    assign_log = logging.getLogger(assign_areas.__module__)
+    level = assign_log.level
+    assign_log.setLevel(logging.ERROR)  # one warning for all the files, below, not one each
+    try:
+        tallies, ingest = read_police_uk(paths, return_report=True, each_file=each_file,
+                                         **read_options)  # fmt: skip
+    finally:
+        assign_log.setLevel(level)
+    if placed.outside:
+        log.warning("%d events lie outside every LSOA of the study area", placed.outside)
     return tally(tallies), ingest, placed
