@@ -24,19 +24,21 @@ number, 48 random; an ASB row keeps its blank Crime ID, as police.uk's do) and o
 territorial police.uk forces as ``Reported by`` and ``Falls within``, dealt out evenly within
 each month. ``psa_geo.police_uk.police_forces()`` lists 45: British Transport Police and
 the Police Service of Northern Ireland are left out. Locations, LSOAs, crime types and
-outcomes are the real rows', so every row lies in one of the 1,034 Peninsula LSOAs (or has
-no location, as 4.3% of the real rows do). One plain CSV per force and month, as police.uk
-lays them out: ``WORK/rows-N/<force slug>/YYYY-MM/YYYY-MM-<force slug>-street.csv``
-(1,032 files), all passed to the run by ``--crime`` (files named directly are always read,
-whatever their force), so the reader's "same force and month once" rule keeps every row.
-Each run's ``run_report.json`` is checked: the last column says whether police.uk accepted
-every row made and rejected none (``overlapping_file`` or otherwise).
+outcomes are the real rows', so every row lies in one of the 1,034 Peninsula LSOAs, or has
+no location (4.3% of the real rows), or (0.09%) a neighbouring LSOA that police.uk gave.
+One plain CSV per force and month, as police.uk lays them out:
+``WORK/rows-N/<force slug>/YYYY-MM/YYYY-MM-<force slug>-street.csv`` (1,032 files), all
+passed to the run by ``--crime`` (files named directly are always read, whatever their
+force), so the reader's "same force and month once" rule keeps every row. Each run's
+``run_report.json`` is checked: the last column says whether police.uk accepted every row
+made and rejected none (``overlapping_file`` or otherwise).
 
-Making the input (numpy and pyarrow, one month at a time, so memory stays near 0.3 GB) is
-done once per size and kept in ``--work`` (a ``manifest.json`` marks a finished size):
-measured on this 2-core machine (shared with other jobs) 1e5 rows take about 1 s (25 MB),
-1e6 about 5 s (250 MB); by extrapolation 1e7 takes about 50 s (2.5 GB) and 2e7 about
-100 s (5 GB). The disk needs that much free space, plus the cache of the run in progress.
+Making the input (numpy and pyarrow, one month at a time) is done once per size and kept in
+``--work`` (a ``manifest.json`` marks a finished size). Measured on this 2-core machine
+(shared with other jobs): 1e5 rows take 1.5 s (21 MB of CSV), 1e6 rows 3 s (211 MB) with a
+peak of 0.5 GB; by extrapolation (not measured) 1e7 rows take about 25 s (2.1 GB) and 2e7
+about 50 s (4.2 GB) with a peak near 1 GB, more where the disk is slow. The disk needs that
+much free space, plus the cache of the run in progress.
 
 **Data directory.** ``WORK/data`` holds a symbolic link to every entry of the mirror but
 ``crime/``, and an empty ``crime/``, so only the rows made here are read (the mirror's own
