@@ -10,9 +10,10 @@ memory. Asserts nothing. From the repository root:
     .venv/bin/python benchmarks/bench_national.py --engines dask --scheduler tcp://host:8786
 
 Options: ``--rows`` (sizes), ``--engines pandas dask``, ``--scheduler ADDRESS`` (Dask runs
-only), ``--timeout`` (seconds per run), ``--python`` (the interpreter that runs psa_geo;
-default this one), ``--work DIR`` (where input files are kept across runs; default
-``$TMPDIR/psa_geo_bench_national``), ``--mirror`` (default ``$PSA_GEO_MIRROR``, else
+only), ``--timeout`` (seconds per run), ``--memory-limit`` (GB of the process tree at which a
+run is stopped; default 75% of the machine's memory), ``--python`` (the interpreter that
+runs psa_geo; default this one), ``--work DIR`` (where input files are kept across runs;
+default ``$TMPDIR/psa_geo_bench_national``), ``--mirror`` (default ``$PSA_GEO_MIRROR``, else
 ``../shared/data``) and ``--make-only`` (make the input, run nothing).
 
 **Input.** The real rows of the mirror's ``crime/policeuk_street_devon_cornwall_2018.csv.gz``
@@ -55,8 +56,9 @@ of any process of the tree, each as last read (up to 0.2 s before the process en
 before the child's exec. MB are 10^6 bytes. ``--engine`` is tried first; where the
 CLI refuses it (exit 2, "unrecognized arguments": the engine is not built yet) the pandas
 rows run without it, labelled ``pandas (no --engine yet)``, and the Dask rows say so. A run
-that fails, is killed or passes ``--timeout`` is a row saying so; its stderr is kept in
-``WORK/runs/``.
+that fails, is killed, or passes ``--timeout`` or ``--memory-limit`` (stopped here before
+the kernel's OOM killer picks a process, perhaps another user's) is a row saying so; its
+stderr is kept in ``WORK/runs/``.
 """
 
 from __future__ import annotations
@@ -107,6 +109,7 @@ INPUT_VERSION = 1
 SEED = 18
 SAMPLE_S = 0.2
 PAGE = os.sysconf("SC_PAGE_SIZE")
+MEMORY = PAGE * os.sysconf("SC_PHYS_PAGES")
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 
 
@@ -260,7 +263,7 @@ def tree_memory(root: int) -> tuple[int, dict[int, int]]:
     return total, hwm
 
 
-def measure(command: list[str], log: Path, timeout: float) -> Run:
+def measure(command: list[str], log: Path, timeout: float, memory_limit: float) -> Run:
     """Run ``command`` in a new session; its wall time and peak memory (see the docstring)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     peak, hwm = 0, {}
@@ -270,14 +273,16 @@ def measure(command: list[str], log: Path, timeout: float) -> Run:
             command, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True,
             cwd=log.parent,
         )  # fmt: skip
-        timed_out = False
+        over = None
         while proc.poll() is None:
             total, now = tree_memory(proc.pid)
             peak = max(peak, total)
             hwm.update({pid: max(hwm.get(pid, 0), b) for pid, b in now.items()})
-            if time.perf_counter() - start > timeout:
-                timed_out = True
-                os.killpg(proc.pid, signal.SIGKILL)
+            over = "timeout" if time.perf_counter() - start > timeout else None
+            over = over or ("memory" if total > memory_limit else None)
+            if over:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
                 break
             time.sleep(SAMPLE_S)
@@ -285,8 +290,10 @@ def measure(command: list[str], log: Path, timeout: float) -> Run:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)  # workers left behind by a failed run
     code = proc.returncode
-    if timed_out:
+    if over == "timeout":
         status = f"timeout ({timeout:g} s)"
+    elif over == "memory":
+        status = f"stopped: tree above {memory_limit / 1e9:g} GB"
     elif code < 0:
         status = f"killed ({signal.Signals(-code).name})"
     else:
@@ -299,8 +306,8 @@ class Runner:
     """Runs ``psa-geo tables`` and measures it; learns from the first run whether the CLI
     has ``--engine`` (without it, pandas runs as it is and Dask does not run)."""
 
-    def __init__(self, python: str, data: Path, *, scheduler: str | None, timeout: float):
-        self.python, self.data, self.scheduler, self.timeout = python, data, scheduler, timeout
+    def __init__(self, python: str, data: Path, *, scheduler: str | None, limits: tuple):
+        self.python, self.data, self.scheduler, self.limits = python, data, scheduler, limits
         self.has_engine: bool | None = None  # unknown until the CLI accepts or refuses it
 
     def run(self, engine: str, files: list[Path], out: Path, cache: Path, warmth: str):
@@ -312,14 +319,14 @@ class Runner:
             if engine == "dask" and self.scheduler:
                 chosen += ["--scheduler", self.scheduler]
                 label = f"dask (scheduler {self.scheduler})"
-            run = measure(self.command(chosen, files, out, cache), log, self.timeout)
+            run = measure(self.command(chosen, files, out, cache), log, *self.limits)
             if not refused_engine(run):
                 self.has_engine = True
                 return label, run
             self.has_engine = False
         if engine != "pandas":
             return engine, Run("not run: the CLI has no --engine yet")
-        run = measure(self.command([], files, out, cache), log, self.timeout)
+        run = measure(self.command([], files, out, cache), log, *self.limits)
         return "pandas (no --engine yet)", run
 
     def command(self, chosen: list[str], files: list[Path], out: Path, cache: Path) -> list[str]:
@@ -383,6 +390,10 @@ def main() -> None:
     parser.add_argument(
         "--timeout", type=float, default=4 * 3600, help="seconds per run (default 4 h)"
     )
+    parser.add_argument(
+        "--memory-limit", type=float, default=round(0.75 * MEMORY / 1e9, 1),
+        help="stop a run whose process tree passes this many GB (default 75%% of the memory)",
+    )  # fmt: skip
     parser.add_argument("--python", default=sys.executable, help="interpreter that runs psa_geo")
     parser.add_argument(
         "--work", type=Path, default=Path(tempfile.gettempdir()) / "psa_geo_bench_national",
@@ -406,7 +417,8 @@ def main() -> None:
         return
     print(HEADER)
     print("|" + "---|" * HEADER.count(" |"))
-    runner = Runner(args.python, data, scheduler=args.scheduler, timeout=args.timeout)
+    limits = (args.timeout, args.memory_limit * 1e9)
+    runner = Runner(args.python, data, scheduler=args.scheduler, limits=limits)
     for rows in sizes:
         for engine in args.engines:
             place = work / "runs" / f"rows-{rows}-{engine}"
