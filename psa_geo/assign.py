@@ -236,9 +236,11 @@ def assign_areas(
         # Positional arrays throughout: the events' index may repeat.
         published = out["published_lsoa_code"].fillna("").astype(str).str.strip().to_numpy()
         mapping = areas.attrs.get("lsoa21_to_lsoa11", {})
-        is_2011 = pd.Series(published).isin(areas["lsoa_code"]).to_numpy()
-        is_2021 = ~is_2011 & pd.Series(published).isin(list(mapping)).to_numpy()
-        converted = np.array([mapping.get(code) for code in published], dtype=object)
+        which, distinct = pd.factorize(published)  # each distinct code looked up once
+        is_2011 = pd.Index(areas["lsoa_code"]).get_indexer(distinct)[which] >= 0
+        is_2021 = ~is_2011 & (pd.Index(list(mapping)).get_indexer(distinct)[which] >= 0)
+        converted = np.array([mapping.get(code) for code in distinct] + [None], dtype=object)
+        converted = converted[which]
         by_2021 = is_2021 & pd.notna(converted)  # a merged 2021 LSOA maps to None: use the point
         published_outside = (published != "") & ~is_2011 & ~is_2021
         lsoa[is_2011] = published[is_2011]

@@ -55,6 +55,9 @@ _LAT_RANGE = (49.8, 61.0)
 #: The first month of police.uk street-level crime data (December 2010); earlier months and
 #: months after the current one are rejected.
 FIRST_MONTH = "2010-12"
+#: How many rows :func:`read_police_uk` gathers, from one or more files, before it passes
+#: their events to ``each_batch`` (about 300 MB of events).
+BATCH_ROWS = 500_000
 
 REJECT_REASONS = {
     "bad_month": "Month is not YYYY-MM",
@@ -88,7 +91,8 @@ def read_police_uk(
     force: str | None = None,
     cache_dir: str | Path | None = None,
     use_cache: bool = True,
-    each_file: Callable[[gpd.GeoDataFrame], pd.DataFrame] | None = None,
+    each_batch: Callable[[gpd.GeoDataFrame], pd.DataFrame] | None = None,
+    batch_rows: int = BATCH_ROWS,
 ) -> gpd.GeoDataFrame | tuple[gpd.GeoDataFrame, IngestReport]:
     """Read police.uk street-level files into canonical events (EPSG:27700).
 
@@ -112,12 +116,12 @@ def read_police_uk(
         skipped.
     use_cache
         False: neither read nor write the cache.
-    each_file
-        Stream: each file's events go to ``each_file`` as soon as they are read, and the
-        frames it returns, end to end, are returned instead of the events (e.g. counts from
-        :func:`psa_geo.tally`), so no more than one file's events are held at a time. The
-        report is the same, except that a Crime ID repeated in another file is not numbered
-        (``#2``) nor counted in its note.
+    each_batch
+        Stream: the events of consecutive files, once they hold ``batch_rows`` rows or more
+        (or the files end), go to ``each_batch``, and the frames it returns, end to end, are
+        returned instead of the events (e.g. counts from :func:`psa_geo.tally`), so about
+        one batch of events is held at a time. The report is the same, except that a Crime ID
+        repeated in another batch is not numbered (``#2``) nor counted in its note.
 
     Notes
     -----
@@ -136,7 +140,7 @@ def read_police_uk(
     report = IngestReport(source=SOURCE)
     folder = cache.cache_folder(cache_dir) if use_cache else None
     files = _usable_rows(paths, report, today=today, force=force, folder=folder)
-    if each_file is None:
+    if each_batch is None:
         frames = list(files)
         _require_files(report, paths)
         events, located = _to_events(_concat(frames))
@@ -145,15 +149,29 @@ def read_police_uk(
         out = events
     else:
         parts, repeats = [], 0
-        for rows in files:
-            events, located = _to_events(rows.reset_index(drop=True))
+        for batch in _batches(files, batch_rows):
+            events, located = _to_events(_concat(batch))
+            del batch
             repeats += _count_accepted(report, events, located)
-            parts.append(each_file(events))
+            parts.append(each_batch(events))
             del events
         _require_files(report, paths)
         out = pd.concat(parts, ignore_index=True)
     _finish_report(report, repeats)
     return (out, report) if return_report else out
+
+
+def _batches(frames: Iterator[pd.DataFrame], rows: int) -> Iterator[list[pd.DataFrame]]:
+    """``frames`` gathered into lists of ``rows`` rows or more (the last may hold fewer)."""
+    batch, held = [], 0
+    for frame in frames:
+        batch.append(frame)
+        held += len(frame)
+        if held >= rows:
+            yield batch
+            batch, held = [], 0
+    if batch:
+        yield batch
 
 
 def _require_files(report: IngestReport, paths) -> None:

@@ -56,13 +56,15 @@ def tally_police_uk(
     scheduler: str | None = None,
     **read_options,
 ) -> tuple[pd.DataFrame, IngestReport, AssignReport]:
-    """police.uk files read, assigned to ``areas`` and tallied one file at a time: the
+    """police.uk files read, assigned to ``areas`` and tallied a batch of files at a time: the
     tally and the read and assignment reports, as :func:`psa_geo.read_police_uk` and
     :func:`psa_geo.assign_areas` give them for all the files at once.
 
-    ``engine`` ``"pandas"`` streams the files in this process, holding one file's events at
-    a time; ``"dask"`` tallies them on a Dask cluster (``scheduler``'s address, default a
-    local cluster). ``read_options`` are :func:`psa_geo.read_police_uk`'s.
+    ``engine`` ``"pandas"`` streams the files in this process, in batches of whole files
+    of about :data:`psa_geo.police_uk.BATCH_ROWS` rows (police.uk's files hold one force's
+    month each), so memory holds one batch of events; ``"dask"`` tallies them on a Dask
+    cluster (``scheduler``'s address, default a local cluster). ``read_options`` are
+    :func:`psa_geo.read_police_uk`'s.
     """
     if engine not in ENGINES:
         raise PsaGeoError(f"engine should be {' or '.join(ENGINES)}, got {engine!r}")
@@ -70,7 +72,7 @@ def tally_police_uk(
         raise PsaGeoError(f"engine {engine!r} is not available yet")  # issue 18 item 5
     placed = AssignReport()
 
-    def each_file(events: gpd.GeoDataFrame) -> pd.DataFrame:
+    def each_batch(events: gpd.GeoDataFrame) -> pd.DataFrame:
         assigned, report = assign_areas(events, areas, return_report=True)
         placed.add(report)
         return tally(assigned)
@@ -79,7 +81,7 @@ def tally_police_uk(
     level = assign_log.level
     assign_log.setLevel(logging.ERROR)  # one warning for all the files, below, not one each
     try:
-        tallies, ingest = read_police_uk(paths, return_report=True, each_file=each_file,
+        tallies, ingest = read_police_uk(paths, return_report=True, each_batch=each_batch,
                                          **read_options)  # fmt: skip
     finally:
         assign_log.setLevel(level)

@@ -20,7 +20,8 @@ def crime_files(mirror):
 
 @pytest.fixture(scope="module")
 def streamed(crime_files, areas):
-    return psa_geo.tally_police_uk(crime_files, areas, use_cache=False)
+    # batch_rows=1: each file is a batch of its own, as at national volume
+    return psa_geo.tally_police_uk(crime_files, areas, use_cache=False, batch_rows=1)
 
 
 def test_a_tally_sums_every_event_once_by_its_place_and_month(assigned_all):
@@ -70,7 +71,7 @@ def test_streaming_keeps_the_overlap_rule_and_the_rejected_rows(crime_files, are
     bad.write_text(text, encoding="utf-8")
     paths = [crime_files[1], copy, bad]
     _, ingest = psa_geo.read_police_uk(paths, return_report=True, use_cache=False)
-    tallies, streamed, _ = psa_geo.tally_police_uk(paths, areas, use_cache=False)
+    tallies, streamed, _ = psa_geo.tally_police_uk(paths, areas, use_cache=False, batch_rows=1)
     assert streamed.to_dict() == ingest.to_dict()
     pd.testing.assert_frame_equal(streamed.rejected_rows, ingest.rejected_rows)
     assert streamed.rejected["overlapping_file"] == ingest.rows_read - 2 - ingest.accepted
