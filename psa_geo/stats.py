@@ -314,8 +314,8 @@ _STYLE = {  # flag: (marker, Okabe-Ito colour, legend words)
 
 
 _TEXT = {"textcoords": "offset points", "fontsize": 8, "parse_math": False}
-_FUNNEL_MARGINS = {"left": 50, "right": 168, "top": 22, "bottom": 47}
-"""In points: rate ticks of 4 digits, the note under the x axis, and on the right the legend
+_FUNNEL_MARGINS = {"left": 56, "right": 168, "top": 22, "bottom": 47}
+"""In points: rate ticks of 5 digits, the note under the x axis, and on the right the legend
 with its longest words ("Above the 99.8% limit (12,345)", 156 points wide at 8 points)."""
 
 
