@@ -32,15 +32,17 @@ SCRIPT = """
 import sys
 import psa_geo
 after_package = sorted(m for m in ("folium", "rasterio", "matplotlib") if m in sys.modules)
+import psa_geo.build, psa_geo.cli
+after_build = sorted(m for m in ("folium", "rasterio", "matplotlib") if m in sys.modules)
 import psa_geo.hotspots  # imports the modules psa_geo.kde and psa_geo.gistar
-print(after_package, type(psa_geo.kde).__name__, type(psa_geo.gistar).__name__,
+print(after_package, after_build, type(psa_geo.kde).__name__, type(psa_geo.gistar).__name__,
       type(psa_geo.hotspot_change).__name__)
 """
 
 
 def test_import_loads_no_maps_and_keeps_functions_named_as_modules():
-    """``import psa_geo`` loads neither folium, rasterio nor matplotlib; ``psa_geo.kde``
-    stays the function once its module is loaded."""
+    """``import psa_geo`` and the build (until it draws maps) load neither folium, rasterio
+    nor matplotlib; ``psa_geo.kde`` stays the function once its module is loaded."""
     run = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
                          check=True)  # fmt: skip
-    assert run.stdout.split() == ["[]", "function", "function", "function"]
+    assert run.stdout.split() == ["[]", "[]", "function", "function", "function"]
