@@ -85,11 +85,15 @@ def _relative_rank(populations: np.ndarray) -> np.ndarray:
 
 
 def _fit(rates: np.ndarray, x: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted least squares of ``rates`` (one fit per row) on ``x``: (intercept, slope)."""
+    """Weighted least squares of ``rates`` (one fit per row) on ``x``: (intercept, slope).
+
+    The sums over each row are numpy's own (``einsum``), not a BLAS matrix product, whose
+    threads stall for milliseconds a call when other processes hold the cores.
+    """
     mean_x = np.sum(weights * x)
     dx = x - mean_x
-    slope = rates @ (weights * dx) / np.sum(weights * dx**2)
-    intercept = rates @ weights - slope * mean_x
+    slope = np.einsum("...j,j->...", rates, weights * dx) / np.sum(weights * dx**2)
+    intercept = np.einsum("...j,j->...", rates, weights) - slope * mean_x
     return intercept, slope
 
 
