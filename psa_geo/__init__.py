@@ -2,99 +2,145 @@
 
 Read crime, ASB and other incident records, place them in LSOAs and Community Safety
 Partnerships, measure counts, rates and trends, and write maps and tables for partners.
+
+Each public name is imported from its module when first used (PEP 562), so ``import psa_geo``
+and a command that draws no maps do not load folium, rasterio and every other module.
 """
 
+import sys
+from importlib import import_module
+from types import ModuleType
+
 from ._version import __version__ as __version__
-from .areas import dissolve_areas, load_areas, load_csp_membership
-from .assign import AssignReport, assign_areas, locate_lsoa
-from .build import BuildResult, build_study
-from .cache import cache_folder
-from .casualties import (
-    CRASH_CAVEAT,
-    casualties_by_area,
-    casualty_rates,
-    casualty_shares,
-    casualty_table,
-    load_road_user_groups,
-    road_user,
-    severity_counts,
-)
-from .completeness import incomplete_months, monthly_totals
-from .corridor import (
-    CorridorSpec,
-    CorridorStudy,
-    chainage,
-    corridor_membership,
-    corridor_study,
-    load_corridor,
-)
-from .corridor_pages import corridor_map, write_corridor
-from .counts import ALL_RECORDS, counts_coverage, read_counts
-from .datadir import dataset_status, fetch_from_mirror, load_manifest
-from .download import fetch_online
-from .emerging import emerging_hotspots, mann_kendall
-from .errors import InputFileError, MissingDataError, PsaGeoError
-from .events import IngestReport, validate_events
-from .force import Force, load_force
-from .geotiff import write_geotiff
-from .gistar import gistar
-from .grids import count_points, default_cell_size, make_grid
-from .groups import load_crime_groups, load_mapped_groups, unmapped_categories
-from .hotspot_change import hotspot_change
-from .hotspot_files import read_hotspots, write_hotspots
-from .hotspot_maps import area_hotspot_map, change_layer, hotspot_map
-from .hotspot_pages import write_hotspots_index
-from .hotspots import AreaHotspots, HotspotResult, area_hotspots, hotspot_study
-from .inequality import SlopeIndex, inequality_summary, inequality_table, slope_index
-from .inequality_pages import concentration_curve_svg, write_inequality
-from .kde import kde
-from .maps import rate_map
-from .measures import change_pct, rate_table, trend_arrow
-from .names import match_name
-from .outcome_pages import write_outcomes
-from .outcomes import (
-    file_extracts,
-    load_outcome_groups,
-    outcome_table,
-    outcome_texts,
-    outcomes_by_file,
-    outcomes_by_month,
-    unmapped_outcomes,
-)
-from .overview import csp_sentences, overview_grid
-from .page_assets import save_map
-from .periods import Period, calendar_year, financial_year, latest_complete_months, parse_period
-from .place_search import PlaceSearch, place_index
-from .point_counts import BinCoverage, finds_near_bins, report_counts
-from .point_sources import PointSource, load_point_sources, point_tables, write_point_sources
-from .points import PointsReport, load_points_config, read_points
-from .police_uk import read_police_uk
-from .population import load_estimates, nearest_year, population_for, read_population
-from .profile_pages import render_profile, write_profiles, write_towns_index
-from .profiles import TownProfile, town_profiles
-from .repeats import repeat_locations
-from .rough_sleeping import read_snapshot, snapshot_table
-from .scale import Scale, choose_scale
-from .series import monthly_series, seasonality
-from .stats import (
-    change_significance,
-    change_test,
-    compare_share_with_benchmark,
-    compare_with_benchmark,
-    estimate_overdispersion,
-    funnel_flags,
-    funnel_limits,
-    funnel_plot_svg,
-    poisson_ci,
-    proportion_ci,
-    rate_ci,
-)
-from .stats19 import Stats19Report, link_casualties, read_stats19
-from .suppression import suppress_lines
-from .surface import Surface
-from .synth import synth_points, write_synth
-from .tallies import tally, tally_police_uk
-from .towns import assign_towns, define_town, load_towns, town_areas, town_match_report
+
+_EXPORTS = {
+    "areas": ("dissolve_areas", "load_areas", "load_csp_membership"),
+    "assign": ("AssignReport", "assign_areas", "locate_lsoa"),
+    "build": ("BuildResult", "build_study"),
+    "cache": ("cache_folder",),
+    "casualties": (
+        "CRASH_CAVEAT",
+        "casualties_by_area",
+        "casualty_rates",
+        "casualty_shares",
+        "casualty_table",
+        "load_road_user_groups",
+        "road_user",
+        "severity_counts",
+    ),
+    "completeness": ("incomplete_months", "monthly_totals"),
+    "corridor": (
+        "CorridorSpec",
+        "CorridorStudy",
+        "chainage",
+        "corridor_membership",
+        "corridor_study",
+        "load_corridor",
+    ),
+    "corridor_pages": ("corridor_map", "write_corridor"),
+    "counts": ("ALL_RECORDS", "counts_coverage", "read_counts"),
+    "datadir": ("dataset_status", "fetch_from_mirror", "load_manifest"),
+    "download": ("fetch_online",),
+    "emerging": ("emerging_hotspots", "mann_kendall"),
+    "errors": ("InputFileError", "MissingDataError", "PsaGeoError"),
+    "events": ("IngestReport", "validate_events"),
+    "force": ("Force", "load_force"),
+    "geotiff": ("write_geotiff",),
+    "gistar": ("gistar",),
+    "grids": ("count_points", "default_cell_size", "make_grid"),
+    "groups": ("load_crime_groups", "load_mapped_groups", "unmapped_categories"),
+    "hotspot_change": ("hotspot_change",),
+    "hotspot_files": ("read_hotspots", "write_hotspots"),
+    "hotspot_maps": ("area_hotspot_map", "change_layer", "hotspot_map"),
+    "hotspot_pages": ("write_hotspots_index",),
+    "hotspots": ("AreaHotspots", "HotspotResult", "area_hotspots", "hotspot_study"),
+    "inequality": ("SlopeIndex", "inequality_summary", "inequality_table", "slope_index"),
+    "inequality_pages": ("concentration_curve_svg", "write_inequality"),
+    "kde": ("kde",),
+    "maps": ("rate_map",),
+    "measures": ("change_pct", "rate_table", "trend_arrow"),
+    "names": ("match_name",),
+    "outcome_pages": ("write_outcomes",),
+    "outcomes": (
+        "file_extracts",
+        "load_outcome_groups",
+        "outcome_table",
+        "outcome_texts",
+        "outcomes_by_file",
+        "outcomes_by_month",
+        "unmapped_outcomes",
+    ),
+    "overview": ("csp_sentences", "overview_grid"),
+    "page_assets": ("save_map",),
+    "periods": (
+        "Period",
+        "calendar_year",
+        "financial_year",
+        "latest_complete_months",
+        "parse_period",
+    ),
+    "place_search": ("PlaceSearch", "place_index"),
+    "point_counts": ("BinCoverage", "finds_near_bins", "report_counts"),
+    "point_sources": ("PointSource", "load_point_sources", "point_tables", "write_point_sources"),
+    "points": ("PointsReport", "load_points_config", "read_points"),
+    "police_uk": ("read_police_uk",),
+    "population": ("load_estimates", "nearest_year", "population_for", "read_population"),
+    "profile_pages": ("render_profile", "write_profiles", "write_towns_index"),
+    "profiles": ("TownProfile", "town_profiles"),
+    "repeats": ("repeat_locations",),
+    "rough_sleeping": ("read_snapshot", "snapshot_table"),
+    "scale": ("Scale", "choose_scale"),
+    "series": ("monthly_series", "seasonality"),
+    "stats": (
+        "change_significance",
+        "change_test",
+        "compare_share_with_benchmark",
+        "compare_with_benchmark",
+        "estimate_overdispersion",
+        "funnel_flags",
+        "funnel_limits",
+        "funnel_plot_svg",
+        "poisson_ci",
+        "proportion_ci",
+        "rate_ci",
+    ),
+    "stats19": ("Stats19Report", "link_casualties", "read_stats19"),
+    "suppression": ("suppress_lines",),
+    "surface": ("Surface",),
+    "synth": ("synth_points", "write_synth"),
+    "tallies": ("tally", "tally_police_uk"),
+    "towns": ("assign_towns", "define_town", "load_towns", "town_areas", "town_match_report"),
+}
+"""Each module and the public names it gives the package."""
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+_SAME_NAME = {name for name, module in _MODULE_OF.items() if name == module}
+"""Functions named as their module (``gistar``, ``hotspot_change``, ``kde``)."""
+
+
+class _Package(ModuleType):
+    """The package, whose ``gistar``, ``hotspot_change`` and ``kde`` stay the functions: the
+    import system sets each submodule it loads on its package, over a name that is taken."""
+
+    def __setattr__(self, name: str, value) -> None:
+        if not (name in _SAME_NAME and isinstance(value, ModuleType)):
+            super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
+
+def __getattr__(name: str):
+    """The public ``name``, imported from its module on first use."""
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{_MODULE_OF[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 __all__ = [
     "ALL_RECORDS",

@@ -18,27 +18,20 @@ from .assessment import league_table, quick_facts, write_assessment
 from .assign import assign_areas
 from .checks import MIN_CELLS_WITH_EVENTS
 from .completeness import RULE, in_periods, incomplete_note, report_rows
-from .corridor_pages import corridor_job
 from .counts import ALL_RECORDS
 from .counts import SOURCE as COUNTS_SOURCE
 from .crime_files import crime_paths
 from .csvfile import write_csv
 from .datadir import load_manifest, require_datasets, resolve_data_dir
-from .demo import FOLDER as DEMO_FOLDER
-from .demo import write_demo
 from .errors import InputFileError, MissingDataError, PsaGeoError
 from .events import IngestReport
 from .faults import fault_point
 from .force import Force, force_of
 from .groups import load_crime_groups, unmapped_categories
-from .hotspot_files import hotspot_stem, read_hotspots, with_group, write_hotspots
 from .hotspot_pages import write_hotspots_index
-from .hotspots import MIN_MAPPED_EVENTS, area_hotspots
-from .index_page import GPKG_FILE, MAP_FILE, index_html
 from .inequality import DEPRIVATION_COLUMNS, with_deprivation
 from .inequality_pages import TABLES as INEQUALITY_TABLES
 from .inequality_pages import write_inequality
-from .maps import rate_map
 from .measures import (
     ALL_CRIME,
     ASB,
@@ -50,19 +43,9 @@ from .names import match_name, match_names
 from .outcome_pages import FOLDER as OUTCOMES_FOLDER
 from .outcome_pages import outcome_notes, write_outcomes
 from .outcomes import file_extracts
-from .page_assets import save_map
 from .periods import RULE_GIVEN, Period, default_periods
-from .place_search import PlaceSearch, place_index
-from .point_sources import FOLDER as POINTS_FOLDER
-from .point_sources import (
-    load_point_sources,
-    town_point_figures,
-    write_point_sources,
-)
 from .police_uk import read_police_uk
 from .population import load_estimates, population_for
-from .profile_pages import write_profiles, write_towns_index
-from .profiles import town_profiles
 from .records import (
     Records,
     add_counts,
@@ -74,8 +57,6 @@ from .records import (
     records_groups,
     why_no_points,
 )
-from .road_safety import FOLDER as ROAD_SAFETY_FOLDER
-from .road_safety import load_road_safety, write_road_safety
 from .rough_sleeping import FOLDER as ROUGH_SLEEPING_FOLDER
 from .rough_sleeping import write_snapshot
 from .series import monthly_series, seasonality
@@ -282,7 +263,7 @@ def _write_study(
     towns = load_towns(force.towns, areas=areas) if force.towns else _NO_TOWNS
     with _Step(timings, "read point files"):
         placed_areas = with_towns(areas, towns)
-        sources = load_point_sources(points or [], placed_areas, towns=towns)
+        sources = _load_point_sources(points or [], placed_areas, towns=towns)
     covered = records.months
     study, comparison, period_rule = _choose_periods(
         tallies, covered, study, comparison, allow_partial
@@ -374,6 +355,9 @@ def _write_study(
     towns_written = False
     outcomes = None
     if sources:
+        from .point_sources import FOLDER as POINTS_FOLDER
+        from .point_sources import write_point_sources
+
         with _Step(timings, "point files"):
             written, point_tables = write_point_sources(
                 sources,
@@ -387,6 +371,15 @@ def _write_study(
             extra_pages.append(("Drug-related litter and rough sleeping",
                                 f"{POINTS_FOLDER}/index.html"))  # fmt: skip
     if maps:
+        from .corridor_pages import corridor_job
+        from .demo import FOLDER as DEMO_FOLDER
+        from .demo import write_demo
+        from .hotspot_files import write_hotspots
+        from .hotspots import area_hotspots
+        from .point_sources import FOLDER as POINTS_FOLDER
+        from .road_safety import FOLDER as ROAD_SAFETY_FOLDER
+        from .road_safety import load_road_safety, write_road_safety
+
         result.files += _write_maps(out_dir, areas, tables, study, timings, group=headline,
                                     place=force.place, towns=towns)  # fmt: skip
         no_points = why_no_points(events, study)
@@ -501,6 +494,8 @@ def _write_study(
     report_path = out_dir / "run_report.json"
     result.files.append(report_path)
     if maps:
+        from .index_page import index_html
+
         index_path = out_dir / "index.html"
         result.files.append(index_path)
         index_path.write_text(
@@ -608,6 +603,9 @@ def hotspots_job(
     GeoPackage of one area, in ``out_dir/hotspots/`` beside the other areas' (the folder is
     replaced whole, keeping the files of other areas; the area's other groups are read back
     from its GeoPackage unless it was for another period)."""
+    from .hotspot_files import hotspot_stem, read_hotspots, with_group, write_hotspots
+    from .hotspots import MIN_MAPPED_EVENTS, area_hotspots
+
     data_dir = resolve_data_dir(data_dir)
     with SubfolderUpdate(out_dir, HOTSPOTS_FOLDER, command="hotspots", keep_others=True) as site:
         require_datasets(data_dir)
@@ -650,6 +648,9 @@ def collisions_job(
     """``psa-geo collisions``: the road-safety tables, page and collision map; rates per
     100,000 use the data directory's mid-2018 and the ``population`` files' estimates (the
     year nearest each collision year, as for :func:`build_study`)."""
+    from .road_safety import FOLDER as ROAD_SAFETY_FOLDER
+    from .road_safety import load_road_safety, write_road_safety
+
     data_dir = resolve_data_dir(data_dir)
     with SubfolderUpdate(out_dir, ROAD_SAFETY_FOLDER, command="collisions") as site:
         areas = load_areas(data_dir)
@@ -697,6 +698,8 @@ def profiles_job(
     """``psa-geo profile``: town profiles (``towns``: names, None for all) in ``out/towns/``;
     ``population`` as for :func:`build_study`; ``towns_file`` defaults to the force
     definition's towns file."""
+    from .profile_pages import write_towns_index
+
     data_dir = resolve_data_dir(data_dir)
     with SubfolderUpdate(out_dir, TOWNS_FOLDER, command="profile") as site:
         require_datasets(data_dir)
@@ -729,6 +732,16 @@ def profiles_job(
         return site.commit([*written, *write_towns_index(site.staging, order=order)])
 
 
+def _load_point_sources(points, areas, *, towns) -> dict:
+    """:func:`psa_geo.load_point_sources`, imported only when there are point files: its
+    module brings in folium, which a build without maps does not otherwise need."""
+    if not points:
+        return {}
+    from .point_sources import load_point_sources
+
+    return load_point_sources(points, areas, towns=towns)
+
+
 def _write_towns(
     data_dir,
     folder,
@@ -746,6 +759,11 @@ def _write_towns(
     definition matches its built-up area and parish when those polygons are in the data
     directory; ``points``
     are ``(sources, tables)`` of :func:`write_point_sources` for their sections."""
+    from .point_sources import FOLDER as POINTS_FOLDER
+    from .point_sources import town_point_figures
+    from .profile_pages import write_profiles
+    from .profiles import town_profiles
+
     profiles = town_profiles(events, areas, definitions, **options)
     if points and points[0]:
         for profile in profiles:
@@ -875,6 +893,11 @@ def _write_maps(
 ) -> list[Path]:
     """The GeoPackage (one layer per level) and the Peninsula map of ``group``, with a
     search box for its CSPs, LADs, wards, ``towns`` (definitions) and LSOAs."""
+    from .index_page import GPKG_FILE, MAP_FILE
+    from .maps import rate_map
+    from .page_assets import save_map
+    from .place_search import PlaceSearch, place_index
+
     with _Step(timings, "dissolve areas"):
         outlines = {level: dissolve_areas(areas, level=level) for level in ("ward", "lad", "csp")}
     with _Step(timings, "write GeoPackage"):

@@ -85,11 +85,15 @@ def _relative_rank(populations: np.ndarray) -> np.ndarray:
 
 
 def _fit(rates: np.ndarray, x: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted least squares of ``rates`` (one fit per row) on ``x``: (intercept, slope)."""
+    """Weighted least squares of ``rates`` (one fit per row) on ``x``: (intercept, slope).
+
+    The sums over each row are numpy's own (``einsum``), not a BLAS matrix product, whose
+    threads stall for milliseconds a call when other processes hold the cores.
+    """
     mean_x = np.sum(weights * x)
     dx = x - mean_x
-    slope = rates @ (weights * dx) / np.sum(weights * dx**2)
-    intercept = rates @ weights - slope * mean_x
+    slope = np.einsum("...j,j->...", rates, weights * dx) / np.sum(weights * dx**2)
+    intercept = np.einsum("...j,j->...", rates, weights) - slope * mean_x
     return intercept, slope
 
 
@@ -157,7 +161,9 @@ def slope_index(
     intercept, slope = _fit(rate, x, weights)
     end = intercept + slope
     log_se = (np.log(upper) - np.log(lower)) / (2 * stats.norm.ppf(0.975))
-    draws = np.exp(np.log(rate) + log_se * _standard_normals(seed, repetitions, obs.size))
+    draws = _standard_normals(seed, repetitions, obs.size) * log_se  # in place from here on:
+    draws += np.log(rate)  # a build draws for every area and group
+    np.exp(draws, out=draws)
     sim_intercept, sim_slope = _fit(draws, x, weights)
     sim_end = sim_intercept + sim_slope
     tails = [(1 - level) / 2, (1 + level) / 2]
@@ -183,12 +189,14 @@ def slope_index(
 def deprived_share(counts, populations, deciles, *, most_deprived: int = MOST_DEPRIVED) -> tuple:
     """(share of the count, share of the residents) in LSOAs of national deciles 1 to
     ``most_deprived``, in per cent (NaN when there are no events or no residents)."""
-    counts = pd.Series(np.asarray(counts, dtype=float))
-    populations = pd.Series(np.asarray(populations, dtype=float))
-    deprived = pd.Series(np.asarray(deciles, dtype=float)) <= most_deprived
-    total, residents = counts.sum(), populations.sum()
-    count_share = 100.0 * counts[deprived].sum() / total if total > 0 else math.nan
-    population_share = 100.0 * populations[deprived].sum() / residents if residents else math.nan
+    counts = np.asarray(counts, dtype=float)
+    populations = np.asarray(populations, dtype=float)
+    deprived = np.asarray(deciles, dtype=float) <= most_deprived
+    total, residents = np.nansum(counts), np.nansum(populations)
+    count_share = 100.0 * np.nansum(counts[deprived]) / total if total > 0 else math.nan
+    population_share = (
+        100.0 * np.nansum(populations[deprived]) / residents if residents else math.nan
+    )
     return count_share, population_share
 
 
@@ -346,16 +354,15 @@ def inequality_summary(
     suffix = f"{round(100 * level):d}"
     rows = []
     keys = ["level", "area_code", "area_name", "category", "period"]
-    for key, frame in deciles.groupby(keys, sort=False):
-        frame = frame.sort_values("imd_decile")
-        lived = frame[frame["population"] > 0]
-        share, residents = deprived_share(frame["count"], frame["population"], frame["imd_decile"],
-                                          most_deprived=most_deprived)  # fmt: skip
-        rate = frame.set_index("imd_decile")["rate_per_1000"]
-        first, last = rate.get(1, math.nan), rate.get(10, math.nan)
+    for key, frame in _by_group(deciles, keys):
+        decile, count, population = frame["imd_decile"], frame["count"], frame["population"]
+        has = population > 0
+        lived = int(has.sum())
+        share, residents = deprived_share(count, population, decile, most_deprived=most_deprived)
+        first, last = (_at(frame["rate_per_1000"], decile == d) for d in (1, 10))
         row = dict(zip(keys, key, strict=True))
         row.update(
-            deciles_with_residents=len(lived),
+            deciles_with_residents=lived,
             deprived_count_share_pct=share,
             deprived_population_share_pct=residents,
             decile_1_rate=first,
@@ -363,14 +370,14 @@ def inequality_summary(
             decile_1_to_10_ratio=first / last if last > 0 else math.nan,
         )
         index, note = None, ""
-        empty = lived.loc[lived["count"] == 0, "imd_decile"].tolist()
-        if len(lived) < MIN_DECILES:
-            some = f"{len(lived)} decile" + ("s" if len(lived) != 1 else "")
+        empty = decile[has & (count == 0)].tolist()
+        if lived < MIN_DECILES:
+            some = f"{lived} decile" + ("s" if lived != 1 else "")
             note = f"not computed: residents in {some} (needs {MIN_DECILES})"
         elif empty:
             note = f"not computed: no events in decile {', '.join(map(str, empty))}"
         else:
-            index = slope_index(lived["count"], lived["population"], level=level,
+            index = slope_index(count[has], population[has], level=level,
                                 repetitions=repetitions, seed=seed)  # fmt: skip
             if math.isnan(index.rii):
                 note = "RII not computed: the fitted line falls to 0 before the least deprived end"
@@ -381,3 +388,25 @@ def inequality_summary(
         row["sii_note"] = note
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _by_group(table: pd.DataFrame, keys: list[str]):
+    """``(key, columns)`` per group of ``table`` by ``keys``, in order of first appearance, as
+    ``groupby(keys, sort=False)`` gives them: ``columns`` maps each column to a numpy array
+    of the group's rows ordered by ``imd_decile``. Slices of one sort, not a frame per group."""
+    codes = table.groupby(keys, sort=False).ngroup().to_numpy()
+    order = np.lexsort((table["imd_decile"].to_numpy(), codes))
+    order = order[codes[order] >= 0]  # rows with a missing key are in no group
+    columns = {name: table[name].to_numpy()[order] for name in table.columns}
+    starts = np.flatnonzero(np.diff(codes[order], prepend=-1))
+    for start, end in zip(starts, [*starts[1:], len(order)], strict=True):
+        yield (
+            tuple(columns[k][start] for k in keys),
+            {name: values[start:end] for name, values in columns.items()},
+        )
+
+
+def _at(values: np.ndarray, where: np.ndarray) -> float:
+    """The first of ``values`` where ``where`` holds; NaN if none."""
+    found = values[where]
+    return found[0] if len(found) else math.nan

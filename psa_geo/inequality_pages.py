@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 from markupsafe import Markup
 
+from ._figures import figure_with_margins
 from .csvfile import write_csv
 from .errors import PsaGeoError
 from .filenames import unique_names
@@ -33,6 +34,8 @@ TABLES = {
 }
 CURVE_STYLES = (("#0072B2", "-", "o"), ("#D55E00", "--", "s"), ("#009E73", ":", "^"))
 """Okabe–Ito blue, vermilion and green with their own dashes and markers (colour not needed)."""
+CURVE_MARGINS = {"left": 42, "right": 4, "top": 20, "bottom": 34}
+"""In points, at 9-point text: the axes' labels and ticks (0 to 100) and the title above."""
 CAVEATS = (
     "Located events only, placed in their LSOA; events without a location are in no decile or "
     "class. Rates are per 1,000 residents of the LSOAs of each decile or class.",
@@ -69,14 +72,12 @@ def concentration_curve_svg(
     deprived), beside the diagonal of equal shares; the points are numbered by decile and the
     deciles 1-2 point is labelled with its two shares. An SVG with a title and description."""
     from matplotlib import rc_context
-    from matplotlib.figure import Figure
 
     rows = deciles[(deciles["area_code"] == area_code) & (deciles["population"] > 0)]
     if rows.empty:
         raise PsaGeoError(f"no deciles with residents for area {area_code!r}")
     with rc_context({"font.size": 9}):
-        fig = Figure(figsize=(7.0, 5.2), layout="constrained")
-        ax = fig.add_subplot()
+        fig, ax = figure_with_margins((7.0, 5.2), **CURVE_MARGINS)
         ax.plot([0, 100], [0, 100], color="#555555", ls=(0, (4, 3)), lw=1,
                 label="Equal shares (events in proportion to residents)")  # fmt: skip
         for group, (colour, dash, marker) in zip(groups, CURVE_STYLES, strict=False):

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ._figures import figure_with_margins
 from .errors import PsaGeoError
 
 log = logging.getLogger(__name__)
@@ -313,6 +314,9 @@ _STYLE = {  # flag: (marker, Okabe-Ito colour, legend words)
 
 
 _TEXT = {"textcoords": "offset points", "fontsize": 8, "parse_math": False}
+_FUNNEL_MARGINS = {"left": 56, "right": 168, "top": 22, "bottom": 47}
+"""In points: rate ticks of 5 digits, the note under the x axis, and on the right the legend
+with its longest words ("Above the 99.8% limit (12,345)", 156 points wide at 8 points)."""
 
 
 def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
@@ -321,7 +325,7 @@ def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
 
 def _place_labels(fig, ax, xs, ys, names: list[str]) -> None:
     """Label points, moving each label up or down (with a leader line) to avoid earlier ones."""
-    fig.draw_without_rendering()  # fix the layout so data map to final positions
+    ax.get_xlim()  # fix the autoscaled limits, so data map to their final positions
     placed: list[tuple[float, float, float, float]] = []
     for x, y, name in zip(xs, ys, names, strict=True):
         px, py = ax.transData.transform((x, y)) * 72 / fig.dpi  # in points
@@ -355,7 +359,6 @@ def funnel_plot_svg(
     the 95% limits. Labels are plain text. Returns the path written.
     """
     from matplotlib import rc_context
-    from matplotlib.figure import Figure
     from matplotlib.ticker import StrMethodFormatter
 
     obs = _array(counts, "counts").ravel()
@@ -370,8 +373,7 @@ def funnel_plot_svg(
     z = z * np.sqrt(variance / (phi * variance + tau2))
     many = len(obs) > 50
 
-    fig = Figure(figsize=(9, 5.5), layout="constrained")
-    ax = fig.add_subplot()
+    fig, ax = figure_with_margins((9, 5.5), **_FUNNEL_MARGINS)
     grid = np.geomspace(pop.min() * 0.9, pop.max() * 1.1, 400)
     ax.axhline(theta, color="black", lw=1.3, label=f"Benchmark: {theta:,.3g} per {per:,}")
     for level, colour, dash, words in (

@@ -96,3 +96,35 @@ def test_rejected_rows_csv_defuses(tmp_path):
     assert read["location"].tolist() == ['\'=HYPERLINK("http://x","y")', "On or near High St"]
     assert read["reported_by"].tolist() == ["'+cmd|' /C calc'!A0", "'@SUM(1)"]
     assert read["source_row"].tolist() == ["2", "3"]
+
+
+def test_write_csv_defuses_mixed_and_category_columns(tmp_path):
+    """Text among numbers (object) and categories is defused cell by cell; numbers stay."""
+    frame = pd.DataFrame(
+        {
+            "mixed": pd.Series(["=1+1", 5, None, "-7"], dtype=object),
+            "kind": pd.Categorical(["@x", "a", "@x", None]),
+            "plain": pd.Series(["a", "b", None, "-2.5"], dtype=object),
+        }
+    )
+    path = write_csv(frame, tmp_path / "t.csv")
+    rows = list(csv.reader(path.read_text(encoding="utf-8-sig").splitlines()))
+    assert rows[1:] == [["'=1+1", "'@x", "a"], ["5", "a", "b"], ["", "'@x", ""], ["-7", "", "-2.5"]]
+
+
+def test_write_csv_writes_floats_as_pandas_does(tmp_path):
+    """Floats formatted in one pass are the bytes ``DataFrame.to_csv`` writes cell by cell."""
+    values = [0.0, -0.0, 1e-9, -0.0004, 0.0005, 2.5, -1234567.891, np.nan, np.inf, -np.inf, 1e20]
+    frame = pd.DataFrame(
+        {
+            "f64": values,
+            "f32": np.array(values, dtype="float32"),
+            "text": ["x"] * len(values),
+            "count": range(len(values)),
+        }
+    )
+    for float_format in ("%.3f", "%.1e", None):
+        path = write_csv(frame, tmp_path / "t.csv", float_format=float_format)
+        frame.to_csv(tmp_path / "pandas.csv", index=False, encoding="utf-8-sig",
+                     float_format=float_format)  # fmt: skip
+        assert path.read_bytes() == (tmp_path / "pandas.csv").read_bytes(), float_format
