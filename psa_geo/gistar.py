@@ -154,6 +154,7 @@ _KEPT_GRIDS = 4
 _KEPT_WEIGHTS = 8
 """How many (centres, band) pairs keep their weights (an area's groups choose a few bands)."""
 _trees: OrderedDict[tuple, cKDTree] = OrderedDict()
+_nearest: OrderedDict[tuple, np.ndarray] = OrderedDict()
 _weights: OrderedDict[tuple, tuple[sparse.csr_array, np.ndarray]] = OrderedDict()
 
 
@@ -179,6 +180,12 @@ def _tree(xy: np.ndarray, key: tuple | None = None) -> cKDTree:
     """The k-d tree of the cell centres ``xy`` (kept for the last few grids; ``key`` is
     :func:`_key` of ``xy`` when the caller has it)."""
     return _kept(_trees, key or _key(xy), _KEPT_GRIDS, lambda: cKDTree(xy))
+
+
+def _nearest_other(key: tuple, tree: cKDTree) -> np.ndarray:
+    """The distance from each cell of ``tree`` (centres of :func:`_key` ``key``) to its
+    nearest other cell (kept for the last few grids: it does not depend on the band)."""
+    return _kept(_nearest, key, _KEPT_GRIDS, lambda: tree.query(tree.data, k=2)[0][:, 1])
 
 
 def _band_weights(key: tuple, tree: cKDTree, band: float) -> tuple[sparse.csr_array, np.ndarray]:
@@ -240,9 +247,10 @@ def band_and_isolated(
     if not isinstance(cells, gpd.GeoDataFrame) or len(cells) < 2:
         raise PsaGeoError("'cells' should be a GeoDataFrame of at least two grid cells")
     xy = cell_centres(cells)
-    tree = _tree(xy)
+    key = _key(xy)
+    tree = _tree(xy, key)
     band = default_band(tree) if distance is None else positive_metres(distance, "distance")
-    alone = tree.query(xy, k=2)[0][:, 1] > band * (1 + BAND_TOLERANCE)
+    alone = _nearest_other(key, tree) > band * (1 + BAND_TOLERANCE)
     if alone.any():
         log.info("%s: %d cells with no other cell within %.1f m are not tested", what,
                  int(alone.sum()), band)  # fmt: skip
