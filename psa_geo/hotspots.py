@@ -101,11 +101,12 @@ class _StudyArea:
         chosen = areas[areas[column] == name]
         return cls(name, level, chosen, chosen[["geometry"]].dissolve())
 
-    def events(self, events: gpd.GeoDataFrame, period: Period) -> gpd.GeoDataFrame:
-        """The located events inside the area in ``period``."""
-        inside = events["area_status"] == "inside"
-        return events[inside & events[f"{self.level}_name"].eq(self.name)
-                      & period.contains(events["date"])]  # fmt: skip
+    def events(self, events: gpd.GeoDataFrame, period: Period | None = None) -> gpd.GeoDataFrame:
+        """The located events inside the area (in ``period``, if given)."""
+        keep = (events["area_status"] == "inside") & events[f"{self.level}_name"].eq(self.name)
+        if period is not None:
+            keep &= period.contains(events["date"])
+        return events[keep]
 
     def grid(self, cell_size: float) -> gpd.GeoDataFrame:
         """The area's square grid of ``cell_size`` (made once, shared by the groups)."""
@@ -185,7 +186,8 @@ def area_hotspots(
     if unknown:
         raise PsaGeoError(f"no group {unknown[0]!r} to map; choose from: {', '.join(groups)}")
     area = _StudyArea.of(areas, level, area_name)
-    in_area = area.events(events, period)
+    located = area.events(events)  # in every period: the study's and the comparison's
+    in_area = area.events(located, period)
     results, too_few = {}, {}
     first = next((g for g in (*detailed, *mapped) if g in mapped), None)
     for group in sorted(mapped, key=lambda g: g != first):  # the first sets the cell size
@@ -208,7 +210,7 @@ def area_hotspots(
         result.places = places
     hot = AreaHotspots(area.name, level, period, area.outline, results, too_few, places)
     if comparison is not None and hot.headline is not None:
-        _add_change(hot.headline, area, events, groups, comparison, hot.notes)
+        _add_change(hot.headline, area, located, groups, comparison, hot.notes)
     return hot
 
 
