@@ -11,6 +11,7 @@ import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from .errors import PsaGeoError
 from .hotspot_change import CHANGE_CLASSES, FAMILIES
@@ -65,7 +66,12 @@ def _dissolved_geojson(
 ) -> dict:
     """One feature per class (never one per cell), in EPSG:4326, with a ``label`` in words
     (text: :func:`geojson_layer` escapes what it shows)."""
-    merged = frame[[by, "geometry"]].dissolve(by=by, as_index=False)
+    # as frame.dissolve(by=by): classes in sorted order, each the union of its cells in their
+    # order, without its per-group aggregation of every other column
+    codes, classes = pd.factorize(frame[by], sort=True)
+    geoms = np.asarray(frame.geometry.values)
+    unions = [shapely.union_all(geoms[codes == code]) for code in range(len(classes))]
+    merged = gpd.GeoDataFrame({by: classes, "geometry": unions}, crs=frame.crs)
     merged["geometry"] = merged.geometry.simplify(simplify_m)
     labels = labels or {}
     merged["label"] = [str(labels.get(value, "")) for value in merged[by]]
