@@ -139,6 +139,25 @@ def test_kept_weights_follow_the_grid_and_the_band():
         np.testing.assert_allclose(out["gistar_z"], esda_z(frame, "n", band), atol=1e-6)
 
 
+def test_binary_weights_are_built_in_csr_order():
+    """The weights equal scipy's conversion from COO: same rows, columns and order."""
+    from scipy import sparse
+    from scipy.spatial import cKDTree
+
+    from psa_geo.gistar import _binary_weights
+
+    xy = np.random.default_rng(2).uniform(0, 1000, (300, 2))
+    pairs = cKDTree(xy).query_pairs(120.0, output_type="ndarray")
+    n = len(xy)
+    rows = np.concatenate([pairs[:, 0], pairs[:, 1], np.arange(n)])
+    cols = np.concatenate([pairs[:, 1], pairs[:, 0], np.arange(n)])
+    expected = sparse.csr_array(sparse.coo_array((np.ones(len(rows)), (rows, cols)), (n, n)))
+    got = _binary_weights(pairs, n)
+    np.testing.assert_array_equal(got.indptr, expected.indptr)
+    np.testing.assert_array_equal(got.indices, expected.indices)
+    np.testing.assert_array_equal(got.data, expected.data)
+
+
 def test_gistar_scores_are_gistars_columns():
     cells, _ = planted_grid(seed=9)
     out = gistar(cells, distance=250.0)
