@@ -263,9 +263,18 @@ def _gistar_with_isolated(
     cells: gpd.GeoDataFrame, alone: np.ndarray, band: float
 ) -> gpd.GeoDataFrame:
     tested = gistar(cells[~alone], column="n", distance=band)
-    out = pd.concat([tested, cells[alone]]).loc[cells.index]
-    out.loc[alone, "hotspot_class"] = NOT_TESTED
-    out.loc[alone, "hotspot_level"] = 0
-    out["hotspot_level"] = out["hotspot_level"].astype(int)
+    if not alone.any():
+        return tested
+    out = cells.copy()
+    for column in ("gistar_z", "p_value", "p_value_fdr"):
+        values = np.full(len(cells), np.nan)
+        values[~alone] = tested[column].to_numpy()
+        out[column] = values
+    classes = np.full(len(cells), NOT_TESTED, dtype=object)
+    classes[~alone] = tested["hotspot_class"].to_numpy()
+    out["hotspot_class"] = pd.Series(classes, index=cells.index, dtype=str)
+    levels = np.zeros(len(cells), dtype="int64")
+    levels[~alone] = tested["hotspot_level"].to_numpy()
+    out["hotspot_level"] = levels
     out["gistar_band_m"] = band
     return out
