@@ -235,7 +235,11 @@ def _binary_weights(pairs: np.ndarray, n: int) -> sparse.csr_array:
     CSR order (by row, then column) directly, as converting from COO gives it."""
     rows = np.concatenate([pairs[:, 0], pairs[:, 1], np.arange(n)]).astype("int64")
     cols = np.concatenate([pairs[:, 1], pairs[:, 0], np.arange(n)]).astype("int64")
-    order = np.argsort(rows * n + cols)
+    if n <= np.iinfo("uint16").max:  # two stable radix sorts, by column then by row
+        by_col = np.argsort(cols.astype("uint16"), kind="stable")
+        order = by_col[np.argsort(rows.astype("uint16")[by_col], kind="stable")]
+    else:
+        order = np.argsort(rows * n + cols)
     indptr = np.zeros(n + 1, dtype="int64")
     np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
     return sparse.csr_array((np.ones(len(order)), cols[order], indptr), shape=(n, n))

@@ -139,14 +139,16 @@ def test_kept_weights_follow_the_grid_and_the_band():
         np.testing.assert_allclose(out["gistar_z"], esda_z(frame, "n", band), atol=1e-6)
 
 
-def test_binary_weights_are_built_in_csr_order():
-    """The weights equal scipy's conversion from COO: same rows, columns and order."""
+@pytest.mark.parametrize("cells", [300, 70_000])
+def test_binary_weights_are_built_in_csr_order(cells):
+    """The weights equal scipy's conversion from COO: same rows, columns and order (grids
+    of up to 65,535 cells are sorted by 16-bit radix sorts, larger ones by one key)."""
     from scipy import sparse
     from scipy.spatial import cKDTree
 
     from psa_geo.gistar import _binary_weights
 
-    xy = np.random.default_rng(2).uniform(0, 1000, (300, 2))
+    xy = np.random.default_rng(2).uniform(0, 1000 * math.sqrt(cells / 300), (cells, 2))
     pairs = cKDTree(xy).query_pairs(120.0, output_type="ndarray")
     n = len(xy)
     rows = np.concatenate([pairs[:, 0], pairs[:, 1], np.arange(n)])
