@@ -188,10 +188,14 @@ def area_hotspots(
     area = _StudyArea.of(areas, level, area_name)
     located = area.events(events)  # in every period: the study's and the comparison's
     in_area = area.events(located, period)
+    # a group that is not detailed reads only its events' places and weights (scale,
+    # density, Gi*): it is picked from these columns, not from every column of the events
+    slim = in_area[[c for c in (in_area.geometry.name, "weight", "category") if c in in_area]]
     results, too_few = {}, {}
     first = next((g for g in (*detailed, *mapped) if g in mapped), None)
     for group in sorted(mapped, key=lambda g: g != first):  # the first sets the cell size
-        selected = in_area[in_area["category"].isin(groups[group])]
+        frame = in_area if group in detailed else slim
+        selected = frame[frame["category"].isin(groups[group])]
         if len(selected) < MIN_MAPPED_EVENTS:
             too_few[group] = len(selected)
             continue
