@@ -221,6 +221,8 @@ def area_hotspots(
 def _add_change(result, area, events, groups, comparison, notes) -> None:
     """Add :func:`hotspot_change`'s columns to the cells of ``result`` (on the same grid and
     band), or a note saying why not."""
+    read = (events.geometry.name, "weight", "date", "category", "area_status", f"{area.level}_name")
+    events = events[[c for c in read if c in events]]  # all the change and the area read
     both = pd.concat([area.events(events, comparison), area.events(events, result.period)])
     both = both[both["category"].isin(groups[result.group])]
     band = float(result.cells["gistar_band_m"].iloc[0])
