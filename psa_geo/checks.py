@@ -7,8 +7,10 @@ here, once, with one message naming the input and the fix.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
+from collections import OrderedDict
 
 import geopandas as gpd
 import numpy as np
@@ -73,9 +75,32 @@ def area_union(area: gpd.GeoDataFrame | gpd.GeoSeries, name: str) -> shapely.Geo
         bad = sorted(set(shapely.get_type_id(geoms[~np.isin(kinds, [3, 6])]).tolist()))
         names = ", ".join(_TYPE_NAMES.get(k, str(k)) for k in bad)
         raise PsaGeoError(f"'{name}' should hold polygons only, but it has {names} geometries")
-    union = _union(geoms)
+    union = _kept_union(geoms)
     if union.area <= 0:
         raise PsaGeoError(f"'{name}' has zero area")
+    return union
+
+
+_KEPT_UNIONS = 8
+"""How many unions :func:`area_union` keeps: a hotspot study unions its area's outline
+for every crime group (its density raster), and a county's coast takes a while."""
+_unions: OrderedDict[bytes, shapely.Geometry] = OrderedDict()
+
+
+def _kept_union(geoms: np.ndarray) -> shapely.Geometry:
+    """:func:`_union` of ``geoms``, kept by a digest of their WKB (the same polygons in the
+    same order give the very same union)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for wkb in shapely.to_wkb(geoms):
+        digest.update(len(wkb).to_bytes(8, "little"))
+        digest.update(wkb)
+    key = digest.digest()
+    if key in _unions:
+        _unions.move_to_end(key)
+        return _unions[key]
+    _unions[key] = union = _union(geoms)
+    while len(_unions) > _KEPT_UNIONS:
+        _unions.popitem(last=False)
     return union
 
 

@@ -15,6 +15,7 @@ import folium
 import numpy as np
 import pandas as pd
 
+from ._gpkg import unflushed_writes
 from ._version import __version__
 from .casualties import CRASH_CAVEAT
 from .corridor import (
@@ -254,7 +255,8 @@ def write_corridor(study: CorridorStudy, out_dir: str | Path) -> list[Path]:
     gpkg.unlink(missing_ok=True)
     layer = study.links[["link_id", "geometry"]].merge(links, on="link_id")
     layer["rank"] = layer["rank"].astype("float")
-    layer.to_file(gpkg, layer="links", driver="GPKG")
+    with unflushed_writes():
+        layer.to_file(gpkg, layer="links", driver="GPKG")
     written.append(gpkg)
     near = study.membership[study.membership["membership_set"] != NEITHER]
     path = folder / "membership.csv"

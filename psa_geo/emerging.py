@@ -43,10 +43,10 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr
 
-from .checks import gistar_problem, located_points
+from .checks import cell_centres, gistar_problem, located_points
 from .errors import PsaGeoError
-from .gistar import NOT_TESTED, band_and_isolated, gistar
-from .grids import _as_counts, cell_index
+from .gistar import NOT_TESTED, band_and_isolated, gistar_scores
+from .grids import cell_index
 from .periods import Period
 
 log = logging.getLogger(__name__)
@@ -195,6 +195,7 @@ def emerging_hotspots(
     z = np.zeros((n_cells, n_slices))
     levels = np.zeros((n_cells, n_slices), dtype="int64")
     skipped = []
+    tested, centres = cells.index[~alone], cell_centres(cells)[~alone]
     for k, (label, rows) in enumerate(slices):
         rows = rows[inside[rows]]
         x = np.bincount(where[rows], weights=w[rows], minlength=n_cells)
@@ -204,10 +205,9 @@ def emerging_hotspots(
             skipped.append(label)
             log.info("emerging hot spots: slice %s is not tested: %s", label, problem)
             continue
-        counted = cells[~alone].assign(n=_as_counts(x[~alone], w))
-        result = gistar(counted, column="n", distance=band, fdr=fdr)
-        z[~alone, k] = result["gistar_z"].to_numpy()
-        levels[~alone, k] = result["hotspot_level"].to_numpy()
+        result = gistar_scores(x[~alone], centres, distance=band, fdr=fdr, index=tested)
+        z[~alone, k] = result.z
+        levels[~alone, k] = result.levels
 
     hot, cold = levels > 0, levels < 0
     trend = mann_kendall(z)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from collections import OrderedDict
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import geopandas as gpd
 import numpy as np
@@ -75,13 +78,48 @@ def gistar(
         the same on every row).
     """
     x, xy, alphas = _validate(cells, column, alpha_levels)
-    tree = cKDTree(xy)
+    scores = gistar_scores(x, xy, distance=distance, fdr=fdr, alphas=alphas, index=cells.index)
+    labels = np.array(_labels(alphas), dtype=object)
+    out = cells.copy()
+    out["gistar_z"] = scores.z
+    out["p_value"] = scores.p
+    out["p_value_fdr"] = bh_adjust(scores.p)
+    out["hotspot_class"] = pd.Series(labels[scores.levels + len(alphas)], index=cells.index,
+                                     dtype=str)  # fmt: skip
+    out["hotspot_level"] = scores.levels
+    out["gistar_band_m"] = scores.band
+    return out
+
+
+class GistarScores(NamedTuple):
+    """Gi* of one set of counts: ``z``, two-sided ``p``, ``levels`` (as
+    :func:`gistar`'s ``hotspot_level``) and the ``band`` used."""
+
+    z: np.ndarray
+    p: np.ndarray
+    levels: np.ndarray
+    band: float
+
+
+def gistar_scores(
+    x: np.ndarray,
+    xy: np.ndarray,
+    *,
+    distance: float | None = None,
+    fdr: bool = True,
+    alphas: Sequence[float] = (0.10, 0.05, 0.01),
+    index: pd.Index | None = None,
+) -> GistarScores:
+    """:func:`gistar` on arrays, for callers that run it many times on one grid (time
+    slices, periods, groups): ``x`` the checked counts, ``xy`` the cell centres, ``alphas``
+    from loosest to strictest; ``index`` names a cell in the error about isolated cells.
+    The neighbours of a band are found once for a set of centres (:func:`_band_weights`)."""
+    key = _key(xy)
+    tree = _tree(xy, key)
     band = default_band(tree) if distance is None else positive_metres(distance, "distance")
     n = len(x)
-    pairs = tree.query_pairs(band * (1 + BAND_TOLERANCE), output_type="ndarray")
-    w = _binary_weights(pairs, n)
-    cardinality = np.asarray(w.sum(axis=1)).ravel()
-    _check_neighbours(cells, tree, cardinality, band)
+    w, cardinality = _band_weights(key, tree, band)
+    _check_neighbours(index if index is not None else pd.RangeIndex(n), tree, cardinality, band)
     log.info(
         "Gi* over %d cells with a %.1f m band: %.1f neighbours per cell on average",
         n,
@@ -95,22 +133,12 @@ def gistar(
     denominator = sd * np.sqrt((n * cardinality - cardinality**2) / (n - 1))
     z = numerator / denominator
     p = 2.0 * ndtr(-np.abs(z))
-    p_adjusted = bh_adjust(p)
 
     levels = np.zeros(n, dtype="int64")
     for alpha in alphas:  # loosest first: each stricter level passed adds one
         passed = p <= (_bh_threshold(p, alpha) if fdr else alpha)
         levels += passed
     levels *= np.sign(z).astype("int64")
-    labels = np.array(_labels(alphas), dtype=object)
-
-    out = cells.copy()
-    out["gistar_z"] = z
-    out["p_value"] = p
-    out["p_value_fdr"] = p_adjusted
-    out["hotspot_class"] = pd.Series(labels[levels + len(alphas)], index=cells.index, dtype=str)
-    out["hotspot_level"] = levels
-    out["gistar_band_m"] = band
     log.info(
         "Gi*: %d hot and %d cold cells at %.0f%% confidence%s",
         int((levels > 0).sum()),
@@ -118,7 +146,61 @@ def gistar(
         100 * (1 - alphas[0]),
         " after FDR correction" if fdr else "",
     )
-    return out
+    return GistarScores(z, p, levels, band)
+
+
+_KEPT_GRIDS = 4
+"""How many sets of cell centres keep their k-d tree (an area's grid, and its subsets)."""
+_KEPT_WEIGHTS = 8
+"""How many (centres, band) pairs keep their weights (an area's groups choose a few bands)."""
+_trees: OrderedDict[tuple, cKDTree] = OrderedDict()
+_nearest: OrderedDict[tuple, np.ndarray] = OrderedDict()
+_weights: OrderedDict[tuple, tuple[sparse.csr_array, np.ndarray]] = OrderedDict()
+
+
+def _key(xy: np.ndarray) -> tuple:
+    """The cell centres' shape and a digest of their values, in order."""
+    xy = np.ascontiguousarray(xy, dtype="float64")
+    return xy.shape, hashlib.blake2b(xy.tobytes(), digest_size=16).digest()
+
+
+def _kept(cache: OrderedDict, key, size: int, make):
+    """``cache[key]``, made by ``make()`` when missing; the least recently used of more than
+    ``size`` entries is dropped."""
+    if key in cache:
+        cache.move_to_end(key)
+        return cache[key]
+    cache[key] = value = make()
+    while len(cache) > size:
+        cache.popitem(last=False)
+    return value
+
+
+def _tree(xy: np.ndarray, key: tuple | None = None) -> cKDTree:
+    """The k-d tree of the cell centres ``xy`` (kept for the last few grids; ``key`` is
+    :func:`_key` of ``xy`` when the caller has it)."""
+    return _kept(_trees, key or _key(xy), _KEPT_GRIDS, lambda: cKDTree(xy))
+
+
+def _nearest_other(key: tuple, tree: cKDTree) -> np.ndarray:
+    """The distance from each cell of ``tree`` (centres of :func:`_key` ``key``) to its
+    nearest other cell (kept for the last few grids: it does not depend on the band)."""
+    return _kept(_nearest, key, _KEPT_GRIDS, lambda: tree.query(tree.data, k=2)[0][:, 1])
+
+
+def _band_weights(key: tuple, tree: cKDTree, band: float) -> tuple[sparse.csr_array, np.ndarray]:
+    """Binary weights of the cells of ``tree`` (centres of :func:`_key` ``key``) within
+    ``band`` of each other, the diagonal included, and each cell's number of weights; kept
+    for the last few (centres, band) pairs, as Gi* runs many times on one grid with one band
+    (every time slice, both periods of a change). Kept weights are the ones a new run would
+    make, so they give the same scores."""
+
+    def make():
+        pairs = tree.query_pairs(band * (1 + BAND_TOLERANCE), output_type="ndarray")
+        w = _binary_weights(pairs, tree.n)
+        return w, np.asarray(w.sum(axis=1)).ravel()
+
+    return _kept(_weights, (key, float(band)), _KEPT_WEIGHTS, make)
 
 
 def bh_adjust(p: np.ndarray) -> np.ndarray:
@@ -149,11 +231,18 @@ def _labels(alphas: list[float]) -> list[str]:
 
 
 def _binary_weights(pairs: np.ndarray, n: int) -> sparse.csr_array:
-    """Symmetric 0/1 weights from i < j pairs, with ones on the diagonal."""
-    rows = np.concatenate([pairs[:, 0], pairs[:, 1], np.arange(n)])
-    cols = np.concatenate([pairs[:, 1], pairs[:, 0], np.arange(n)])
-    data = np.ones(len(rows))
-    return sparse.csr_array(sparse.coo_array((data, (rows, cols)), shape=(n, n)))
+    """Symmetric 0/1 weights from distinct i < j pairs, with ones on the diagonal: built in
+    CSR order (by row, then column) directly, as converting from COO gives it."""
+    rows = np.concatenate([pairs[:, 0], pairs[:, 1], np.arange(n)]).astype("int64")
+    cols = np.concatenate([pairs[:, 1], pairs[:, 0], np.arange(n)]).astype("int64")
+    if n <= np.iinfo("uint16").max:  # two stable radix sorts, by column then by row
+        by_col = np.argsort(cols.astype("uint16"), kind="stable")
+        order = by_col[np.argsort(rows.astype("uint16")[by_col], kind="stable")]
+    else:
+        order = np.argsort(rows * n + cols)
+    indptr = np.zeros(n + 1, dtype="int64")
+    np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
+    return sparse.csr_array((np.ones(len(order)), cols[order], indptr), shape=(n, n))
 
 
 def band_and_isolated(
@@ -165,9 +254,10 @@ def band_and_isolated(
     if not isinstance(cells, gpd.GeoDataFrame) or len(cells) < 2:
         raise PsaGeoError("'cells' should be a GeoDataFrame of at least two grid cells")
     xy = cell_centres(cells)
-    tree = cKDTree(xy)
+    key = _key(xy)
+    tree = _tree(xy, key)
     band = default_band(tree) if distance is None else positive_metres(distance, "distance")
-    alone = tree.query(xy, k=2)[0][:, 1] > band * (1 + BAND_TOLERANCE)
+    alone = _nearest_other(key, tree) > band * (1 + BAND_TOLERANCE)
     if alone.any():
         log.info("%s: %d cells with no other cell within %.1f m are not tested", what,
                  int(alone.sum()), band)  # fmt: skip
@@ -187,13 +277,11 @@ def default_band(tree: cKDTree) -> float:
     return band
 
 
-def _check_neighbours(
-    cells: gpd.GeoDataFrame, tree: cKDTree, cardinality: np.ndarray, band: float
-) -> None:
+def _check_neighbours(index: pd.Index, tree: cKDTree, cardinality: np.ndarray, band: float) -> None:
     alone = np.nonzero(cardinality == 1)[0]
     if len(alone):
         nearest, _ = tree.query(tree.data[alone], k=2)
-        first = cells.index[alone[:1]].tolist()[0]
+        first = index[alone[:1]].tolist()[0]
         raise PsaGeoError(
             f"{len(alone)} cell(s) (e.g. index {first!r}) have no other cell within the "
             f"{band:.1f} m band; drop them or pass distance={nearest[:, 1].max():.1f} or more"

@@ -28,9 +28,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .checks import check_layer, gistar_problem, located_points
+from .checks import cell_centres, check_layer, gistar_problem, located_points
 from .errors import PsaGeoError
-from .gistar import NOT_TESTED, band_and_isolated, bh_adjust, gistar
+from .gistar import NOT_TESTED, band_and_isolated, bh_adjust, gistar_scores
 from .grids import cell_index
 from .periods import Period
 from .stats import change_test
@@ -224,16 +224,16 @@ def _gistar_levels(
     cells: gpd.GeoDataFrame, n: np.ndarray, alone: np.ndarray, band: float, fdr: bool, what: str
 ) -> tuple[np.ndarray, np.ndarray]:
     """Gi* z-scores (NaN for isolated cells) and levels (0 for them) of one period's counts."""
-    problem = gistar_problem(n[~alone].astype("float64"), "n")
+    x = n[~alone].astype("float64")
+    problem = gistar_problem(x, "n")
     if problem:
         raise PsaGeoError(f"Gi* cannot run in the {what}: {problem}")
-    keep = [c for c in ("x", "y") if c in cells.columns] + [cells.geometry.name]
-    counted = cells.loc[~alone, keep].assign(n=n[~alone])
-    result = gistar(counted, column="n", distance=band, fdr=fdr)
+    centres = cell_centres(cells)[~alone]
+    result = gistar_scores(x, centres, distance=band, fdr=fdr, index=cells.index[~alone])
     z = np.full(len(cells), np.nan)
     levels = np.zeros(len(cells), dtype="int64")
-    z[~alone] = result["gistar_z"].to_numpy()
-    levels[~alone] = result["hotspot_level"].to_numpy()
+    z[~alone] = result.z
+    levels[~alone] = result.levels
     return z, levels
 
 

@@ -12,6 +12,7 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 
+from ._gpkg import unflushed_writes
 from .errors import PsaGeoError
 from .filenames import safe_name
 from .geotiff import read_geotiff, write_geotiff
@@ -91,24 +92,30 @@ def write_hotspot_layers(hot: AreaHotspots, path: str | Path) -> Path:
     path.unlink(missing_ok=True)
     meta = {"period": hot.period.label, "area": hot.area_name,
             "too_few_to_map": json.dumps(hot.too_few, ensure_ascii=False)}  # fmt: skip
-    hot.outline.to_file(path, layer=OUTLINE_LAYER, driver="GPKG", metadata=meta)
-    for group, result in hot.results.items():
-        layer = group_layer(group)
-        pyogrio.write_dataframe(telling_cells(result.cells), path, layer=layer, driver="GPKG",
-                                layer_metadata={"group": group, "scale": result.scale,
-                                                **result.scale_metadata},
-                                layer_options={"IDENTIFIER": group,
-                                               "DESCRIPTION": result.scale})  # fmt: skip
-        if not result.repeats.empty:
-            points = gpd.GeoDataFrame(
-                result.repeats,
-                geometry=gpd.points_from_xy(result.repeats["easting"], result.repeats["northing"]),
-                crs=hot.outline.crs,
-            )
-            identifier = {"IDENTIFIER": f"{group}: repeat locations"}
-            pyogrio.write_dataframe(points, path, layer=f"{layer}{REPEATS_SUFFIX}", driver="GPKG",
-                                    layer_options=identifier)  # fmt: skip
+    with unflushed_writes():
+        hot.outline.to_file(path, layer=OUTLINE_LAYER, driver="GPKG", metadata=meta)
+        for group, result in hot.results.items():
+            _write_group(path, group, result, hot.outline.crs)
     return path
+
+
+def _write_group(path: Path, group: str, result: HotspotResult, crs) -> None:
+    """Add the layers of one group (its cells and, when it has them, its repeat locations)."""
+    layer = group_layer(group)
+    pyogrio.write_dataframe(telling_cells(result.cells), path, layer=layer, driver="GPKG",
+                            layer_metadata={"group": group, "scale": result.scale,
+                                            **result.scale_metadata},
+                            layer_options={"IDENTIFIER": group,
+                                           "DESCRIPTION": result.scale})  # fmt: skip
+    if not result.repeats.empty:
+        points = gpd.GeoDataFrame(
+            result.repeats,
+            geometry=gpd.points_from_xy(result.repeats["easting"], result.repeats["northing"]),
+            crs=crs,
+        )
+        identifier = {"IDENTIFIER": f"{group}: repeat locations"}
+        pyogrio.write_dataframe(points, path, layer=f"{layer}{REPEATS_SUFFIX}", driver="GPKG",
+                                layer_options=identifier)  # fmt: skip
 
 
 def telling_cells(cells: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

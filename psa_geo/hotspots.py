@@ -101,11 +101,12 @@ class _StudyArea:
         chosen = areas[areas[column] == name]
         return cls(name, level, chosen, chosen[["geometry"]].dissolve())
 
-    def events(self, events: gpd.GeoDataFrame, period: Period) -> gpd.GeoDataFrame:
-        """The located events inside the area in ``period``."""
-        inside = events["area_status"] == "inside"
-        return events[inside & events[f"{self.level}_name"].eq(self.name)
-                      & period.contains(events["date"])]  # fmt: skip
+    def events(self, events: gpd.GeoDataFrame, period: Period | None = None) -> gpd.GeoDataFrame:
+        """The located events inside the area (in ``period``, if given)."""
+        keep = (events["area_status"] == "inside") & events[f"{self.level}_name"].eq(self.name)
+        if period is not None:
+            keep &= period.contains(events["date"])
+        return events[keep]
 
     def grid(self, cell_size: float) -> gpd.GeoDataFrame:
         """The area's square grid of ``cell_size`` (made once, shared by the groups)."""
@@ -185,11 +186,16 @@ def area_hotspots(
     if unknown:
         raise PsaGeoError(f"no group {unknown[0]!r} to map; choose from: {', '.join(groups)}")
     area = _StudyArea.of(areas, level, area_name)
-    in_area = area.events(events, period)
+    located = area.events(events)  # in every period: the study's and the comparison's
+    in_area = area.events(located, period)
+    # a group that is not detailed reads only its events' places and weights (scale,
+    # density, Gi*): it is picked from these columns, not from every column of the events
+    slim = in_area[[c for c in (in_area.geometry.name, "weight", "category") if c in in_area]]
     results, too_few = {}, {}
     first = next((g for g in (*detailed, *mapped) if g in mapped), None)
     for group in sorted(mapped, key=lambda g: g != first):  # the first sets the cell size
-        selected = in_area[in_area["category"].isin(groups[group])]
+        frame = in_area if group in detailed else slim
+        selected = frame[frame["category"].isin(groups[group])]
         if len(selected) < MIN_MAPPED_EVENTS:
             too_few[group] = len(selected)
             continue
@@ -208,13 +214,15 @@ def area_hotspots(
         result.places = places
     hot = AreaHotspots(area.name, level, period, area.outline, results, too_few, places)
     if comparison is not None and hot.headline is not None:
-        _add_change(hot.headline, area, events, groups, comparison, hot.notes)
+        _add_change(hot.headline, area, located, groups, comparison, hot.notes)
     return hot
 
 
 def _add_change(result, area, events, groups, comparison, notes) -> None:
     """Add :func:`hotspot_change`'s columns to the cells of ``result`` (on the same grid and
     band), or a note saying why not."""
+    read = (events.geometry.name, "weight", "date", "category", "area_status", f"{area.level}_name")
+    events = events[[c for c in read if c in events]]  # all the change and the area read
     both = pd.concat([area.events(events, comparison), area.events(events, result.period)])
     both = both[both["category"].isin(groups[result.group])]
     band = float(result.cells["gistar_band_m"].iloc[0])
@@ -261,9 +269,18 @@ def _gistar_with_isolated(
     cells: gpd.GeoDataFrame, alone: np.ndarray, band: float
 ) -> gpd.GeoDataFrame:
     tested = gistar(cells[~alone], column="n", distance=band)
-    out = pd.concat([tested, cells[alone]]).loc[cells.index]
-    out.loc[alone, "hotspot_class"] = NOT_TESTED
-    out.loc[alone, "hotspot_level"] = 0
-    out["hotspot_level"] = out["hotspot_level"].astype(int)
+    if not alone.any():
+        return tested
+    out = cells.copy()
+    for column in ("gistar_z", "p_value", "p_value_fdr"):
+        values = np.full(len(cells), np.nan)
+        values[~alone] = tested[column].to_numpy()
+        out[column] = values
+    classes = np.full(len(cells), NOT_TESTED, dtype=object)
+    classes[~alone] = tested["hotspot_class"].to_numpy()
+    out["hotspot_class"] = pd.Series(classes, index=cells.index, dtype=str)
+    levels = np.zeros(len(cells), dtype="int64")
+    levels[~alone] = tested["hotspot_level"].to_numpy()
+    out["hotspot_level"] = levels
     out["gistar_band_m"] = band
     return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import OrderedDict
 from dataclasses import replace
 
 import geopandas as gpd
@@ -233,12 +234,25 @@ def _cells_of(xy: np.ndarray, transform: Affine) -> tuple[np.ndarray, np.ndarray
 def _area_rasters(
     union: shapely.Geometry, transform: Affine, shape: tuple[int, int]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(cells the area meets, by GDAL's "all touched" rule; cells its edge touches)."""
-    meets = geometry_mask([union], out_shape=shape, transform=transform, all_touched=True,
-                          invert=True)  # fmt: skip
-    edge = rasterize([union.boundary], out_shape=shape, transform=transform, all_touched=True,
-                     dtype="uint8").astype(bool)  # fmt: skip
-    return meets, edge
+    """(cells the area meets, by GDAL's "all touched" rule; cells its edge touches), copies
+    of the ones kept for the last few (area, raster): a hotspot study's groups share them."""
+    key = (shapely.to_wkb(union), tuple(transform), shape)
+    if key in _rasters:
+        _rasters.move_to_end(key)
+    else:
+        meets = geometry_mask([union], out_shape=shape, transform=transform, all_touched=True,
+                              invert=True)  # fmt: skip
+        edge = rasterize([union.boundary], out_shape=shape, transform=transform,
+                         all_touched=True, dtype="uint8").astype(bool)  # fmt: skip
+        _rasters[key] = (meets, edge)
+        while len(_rasters) > _KEPT_RASTERS:
+            _rasters.popitem(last=False)
+    meets, edge = _rasters[key]
+    return meets.copy(), edge.copy()
+
+
+_KEPT_RASTERS = 4
+_rasters: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
 
 
 def _inside(

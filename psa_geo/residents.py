@@ -25,6 +25,13 @@ to measure how much of each polygon it holds."""
 MAX_SUBCELLS = 16
 BAND_SUBCELLS = 1 << 24
 """Sub-cells rasterised at once (64 MB of polygon ids): larger rasters go in bands of rows."""
+KEPT_SUBCELLS = 2 * BAND_SUBCELLS
+"""The bands of a raster of at most this many sub-cells (128 MB of ids) are kept from the
+first pass (counting each polygon's sub-cells) for the second (sharing its residents);
+larger rasters are rasterised again."""
+CHUNK_SUBCELLS = 1 << 20
+"""Sub-cells counted or shared at once (8 MB of floats), so no step makes a temporary array
+the size of a band."""
 
 
 def subcells_per_side(cell_size: float) -> int:
@@ -80,18 +87,21 @@ def spread_residents(
     grown_shape = (shape[0] + top + bottom, shape[1] + left + right)
     k = subcells_per_side(size)
     subcells = np.zeros(len(geoms) + 1, dtype="int64")
-    kept = []  # a raster of one band is kept for the second pass; larger ones are redone
+    kept = [] if k * k * grown_shape[0] * grown_shape[1] <= KEPT_SUBCELLS else None
     for band in _bands(geoms, grown, grown_shape, k):
-        subcells += np.bincount(band[1].ravel(), minlength=len(geoms) + 1)
-        kept = [band] if band[0] == 0 else None
+        for _, ids in _chunks(band, k, grown_shape[1]):
+            subcells += np.bincount(ids.ravel(), minlength=len(geoms) + 1)
+        if kept is not None:
+            kept.append(band)
     bands = kept if kept is not None else _bands(geoms, grown, grown_shape, k)
     share = np.zeros(len(geoms) + 1)
     share[1:] = np.divide(pop, subcells[1:], out=np.zeros(len(pop)), where=subcells[1:] > 0)
     cells = np.zeros(grown_shape)
-    for row, ids in bands:
-        band = share[ids]
-        rows = band.shape[0] // k
-        cells[row : row + rows] = band.reshape(rows, k, grown_shape[1], k).sum(axis=(1, 3))
+    for band in bands:
+        for row, ids in _chunks(band, k, grown_shape[1]):
+            rows = ids.shape[0] // k
+            spread = share[ids].reshape(rows, k, grown_shape[1], k)
+            cells[row : row + rows] = spread.sum(axis=(1, 3))
     tiny = np.flatnonzero(subcells[1:] == 0)
     if len(tiny):
         where = shapely.get_coordinates(shapely.point_on_surface(geoms[tiny]))
@@ -141,6 +151,15 @@ def _bands(
                 dtype="int32",
             ),
         )
+
+
+def _chunks(band: tuple[int, np.ndarray], k: int, cols: int) -> Iterator[tuple[int, np.ndarray]]:
+    """(first cell row, its sub-cells' polygon ids) of runs of whole cell rows of ``band`` (a
+    :func:`_bands` item), each of about :data:`CHUNK_SUBCELLS` sub-cells (views, no copy)."""
+    row, ids = band
+    step = max(1, CHUNK_SUBCELLS // (k * k * cols))
+    for first in range(0, ids.shape[0] // k, step):
+        yield row + first, ids[first * k : (first + step) * k]
 
 
 def _checked(population: object) -> tuple[np.ndarray, np.ndarray]:

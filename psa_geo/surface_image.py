@@ -4,6 +4,7 @@ as a ``data:`` URI so that the page works offline from one HTML file."""
 from __future__ import annotations
 
 import base64
+import functools
 import math
 import struct
 import zlib
@@ -58,7 +59,7 @@ def class_image(classes: np.ndarray, surface: Surface, colours: Sequence[str]) -
     """
     classes = np.asarray(classes, dtype="uint8")
     rows, cols = classes.shape
-    west, south, east, north = transform_bounds(surface.crs, WEB_MERCATOR, *surface.bounds)
+    west, south, east, north = _mercator_bounds(surface.crs, surface.bounds)
     # Web Mercator stretches ground distances by 1/cos(latitude): keep pixels near the cells
     lat = math.degrees(math.atan(math.sinh((north + south) / 2 / EARTH_RADIUS)))
     per_cell = surface.cell_size / math.cos(math.radians(lat))
@@ -85,6 +86,13 @@ def class_image(classes: np.ndarray, surface: Surface, colours: Sequence[str]) -
     url = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
     bounds = [[round(lat0, 6), round(lon0, 6)], [round(lat1, 6), round(lon1, 6)]]
     return ClassImage(url, bounds, len(png))
+
+
+@functools.lru_cache(maxsize=16)
+def _mercator_bounds(crs: str, bounds: tuple[float, ...]) -> tuple[float, ...]:
+    """``bounds`` in Web Mercator (kept: an area's density and risk images share theirs, and
+    each transformation from the National Grid takes GDAL tens of milliseconds to set up)."""
+    return tuple(transform_bounds(crs, WEB_MERCATOR, *bounds))
 
 
 def _palette_png(image: np.ndarray, colours: Sequence[str]) -> bytes:

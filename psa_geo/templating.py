@@ -3,6 +3,7 @@ charts inlined in pages."""
 
 from __future__ import annotations
 
+import functools
 import html
 import io
 from importlib import resources
@@ -15,11 +16,13 @@ def _missing(value) -> bool:
     return value is None or (pd.api.types.is_scalar(value) and pd.isna(value))
 
 
+@functools.cache
 def template(name: str, *, missing: str = "–") -> jinja2.Template:
     """The template ``name`` with autoescape, strict undefined names and number filters:
     ``num`` (whole, with thousands commas), ``one`` and ``two`` (decimals), ``pct`` (signed
     per cent), ``share`` (per cent, one decimal); a missing value (None or NaN) shows as
-    ``missing``."""
+    ``missing``. Compiled once per process (a page per town would otherwise compile it per
+    town); rendering does not change it."""
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     formats = {"num": "{:,.0f}", "one": "{:,.1f}", "two": "{:,.2f}", "pct": "{:+.1f}%",
                "share": "{:.1f}%"}  # fmt: skip

@@ -543,4 +543,5 @@ def with_towns(frame: pd.DataFrame, towns: pd.DataFrame) -> pd.DataFrame:
     ``town_name`` (blank outside every town)."""
     town = frame["lsoa_code"].map(dict(zip(towns["lsoa_code"], towns["town"], strict=True)))
     town = town.astype(object).where(town.notna(), None)
-    return frame.assign(town_code=town.map(safe_name, na_action="ignore"), town_name=town)
+    codes = {name: safe_name(name) for name in towns["town"].dropna().unique()}  # once a town
+    return frame.assign(town_code=town.map(codes, na_action="ignore"), town_name=town)

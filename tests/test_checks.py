@@ -33,3 +33,17 @@ def test_lsoas_union_by_coverage(areas):
     """The LSOAs form a coverage: their union (by the fast path) equals the general one."""
     union = area_union(areas, "area")
     assert union.symmetric_difference(areas.union_all()).area < 1e-3
+
+
+def test_a_kept_union_is_only_given_for_the_same_polygons():
+    """Unions are kept (a hotspot study unions its outline per group): the same polygons in
+    the same order get the same one back; moved or reordered polygons get their own."""
+    polygons = CASES["gap"]
+    first = area_union(gpd.GeoSeries(polygons, crs="EPSG:27700"), "area")
+    again = area_union(gpd.GeoSeries(polygons, crs="EPSG:27700"), "area")
+    assert again is first
+    moved = [shapely.affinity.translate(p, 5, 0) for p in polygons]
+    union = area_union(gpd.GeoSeries(moved, crs="EPSG:27700"), "area")
+    assert union.equals(shapely.union_all(moved)) and not union.equals(first)
+    reordered = area_union(gpd.GeoSeries(polygons[::-1], crs="EPSG:27700"), "area")
+    assert reordered is not first and reordered.equals(first)

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from scipy.stats import false_discovery_control
 
 from psa_geo.errors import PsaGeoError
-from psa_geo.gistar import BAND_TOLERANCE, bh_adjust, gistar
+from psa_geo.gistar import BAND_TOLERANCE, bh_adjust, gistar, gistar_scores
 
 SIDE = 100.0
 
@@ -127,6 +127,47 @@ def test_irregular_cells_match_esda(kind):
     if kind == "hex":
         assert band == pytest.approx(math.sqrt(3) * 150.0)  # the 6 + 6 nearest
     np.testing.assert_allclose(out["gistar_z"], esda_z(cells, "n", band), atol=1e-6)
+
+
+def test_kept_weights_follow_the_grid_and_the_band():
+    """Runs on one grid share its neighbours; another band, or cells of the same number
+    moved, get their own (each still matches esda)."""
+    cells, _ = planted_grid(seed=5)
+    moved = cells.set_geometry(cells.geometry.scale(1.5, 1.5, origin=(0, 0)))
+    for frame, band in [(cells, 250.0), (cells, 150.0), (moved, 250.0), (cells, 250.0)]:
+        out = gistar(frame, distance=band)
+        np.testing.assert_allclose(out["gistar_z"], esda_z(frame, "n", band), atol=1e-6)
+
+
+@pytest.mark.parametrize("cells", [300, 70_000])
+def test_binary_weights_are_built_in_csr_order(cells):
+    """The weights equal scipy's conversion from COO: same rows, columns and order (grids
+    of up to 65,535 cells are sorted by 16-bit radix sorts, larger ones by one key)."""
+    from scipy import sparse
+    from scipy.spatial import cKDTree
+
+    from psa_geo.gistar import _binary_weights
+
+    xy = np.random.default_rng(2).uniform(0, 1000 * math.sqrt(cells / 300), (cells, 2))
+    pairs = cKDTree(xy).query_pairs(120.0, output_type="ndarray")
+    n = len(xy)
+    rows = np.concatenate([pairs[:, 0], pairs[:, 1], np.arange(n)])
+    cols = np.concatenate([pairs[:, 1], pairs[:, 0], np.arange(n)])
+    expected = sparse.csr_array(sparse.coo_array((np.ones(len(rows)), (rows, cols)), (n, n)))
+    got = _binary_weights(pairs, n)
+    np.testing.assert_array_equal(got.indptr, expected.indptr)
+    np.testing.assert_array_equal(got.indices, expected.indices)
+    np.testing.assert_array_equal(got.data, expected.data)
+
+
+def test_gistar_scores_are_gistars_columns():
+    cells, _ = planted_grid(seed=9)
+    out = gistar(cells, distance=250.0)
+    xy = np.column_stack([cells.geometry.centroid.x, cells.geometry.centroid.y])
+    scores = gistar_scores(cells["n"].to_numpy(float), xy, distance=250.0)
+    np.testing.assert_array_equal(scores.z, out["gistar_z"])
+    np.testing.assert_array_equal(scores.levels, out["hotspot_level"])
+    assert scores.band == 250.0
 
 
 def test_explicit_distance_matches_esda():

@@ -97,3 +97,29 @@ def test_refused(surface, kwargs, message):
     given = {k: {"cells": surface.to_cells(), "plain": plain}.get(v, v) for k, v in kwargs.items()}
     with pytest.raises(PsaGeoError, match=message):
         hotspot_map(OUTLINE, title="t", density=surface, **given)
+
+
+@pytest.mark.parametrize("by", ["level", "name"])
+def test_classes_are_dissolved_as_geopandas_dissolves_them(by):
+    """One feature per class, in sorted order, each the union of its cells (none left for
+    a missing class), with the same GeoJSON as ``dissolve``."""
+    from psa_geo.hotspot_maps import _dissolved_geojson
+
+    rng = np.random.default_rng(8)
+    cells = gpd.GeoDataFrame(
+        {"level": rng.choice([3, -1, 2], 60), "other": np.arange(60)},
+        geometry=[shapely.box(247_000 + 100 * (i % 10), 54_000 + 100 * (i // 10),
+                              247_100 + 100 * (i % 10), 54_100 + 100 * (i // 10))
+                  for i in range(60)],
+        crs=27700,
+    )  # fmt: skip
+    cells["name"] = cells["level"].map({3: "b", -1: "a", 2: None}).astype("str")
+    cells.loc[cells["level"] == 2, "name"] = None
+    labels = {3: "three", -1: "minus one", 2: "two", "a": "A", "b": "B"}
+    merged = cells[[by, "geometry"]].dissolve(by=by, as_index=False)
+    merged["geometry"] = merged.geometry.simplify(5)
+    merged["label"] = [labels[value] for value in merged[by]]
+    expected = merged.to_crs("EPSG:4326").to_geo_dict(drop_id=True, show_bbox=False)
+    got = _dissolved_geojson(cells, by, 5, labels)
+    assert got == expected
+    assert len(got["features"]) == cells[by].nunique()

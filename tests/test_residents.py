@@ -74,14 +74,29 @@ def test_a_polygon_smaller_than_a_sub_cell_is_placed_at_its_point():
     assert cells[3, 4] == pytest.approx(7)  # the cell of x 400-500, y 600-700
 
 
-def test_large_rasters_are_done_in_bands(monkeypatch):
+@pytest.mark.parametrize("kept", [True, False])
+def test_large_rasters_are_done_in_bands(monkeypatch, kept):
     import psa_geo.residents as residents
 
     triangle = shapely.Polygon([(31, 22), (970, 313), (263, 990)])
     one = spread_residents(polygons([triangle], [1000]), RASTER, (10, 10))
     monkeypatch.setattr(residents, "BAND_SUBCELLS", 3 * 16 * 10)  # three cell rows a band
+    monkeypatch.setattr(residents, "KEPT_SUBCELLS", 16 * 100 if kept else 3 * 16 * 10)
     banded = spread_residents(polygons([triangle], [1000]), RASTER, (10, 10))
     np.testing.assert_allclose(banded, one, rtol=1e-12)
+
+
+def test_sub_cells_are_counted_and_shared_in_chunks_of_rows(monkeypatch):
+    """Chunks of cell rows give the very same sums as a whole band at once."""
+    import psa_geo.residents as residents
+
+    shapes = [shapely.Polygon([(31, 22), (970, 313), (263, 990)]), shapely.box(0, 0, 400, 300)]
+    frame = polygons(shapes, [1000, 333])
+    whole = spread_residents(frame, RASTER, (10, 10))
+    monkeypatch.setattr(residents, "CHUNK_SUBCELLS", 2 * 16 * 10)  # two cell rows a chunk
+    np.testing.assert_array_equal(spread_residents(frame, RASTER, (10, 10)), whole)
+    monkeypatch.setattr(residents, "CHUNK_SUBCELLS", 1)  # one cell row a chunk
+    np.testing.assert_array_equal(spread_residents(frame, RASTER, (10, 10)), whole)
 
 
 @pytest.mark.parametrize(
