@@ -127,6 +127,30 @@ def test_overlaps_and_rejected_rows_are_reported_as_by_pandas(
                                       **options), expected)  # fmt: skip
 
 
+def test_a_crime_id_repeated_in_another_file_is_counted_within_its_file_only(
+    crime_2019, areas, scheduler, tmp_path
+):
+    # the documented difference: the pandas engine counts repeats within a batch of files
+    early = _cut(crime_2019, tmp_path / "early.csv", every=13, months=["2019-01", "2019-02"])
+    late = _cut(crime_2019, tmp_path / "late.csv", every=13, months=["2019-03"])
+    row = next(r for r in early.read_text(encoding="utf-8").splitlines()[1:] if r[0] != ",")
+    fields = row.split(",")
+    with late.open("a", encoding="utf-8") as f:
+        f.write(",".join([fields[0], "2019-03", *fields[2:]]) + "\n")
+    expected = psa_geo.tally_police_uk([early, late], areas, use_cache=False)
+    got = psa_geo.tally_police_uk([early, late], areas, engine="dask", scheduler=scheduler,
+                                  use_cache=False)  # fmt: skip
+    pd.testing.assert_frame_equal(got[0], expected[0])
+    assert got[2].to_dict() == expected[2].to_dict()
+    without_notes = [{**report.to_dict(), "notes": None} for report in (got[1], expected[1])]
+    assert without_notes[0] == without_notes[1]
+    repeats = [
+        [n for n in report.notes if "repeat a Crime ID" in n] for report in (got[1], expected[1])
+    ]
+    assert repeats == [[], ["1 rows repeat a Crime ID already read: kept as distinct events, "
+                            "their event_id suffixed #2, #3, ..."]]  # fmt: skip
+
+
 def test_the_tables_command_on_dask_writes_the_pandas_engines_tables(mirror, tmp_path):
     temp = tmp_path / "tmp"
     temp.mkdir()
