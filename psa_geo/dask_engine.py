@@ -37,6 +37,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import shutil
@@ -68,7 +69,6 @@ _PART = "_partition"
 #: The columns that assigning and tallying read from the partitions.
 _READ_COLUMNS = ["source", "event_id", "date", "date_precision", "category", "weight",
                  "falls_within", "month", "published_lsoa_code", "geometry", _PART]  # fmt: skip
-_COUNTS = ("accepted", "located", "without_location", "repeats")
 _MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
 
@@ -147,7 +147,7 @@ def dask_client(scheduler: str | None = None) -> Iterator:
             processes=True,
             memory_limit=memory,
             dashboard_address=":0",
-        ) as cluster,  # fmt: skip
+        ) as cluster,
         Client(cluster, set_as_default=False) as client,
     ):
         log.info("Dask: a local cluster of %d workers, %.1f GiB each", workers, memory / 2**30)
@@ -208,7 +208,7 @@ def _file_partition(
         raw, lines, reason = police_uk._checked_rows(label, opener, open_bytes, raw_folder,
                                                      known_forces=forces, today=today)  # fmt: skip
     bad = reason.notna()
-    rejected = police_uk._as_text(raw[bad]).assign(reason=reason[bad])
+    rejected = _rejected(raw, reason)
     valid = [m for m in raw["Month"].cat.categories if _MONTH.fullmatch(m)]
     summary = {
         "name": name,
@@ -226,6 +226,7 @@ def _file_partition(
     summary.update(_accepted(raw[~bad]))
     events = summary.pop("events")
     del raw
+    summary["partition_rows"] = len(events)
     _save(parts, name, events, rejected, summary, keyed=keyed)
     return {**summary, "rejected": rejected, "reused": False}
 
@@ -240,11 +241,16 @@ def _file_overlaps(
             label, opener, open_bytes, raw_folder, known_forces=_known_forces(), today=today
         )
     reason = police_uk._mark_skipped(raw, reason, skipped)
-    bad = reason.notna()
-    rejected = police_uk._as_text(raw[bad]).assign(reason=reason[bad])
-    counts = _accepted(raw[~bad])
+    rejected = _rejected(raw, reason)
+    counts = _accepted(raw[reason.isna()])
     del counts["events"]
     return {**counts, "rejected": rejected}
+
+
+def _rejected(raw: pd.DataFrame, reason: pd.Series) -> pd.DataFrame | None:
+    """The rows of ``raw`` with a reject ``reason``, as text, with it (None: none)."""
+    bad = reason.notna()
+    return police_uk._as_text(raw[bad]).assign(reason=reason[bad]) if bad.any() else None
 
 
 def _accepted(good: pd.DataFrame) -> dict:
@@ -283,15 +289,22 @@ def _digest(forces: set[str]) -> str:
 
 
 def _save(parts: Path, name: str, events, rejected, summary: dict, *, keyed: bool) -> None:
-    """The partition (events with :data:`_PART`) and, where ``keyed`` (kept for later runs),
-    the rejected rows and the summary, written last: a summary means a whole entry."""
+    """The partition (events with :data:`_PART`; its size, as Dask weighs it, goes to
+    ``summary["partition_bytes"]``) and, where ``keyed`` (kept for later runs), the rejected
+    rows and the summary, written last: a summary means a whole entry."""
+    import pyarrow.parquet as pq
+
     n = len(events)
     part = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), pd.Index([name], dtype="str"))
-    _write(parts / f"{name}.parquet", events.assign(**{_PART: part}).to_parquet)
+    path = parts / f"{name}.parquet"
+    _write(path, events.assign(**{_PART: part}).to_parquet)
+    meta = pq.read_metadata(path)
+    summary["partition_bytes"] = sum(meta.row_group(i).total_byte_size
+                                     for i in range(meta.num_row_groups))  # fmt: skip
     if keyed:
-        if len(rejected):
+        if rejected is not None:
             _write(parts / f"{name}.rejected.parquet", rejected.to_parquet)
-        text = json.dumps({**summary, "rejected_rows": len(rejected)})
+        text = json.dumps({**summary, "rejected_rows": 0 if rejected is None else len(rejected)})
         _write(parts / f"{name}.json", lambda path: Path(path).write_text(text, encoding="utf-8"))
 
 
@@ -399,7 +412,7 @@ def _add_summaries(report: IngestReport, summaries: list[dict]) -> int:
         report.without_location += summary["without_location"]
         report.months = sorted(set(report.months) | set(summary["months"]))
         repeats += summary["repeats"]
-        if summary["rejected"] is not None and len(summary["rejected"]):
+        if summary["rejected"] is not None:
             rejected.append(summary["rejected"])
     if rejected:
         report.rejected_rows = pd.concat(rejected, ignore_index=True)
@@ -413,17 +426,26 @@ def _add_summaries(report: IngestReport, summaries: list[dict]) -> int:
 
 def _assign_and_tally_partitions(client, summaries, parts: Path, areas, drop: frozenset):
     """The tally and assignment report of the partitions of ``summaries`` less the
-    (partition, force, month) rows ``drop``, summed on the client as they arrive."""
+    (partition, force, month) rows ``drop``, summed on the client as they arrive.
+
+    Dask reads consecutive partitions together (:func:`_blocksize`), as the pandas engine
+    batches files: an assignment costs nearly as much for a few events as for many."""
     import dask
     import dask_geopandas
     from distributed import KilledWorker, as_completed
 
-    paths = [str(parts / f"{name}.parquet") for name in dict.fromkeys(s["name"] for s in summaries)]
-    frame = dask_geopandas.read_parquet(paths, columns=_READ_COLUMNS,
+    kept = list({s["name"]: s for s in summaries}.values())  # files of one content: once
+    paths = [str(parts / f"{s['name']}.parquet") for s in kept]
+    workers = len(client.scheduler_info().get("workers", {})) or 1
+    blocksize = _blocksize(kept, workers)
+    frame = dask_geopandas.read_parquet(paths, columns=_READ_COLUMNS, split_row_groups="adaptive",
+                                        aggregate_files=True, blocksize=blocksize,
                                         gather_spatial_partitions=False)  # fmt: skip
     shared_areas = client.scatter(areas, broadcast=True, hash=False)
     tasks = [dask.delayed(_assign_and_tally)(part, shared_areas, drop)
              for part in frame.to_delayed()]  # fmt: skip
+    log.info("police.uk (dask): %d partitions placed and counted in %d batches",
+             len(paths), len(tasks))  # fmt: skip
     placed, tallies = AssignReport(), []
     futures = client.compute(tasks)
     try:
@@ -440,6 +462,15 @@ def _assign_and_tally_partitions(client, summaries, parts: Path, areas, drop: fr
     finally:
         client.cancel([*futures, shared_areas])
     return tally(pd.concat(tallies, ignore_index=True)), placed
+
+
+def _blocksize(summaries: list[dict], workers: int) -> int:
+    """The bytes of partitions Dask reads together: batches of about
+    :data:`psa_geo.police_uk.BATCH_ROWS` events, and at least one for each worker."""
+    rows = sum(s["partition_rows"] for s in summaries)
+    size = sum(s["partition_bytes"] for s in summaries)
+    batches = min(max(math.ceil(rows / police_uk.BATCH_ROWS), workers), len(summaries))
+    return max(math.ceil(size / batches), 1)
 
 
 def _assign_and_tally(events: gpd.GeoDataFrame, areas: gpd.GeoDataFrame, drop: frozenset):

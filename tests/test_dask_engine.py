@@ -8,6 +8,7 @@ import gzip
 import os
 import shutil
 import socket
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
@@ -149,6 +150,34 @@ def test_a_crime_id_repeated_in_another_file_is_counted_within_its_file_only(
     ]
     assert repeats == [[], ["1 rows repeat a Crime ID already read: kept as distinct events, "
                             "their event_id suffixed #2, #3, ..."]]  # fmt: skip
+
+
+def test_zip_members_are_read_by_the_workers_and_a_bad_file_is_named_as_by_pandas(
+    crime_2019, areas, scheduler, tmp_path
+):
+    archive = tmp_path / "2019-03.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for month in ("2019-01", "2019-02"):
+            cut = _cut(crime_2019, tmp_path / f"{month}.csv", every=17, months=[month])
+            z.write(cut, f"{month}/{month}-devon-and-cornwall-street.csv")
+        z.writestr("2019-01/2019-01-avon-and-somerset-street.csv", "not read: another force")
+    options = {"force": "devon-and-cornwall", "use_cache": False}
+    expected = psa_geo.tally_police_uk([archive], areas, **options)
+    got = psa_geo.tally_police_uk([archive], areas, engine="dask", scheduler=scheduler, **options)
+    _same(got, expected)
+    assert [f.rpartition("!")[2] for f in got[1].files] == [
+        "2019-01/2019-01-devon-and-cornwall-street.csv",
+        "2019-02/2019-02-devon-and-cornwall-street.csv",
+    ]
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("Crime ID,Month\nx1,2019-01\n", encoding="utf-8")
+    with pytest.raises(psa_geo.InputFileError) as by_pandas:
+        psa_geo.tally_police_uk([archive, wrong], areas, **options)
+    with pytest.raises(psa_geo.InputFileError) as by_dask:
+        psa_geo.tally_police_uk([archive, wrong], areas, engine="dask", scheduler=scheduler,
+                                **options)  # fmt: skip
+    assert str(by_dask.value) == str(by_pandas.value)
+    assert by_dask.value.path == str(wrong) and "missing columns" in by_dask.value.problem
 
 
 def test_the_tables_command_on_dask_writes_the_pandas_engines_tables(mirror, tmp_path):
