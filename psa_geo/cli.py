@@ -294,10 +294,24 @@ def _parser() -> argparse.ArgumentParser:
         "YYYY-MM-DD), for the outcomes page (default: a police.uk archive's YYYY-MM.zip name, "
         "else unknown); repeatable",
     )
-    sub.add_parser(
+    tables = sub.add_parser(
         "tables",
         parents=[common, study],
         help="the assessment tables only (CSV and assessment.html), no maps",
+    )
+    tables.add_argument(
+        "--engine",
+        choices=("pandas", "dask"),  # psa_geo.tallies.ENGINES, not imported: a quick start
+        default="pandas",
+        help="what reads, assigns and counts the police.uk files: pandas, one file at a time "
+        "in this process (default), or dask, on a Dask cluster (needs psa_geo[dask])",
+    )
+    tables.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="with --engine dask: the Dask scheduler to run on (tcp://HOST:PORT; "
+        "default: a local cluster of this machine's cores)",
     )
     hot = sub.add_parser(
         "hotspots",
@@ -488,6 +502,8 @@ def _run(args: argparse.Namespace) -> int:
             extract_dates=dict(getattr(args, "extract_date", None) or []),
             cache_dir=args.cache_dir,
             use_cache=not args.no_cache,
+            engine=getattr(args, "engine", "pandas"),
+            scheduler=getattr(args, "scheduler", None),
         )
         if not args.quiet:
             page = "index.html" if args.command == "build" else "assessment.html"

@@ -17,6 +17,9 @@ class InputFileError(PsaGeoError):
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
 
+    def __reduce__(self):  # pickled as raised: a Dask worker's error reaches the client whole
+        return type(self), (self.path, self.problem)
+
 
 class MissingDataError(PsaGeoError):
     """A dataset the step needs is not in the data directory."""

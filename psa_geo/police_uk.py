@@ -187,13 +187,11 @@ def _usable_rows(paths, report: IngestReport, *, today, force, folder) -> Iterat
     report.rejected_rows = None
     rejected = []
     for label, opener, open_bytes in _iter_csvs(paths, force=force):
-        raw, lines, line = _read_cached(label, opener, open_bytes, folder)
+        raw, lines, reason = _checked_rows(label, opener, open_bytes, folder,
+                                           known_forces=known_forces, today=today)  # fmt: skip
         report.files.append(label)
         report.add_lines(lines)
         report.rows_read += len(raw)
-        reason = _reject_reasons(raw, known_forces, today=today)
-        reason[line == "unclosed_quote"] = "unclosed_quote"
-        reason[(line == "line_break_in_field") & reason.isna().to_numpy()] = "line_break_in_field"
         reason = _mark_overlaps(raw, reason, seen, (len(report.files), label), report)
         bad = reason.notna()
         if bad.any():
@@ -207,6 +205,19 @@ def _usable_rows(paths, report: IngestReport, *, today, force, folder) -> Iterat
         report.rejected_rows = pd.DataFrame(columns=["reason"])
     if rejected:
         report.rejected_rows = pd.concat(rejected, ignore_index=True)
+
+
+def _checked_rows(
+    label: str, opener: Callable, open_bytes: Callable, folder: Path | None, *,
+    known_forces: set[str], today: dt.date,
+) -> tuple[pd.DataFrame, _csvlines.Lines, pd.Series]:  # fmt: skip
+    """One file's rows (:func:`_read_cached`), where its lines lie, and each row's reject
+    reason before the overlap rule (NaN: usable)."""
+    raw, lines, line = _read_cached(label, opener, open_bytes, folder)
+    reason = _reject_reasons(raw, known_forces, today=today)
+    reason[line == "unclosed_quote"] = "unclosed_quote"
+    reason[(line == "line_break_in_field") & reason.isna().to_numpy()] = "line_break_in_field"
+    return raw, lines, reason
 
 
 def _count_accepted(report: IngestReport, events: gpd.GeoDataFrame, located: np.ndarray) -> int:
@@ -439,26 +450,50 @@ def _between(values: np.ndarray, low: float, high: float) -> np.ndarray:
 
 def _mark_overlaps(raw, reason, seen, source: tuple[int, str], report) -> pd.Series:
     """Reject rows whose (force, month) an earlier file (or the same file given twice)
-    already gave; record each overlap. ``source`` is (file number, label)."""
-    label = source[1]
+    already gave (:func:`_skip_overlaps`). ``source`` is (file number, label)."""
+    skipped = _skip_overlaps(_usable_pairs(raw, reason.isna().to_numpy()), seen, source, report)
+    return _mark_skipped(raw, reason, skipped)
+
+
+def _mark_skipped(raw, reason: pd.Series, skipped: list[tuple[str, str]]) -> pd.Series:
+    """``reason`` with the usable rows of the (force, month) pairs ``skipped`` rejected as
+    ``overlapping_file``."""
     usable = reason.isna().to_numpy()
+    reason = reason.copy()
+    forces, months = raw["Falls within"].array, raw["Month"].array
+    for force, month in skipped:
+        force_code, month_code = forces.categories.get_loc(force), months.categories.get_loc(month)
+        reason[usable & (forces.codes == force_code) & (months.codes == month_code)] = (
+            "overlapping_file"
+        )
+    return reason
+
+
+def _usable_pairs(raw: pd.DataFrame, usable: np.ndarray) -> list[tuple[str, str, int]]:
+    """The (force, month, rows) of the ``usable`` rows, in order of first appearance."""
     forces, months = raw["Falls within"].array, raw["Month"].array
     pairs = pd.DataFrame({"force": forces.codes[usable], "month": months.codes[usable]})
-    reason = reason.copy()
-    for force_code, month_code in pairs.drop_duplicates().itertuples(index=False):
-        force, month = forces.categories[force_code], months.categories[month_code]
+    counts = pairs.groupby(["force", "month"], sort=False).size()
+    return [(forces.categories[f], months.categories[m], int(n)) for (f, m), n in counts.items()]
+
+
+def _skip_overlaps(pairs, seen: dict, source: tuple[int, str], report) -> list[tuple[str, str]]:
+    """The "same force and month once" rule for one file's (force, month, rows) ``pairs``:
+    those an earlier file (``seen``: pair -> first source) already gave, each recorded in
+    ``report.overlaps`` and logged."""
+    label, skipped = source[1], []
+    for force, month, rows in pairs:
         first_source = seen.setdefault((force, month), source)
         if first_source != source:
             first = first_source[1]
-            mask = usable & (forces.codes == force_code) & (months.codes == month_code)
-            reason[mask] = "overlapping_file"
+            skipped.append((force, month))
             report.overlaps.append(
                 {
                     "force": force,
                     "month": month,
                     "file": label,
                     "first_file": first,
-                    "rows_skipped": int(mask.sum()),
+                    "rows_skipped": rows,
                 }
             )
             log.warning(
@@ -468,7 +503,7 @@ def _mark_overlaps(raw, reason, seen, source: tuple[int, str], report) -> pd.Ser
                 label,
                 first,
             )
-    return reason
+    return skipped
 
 
 def _as_text(rows: pd.DataFrame) -> pd.DataFrame:

@@ -8,7 +8,9 @@ as from the events, from a small table built file by file (:func:`tally_police_u
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 
 import geopandas as gpd
 import pandas as pd
@@ -63,13 +65,29 @@ def tally_police_uk(
     ``engine`` ``"pandas"`` streams the files in this process, in batches of whole files
     of about :data:`psa_geo.police_uk.BATCH_ROWS` rows (police.uk's files hold one force's
     month each), so memory holds one batch of events; ``"dask"`` tallies them on a Dask
-    cluster (``scheduler``'s address, default a local cluster). ``read_options`` are
-    :func:`psa_geo.read_police_uk`'s.
+    cluster (:mod:`psa_geo.dask_engine`; ``scheduler``'s address, default a local cluster),
+    with the same tally and reports. ``read_options`` are :func:`psa_geo.read_police_uk`'s
+    (``today``, ``force``, ``cache_dir``, ``use_cache``).
     """
     if engine not in ENGINES:
         raise PsaGeoError(f"engine should be {' or '.join(ENGINES)}, got {engine!r}")
-    if engine != "pandas" or scheduler is not None:
-        raise PsaGeoError(f"engine {engine!r} is not available yet")  # issue 18 item 5
+    if scheduler is not None and engine != "dask":
+        raise PsaGeoError(f"a scheduler ({scheduler}) is for engine 'dask', not {engine!r}")
+    with one_outside_warning():
+        if engine == "dask":
+            from .dask_engine import tally_on_dask
+
+            tallies, ingest, placed = tally_on_dask(paths, areas, scheduler=scheduler,
+                                                    **read_options)  # fmt: skip
+        else:
+            tallies, ingest, placed = _tally_here(paths, areas, **read_options)
+    if placed.outside:
+        log.warning("%d events lie outside every LSOA of the study area", placed.outside)
+    return tallies, ingest, placed
+
+
+def _tally_here(paths, areas: gpd.GeoDataFrame, **read_options):
+    """:func:`tally_police_uk` in this process, a batch of files' events at a time."""
     placed = AssignReport()
 
     def each_batch(events: gpd.GeoDataFrame) -> pd.DataFrame:
@@ -77,14 +95,19 @@ def tally_police_uk(
         placed.add(report)
         return tally(assigned)
 
+    tallies, ingest = read_police_uk(paths, return_report=True, each_batch=each_batch,
+                                     **read_options)  # fmt: skip
+    return tally(tallies), ingest, placed
+
+
+@contextlib.contextmanager
+def one_outside_warning() -> Iterator[None]:
+    """:func:`psa_geo.assign_areas`' warning of events outside the area silenced, for a
+    caller that assigns part by part and warns once for all the parts."""
     assign_log = logging.getLogger(assign_areas.__module__)
     level = assign_log.level
-    assign_log.setLevel(logging.ERROR)  # one warning for all the files, below, not one each
+    assign_log.setLevel(logging.ERROR)
     try:
-        tallies, ingest = read_police_uk(paths, return_report=True, each_batch=each_batch,
-                                         **read_options)  # fmt: skip
+        yield
     finally:
         assign_log.setLevel(level)
-    if placed.outside:
-        log.warning("%d events lie outside every LSOA of the study area", placed.outside)
-    return tally(tallies), ingest, placed
