@@ -5,11 +5,12 @@ names and no blank or all-empty row: then each physical line is one row, and pya
 pandas read it the same way. Anything else raises :class:`NotPlain`, and the caller reads the
 file with pandas as before (psa_geo's line accounting, error messages and rejections).
 
-pyarrow parses the stream block by block, in threads, with quoting turned off: a quote,
-NUL, missing value (short row) or all-empty row in the result then means the file was not
-plain. A file larger than the cap is not plain either (pandas then refuses it). Every
-column but ``keep_text`` comes back dictionary-encoded (a pandas Categorical), so the checks
-run once per distinct value and the table stays small.
+pyarrow parses the stream in blocks of :data:`BLOCK_BYTES`, with quoting turned off, and each
+block is checked and converted as it comes, so no more than a block of parsed text is held
+beyond the result: a quote, NUL, missing value (short row) or all-empty row means the file was
+not plain. A file larger than the cap is not plain either (pandas then refuses it). Every
+column but ``keep_text`` comes back as a pandas Categorical (its categories sorted), so the
+checks run once per distinct value and the table stays small.
 """
 
 from __future__ import annotations
@@ -25,28 +26,47 @@ import pyarrow.csv as pacsv
 
 #: How much of the file's start is searched for the header line.
 HEADER_BYTES = 64 * 1024
+#: The Arrow memory pool of the parsed text: the system allocator's, which gives what is
+#: freed back to the system (mimalloc and jemalloc, pyarrow's defaults, hold on to it).
+POOL = pa.system_memory_pool()
+#: How many bytes of text pyarrow parses at a time (pyarrow reads some tens of blocks ahead).
+BLOCK_BYTES = 1024**2
+#: Every this many blocks, a column's blocks are folded into one: their dictionaries united,
+#: their text concatenated.
+FOLD_BLOCKS = 32
 _BOM = b"\xef\xbb\xbf"
+_DICTIONARY = pa.dictionary(pa.int32(), pa.string())
 
 
 class NotPlain(Exception):
     """The file is not a plain CSV (see the module docstring): read it with pandas."""
 
 
-def read_plain(open_stream: Callable, *, cap: int, keep_text: tuple[str, ...] = ()) -> pd.DataFrame:
+def read_plain(
+    open_stream: Callable,
+    *,
+    cap: int,
+    keep_text: tuple[str, ...] = (),
+    text_block: Callable[[pa.Array, int], pa.Array] | None = None,
+) -> pd.DataFrame:
     """The rows of the CSV that ``open_stream()`` opens (binary; at most ``cap`` bytes).
 
-    Columns are Categoricals of ``str`` categories, except those of ``keep_text`` (``str``).
-    Each row is one physical line, after the header's. Raises NotPlain when the file is not
-    plain (or larger than ``cap``).
+    Columns are Categoricals of sorted ``str`` categories, except those of ``keep_text``
+    (``str``, held as pyarrow arrays, one a block). ``text_block(values, first_row)``, where
+    given, is applied to each block of a ``keep_text`` column (``first_row``: the rows before
+    it) and its result is kept instead. Each row is one physical line, after the header's. Raises
+    NotPlain when the file is not plain (or larger than ``cap``).
     """
     with open_stream() as stream:
         header = _header(stream.read(HEADER_BYTES))
-    dictionary = pa.dictionary(pa.int32(), pa.string())
-    types = {name: pa.large_string() if name in keep_text else dictionary for name in header}
+    types = {name: pa.large_string() if name in keep_text else _DICTIONARY for name in header}
+    columns = {name: _Text() if name in keep_text else _Codes() for name in header}
+    rows = 0
     try:
         with open_stream() as stream:
-            table = pacsv.read_csv(
+            reader = pacsv.open_csv(
                 _Capped(stream, cap),
+                read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES),
                 parse_options=pacsv.ParseOptions(quote_char=False, ignore_empty_lines=False),
                 convert_options=pacsv.ConvertOptions(
                     column_types=types,
@@ -55,40 +75,101 @@ def read_plain(open_stream: Callable, *, cap: int, keep_text: tuple[str, ...] = 
                     check_utf8=True,
                 ),
             )
+            if reader.schema.names != header:
+                raise NotPlain("another header")
+            for block in reader:
+                _check_plain(block)
+                for name, values in zip(header, block.columns, strict=True):
+                    if name in keep_text and text_block:
+                        values = text_block(values, rows)
+                    columns[name].add(values)
+                rows += block.num_rows
     except pa.ArrowInvalid as exc:
         raise NotPlain(str(exc)) from None
-    if table.column_names != header or not table.num_rows:
-        raise NotPlain("another header, or no rows")
-    if any(table.column(name).null_count for name in header):
-        raise NotPlain("missing values (short rows)")
-    table = table.unify_dictionaries()
-    texts = [table.column(name) for name in header]
-    texts = [c.chunks[0].dictionary if pa.types.is_dictionary(c.type) else c for c in texts]
-    every = pa.chunked_array(
-        [c.cast(pa.large_string()) for t in texts for c in getattr(t, "chunks", [t])]
-    )
-    if any(pc.any(pc.match_substring(every, mark)).as_py() for mark in ('"', "\x00")):
-        raise NotPlain("quotes or NUL bytes")
-    frame = pd.DataFrame({name: column_values(table.column(name)) for name in header}, copy=False)
-    del table, every
+    if not rows:
+        raise NotPlain("no rows")
+    frame = pd.DataFrame({name: columns.pop(name).values() for name in header}, copy=False)
     pa.default_memory_pool().release_unused()  # the parser's buffers, back to the system
-    if _all_empty_rows(frame).any():
-        raise NotPlain("an all-empty row (a blank line to psa_geo)")
     return frame
 
 
-def _all_empty_rows(frame: pd.DataFrame) -> np.ndarray:
-    empty = np.ones(len(frame), dtype=bool)
-    for name in frame.columns:
-        values = frame[name]
-        if isinstance(values.dtype, pd.CategoricalDtype):
-            where = values.cat.categories.get_indexer([""])[0]
+class _Text:
+    """A text column read block by block (every :data:`FOLD_BLOCKS` blocks concatenated)."""
+
+    def __init__(self) -> None:
+        self.blocks: list[pa.Array] = []
+        self.folded: list[pa.Array] = []
+
+    def add(self, values: pa.Array) -> None:
+        self.blocks.append(values)
+        if len(self.blocks) >= FOLD_BLOCKS:
+            self.folded.append(pa.concat_arrays(self.blocks))
+            self.blocks = []
+
+    def values(self) -> pd.Series:
+        chunks = pa.chunked_array([*self.folded, *self.blocks], pa.large_string())
+        return pd.Series(pd.array(chunks, dtype="str"), copy=False)
+
+
+class _Codes:
+    """A dictionary column read block by block, as a Categorical: every :data:`FOLD_BLOCKS`
+    blocks, their dictionaries are united with the words so far (which keep their numbers)
+    and the rows' numbers kept in the smallest integer type."""
+
+    def __init__(self) -> None:
+        self.words = pa.array([], pa.string())
+        self.blocks: list[pa.DictionaryArray] = []
+        self.codes: list[np.ndarray] = []
+
+    def add(self, values: pa.DictionaryArray) -> None:
+        self.blocks.append(values if values.type == _DICTIONARY else values.cast(_DICTIONARY))
+        if len(self.blocks) >= FOLD_BLOCKS:
+            self._fold()
+
+    def _fold(self) -> None:
+        known = pa.DictionaryArray.from_arrays(pa.array([], pa.int32()), self.words)
+        known, *chunks = pa.chunked_array([known, *self.blocks]).unify_dictionaries().chunks
+        self.words, self.blocks = known.dictionary, []
+        for chunk in chunks:
+            indices = chunk.indices.fill_null(-1) if chunk.null_count else chunk.indices
+            self.codes.append(smallest(indices.to_numpy(), top=len(self.words)))
+
+    def values(self) -> pd.Series:
+        """The Categorical: the categories (``str``) sorted; nulls missing."""
+        self._fold()
+        order = pc.array_sort_indices(self.words).to_numpy()
+        rank = np.empty(len(order) + 1, dtype=np.int64)
+        rank[order], rank[-1] = np.arange(len(order)), -1  # a null (-1) stays -1
+        rank = smallest(rank, top=len(order))
+        codes = np.concatenate([rank[c] for c in self.codes] or [rank[:0]])
+        self.codes = []
+        categories = pd.Index(pd.array(self.words.take(order), dtype="str"))
+        cat = pd.Categorical.from_codes(codes, categories, validate=False)
+        return pd.Series(cat, copy=False)
+
+
+def _check_plain(block: pa.RecordBatch) -> None:
+    """Raise NotPlain if ``block`` has a missing value (a short row), a quote or NUL, or an
+    all-empty row."""
+    empty = np.ones(block.num_rows, dtype=bool)
+    for values in block.columns:
+        if values.null_count:
+            raise NotPlain("missing values (short rows)")
+        if pa.types.is_dictionary(values.type):
+            words = values.dictionary
+            where = pc.index(words, "").as_py()
             if where < 0:
-                return np.zeros(len(frame), dtype=bool)
-            empty &= values.cat.codes.to_numpy() == where
+                empty[:] = False
+            else:
+                empty &= values.indices.to_numpy() == where
         else:
-            empty &= (values == "").to_numpy()
-    return empty
+            words = values
+            empty &= pc.binary_length(values).to_numpy() == 0
+        text = text_bytes(words)
+        if (text == ord('"')).any() or (text == 0).any():
+            raise NotPlain("quotes or NUL bytes")
+    if empty.any():
+        raise NotPlain("an all-empty row (a blank line to psa_geo)")
 
 
 class _Capped(io.RawIOBase):
@@ -109,6 +190,24 @@ class _Capped(io.RawIOBase):
         return len(chunk)
 
 
+def text_offsets(values: pa.Array) -> np.ndarray:
+    """Where each value of the Arrow text array ``values`` starts in its data buffer (and
+    the last one ends): ``len(values) + 1`` positions."""
+    kind = np.int64 if pa.types.is_large_string(values.type) else np.int32
+    offsets = np.frombuffer(values.buffers()[1], dtype=kind)
+    return offsets[values.offset : values.offset + len(values) + 1]
+
+
+def text_bytes(values: pa.Array) -> np.ndarray:
+    """The data buffer of the Arrow text array ``values`` (as ``uint8``, no copy), from the
+    start of its first value to the end of its last (those of missing values included)."""
+    data = values.buffers()[2]
+    if data is None or not len(values):
+        return np.zeros(0, dtype=np.uint8)
+    offsets = text_offsets(values)
+    return np.frombuffer(data, dtype=np.uint8)[offsets[0] : offsets[-1]]
+
+
 def _header(start: bytes) -> list[str]:
     end = start.find(b"\n")
     if end < 0:
@@ -126,25 +225,28 @@ def _header(start: bytes) -> list[str]:
 
 
 def column_values(column: pa.ChunkedArray) -> pd.Series:
-    """An Arrow column as pandas: a dictionary as a Categorical of ``str`` categories (its
-    chunks sharing one dictionary), text as ``str``, numbers as numbers; nulls missing."""
+    """An Arrow column as pandas: a dictionary as a Categorical (:func:`categorical`), text
+    as ``str`` (sharing the Arrow buffers), numbers as numbers; nulls missing."""
     if pa.types.is_dictionary(column.type):
-        chunks = column.chunks
-        codes = np.concatenate(
-            [c.indices.fill_null(-1).to_numpy(zero_copy_only=False) for c in chunks]
-            or [np.zeros(0, dtype=np.int32)]
-        )
-        words = chunks[0].dictionary.to_pylist() if chunks else []
-        categories = pd.Index(words, dtype="str")
-        return pd.Series(pd.Categorical.from_codes(smallest(codes), categories, validate=False))
+        return categorical(column)
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
         return pd.Series(pd.array(column, dtype="str"), copy=False)
     return pd.Series(column.to_numpy(), copy=False)
 
 
-def smallest(codes: np.ndarray) -> np.ndarray:
-    """``codes`` in the smallest integer type that holds them (as pandas would)."""
-    top = int(codes.max()) if len(codes) else 0
+def categorical(column: pa.ChunkedArray) -> pd.Series:
+    """The dictionary column ``column`` as a Categorical: its chunks' dictionaries united,
+    the categories (``str``) sorted, the codes in the smallest integer type; nulls missing."""
+    codes = _Codes()
+    for chunk in column.chunks:
+        codes.add(chunk)
+    return codes.values()
+
+
+def smallest(codes: np.ndarray, *, top: int | None = None) -> np.ndarray:
+    """``codes`` in the smallest integer type that holds them (as pandas would), or that
+    holds ``top``."""
+    top = (int(codes.max()) if len(codes) else 0) if top is None else top
     for kind in (np.int8, np.int16, np.int32):
         if top <= np.iinfo(kind).max:
             return codes.astype(kind, copy=False)
