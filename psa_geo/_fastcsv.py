@@ -5,18 +5,19 @@ names and no blank or all-empty row: then each physical line is one row, and pya
 pandas read it the same way. Anything else raises :class:`NotPlain`, and the caller reads the
 file with pandas as before (psa_geo's line accounting, error messages and rejections).
 
-pyarrow parses the stream in blocks of :data:`BLOCK_BYTES`, with quoting turned off, and each
-block is checked and converted as it comes, so no more than a block of parsed text is held
-beyond the result: a quote, NUL, missing value (short row) or all-empty row means the file was
-not plain. A file larger than the cap is not plain either (pandas then refuses it). Every
+The text is read in pieces of :data:`PIECE_BYTES` whole lines (the next piece read in a
+thread meanwhile), and pyarrow parses each piece in threads, with quoting turned off; each
+piece is checked and kept in compact form as it comes, so no more than two pieces of text are
+held beyond the result: a quote, NUL, missing value (short row) or all-empty row means the file
+was not plain. A file larger than the cap is not plain either (pandas then refuses it). Every
 column but ``keep_text`` comes back as a pandas Categorical (its categories sorted), so the
 checks run once per distinct value and the table stays small.
 """
 
 from __future__ import annotations
 
-import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -24,16 +25,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-#: How much of the file's start is searched for the header line.
-HEADER_BYTES = 64 * 1024
-#: The Arrow memory pool of the parsed text: the system allocator's, which gives what is
-#: freed back to the system (mimalloc and jemalloc, pyarrow's defaults, hold on to it).
-POOL = pa.system_memory_pool()
-#: How many bytes of text pyarrow parses at a time (pyarrow reads some tens of blocks ahead).
-BLOCK_BYTES = 1024**2
-#: Every this many blocks, a column's blocks are folded into one: their dictionaries united,
+#: How much text (bytes, whole lines) is parsed at a time.
+PIECE_BYTES = 4 * 1024**2
+#: How much of a piece pyarrow parses in one block (the blocks of a piece parsed in threads).
+PARSE_BYTES = 1024**2
+#: Every this many pieces, a column's pieces are folded into one: their dictionaries united,
 #: their text concatenated.
-FOLD_BLOCKS = 32
+FOLD_PIECES = 8
 _BOM = b"\xef\xbb\xbf"
 _DICTIONARY = pa.dictionary(pa.int32(), pa.string())
 
@@ -52,40 +50,44 @@ def read_plain(
     """The rows of the CSV that ``open_stream()`` opens (binary; at most ``cap`` bytes).
 
     Columns are Categoricals of sorted ``str`` categories, except those of ``keep_text``
-    (``str``, held as pyarrow arrays, one a block). ``text_block(values, first_row)``, where
-    given, is applied to each block of a ``keep_text`` column (``first_row``: the rows before
-    it) and its result is kept instead. Each row is one physical line, after the header's. Raises
-    NotPlain when the file is not plain (or larger than ``cap``).
+    (``str``, held as pyarrow arrays). ``text_block(values, first_row)``, where given, is
+    applied to each piece of a ``keep_text`` column (``first_row``: the rows before it) and
+    its result is kept instead. Each row is one physical line, after the header's.
+    Raises NotPlain when the file is not plain (or larger than ``cap``).
     """
+    header, columns, rows = None, {}, 0
+    parse = pacsv.ParseOptions(quote_char=False, ignore_empty_lines=False)
     with open_stream() as stream:
-        header = _header(stream.read(HEADER_BYTES))
-    types = {name: pa.large_string() if name in keep_text else _DICTIONARY for name in header}
-    columns = {name: _Text() if name in keep_text else _Codes() for name in header}
-    rows = 0
-    try:
-        with open_stream() as stream:
-            reader = pacsv.open_csv(
-                _Capped(stream, cap),
-                read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES),
-                parse_options=pacsv.ParseOptions(quote_char=False, ignore_empty_lines=False),
-                convert_options=pacsv.ConvertOptions(
+        for piece in _pieces(stream, cap):
+            first = header is None
+            if first:
+                header = _header(bytes(piece[:HEADER_BYTES]))
+                types = {name: pa.large_string() if name in keep_text else _DICTIONARY
+                         for name in header}  # fmt: skip
+                convert = pacsv.ConvertOptions(
                     column_types=types,
                     strings_can_be_null=False,
                     quoted_strings_can_be_null=False,
                     check_utf8=True,
-                ),
+                )
+                columns = {name: _Text() if name in keep_text else _Codes() for name in header}
+            options = pacsv.ReadOptions(
+                column_names=header, skip_rows=1 if first else 0, block_size=PARSE_BYTES
             )
-            if reader.schema.names != header:
-                raise NotPlain("another header")
-            for block in reader:
-                _check_plain(block)
-                for name, values in zip(header, block.columns, strict=True):
-                    if name in keep_text and text_block:
-                        values = text_block(values, rows)
-                    columns[name].add(values)
-                rows += block.num_rows
-    except pa.ArrowInvalid as exc:
-        raise NotPlain(str(exc)) from None
+            try:
+                table = pacsv.read_csv(
+                    pa.py_buffer(piece), read_options=options, parse_options=parse,
+                    convert_options=convert,
+                ).unify_dictionaries()  # fmt: skip
+            except pa.ArrowInvalid as exc:
+                raise NotPlain(str(exc)) from None
+            _check_plain(table)
+            for name, values in zip(header, table.columns, strict=True):
+                values = values.combine_chunks()
+                if name in keep_text and text_block:
+                    values = text_block(values, rows)
+                columns[name].add(values)
+            rows += table.num_rows
     if not rows:
         raise NotPlain("no rows")
     frame = pd.DataFrame({name: columns.pop(name).values() for name in header}, copy=False)
@@ -93,8 +95,35 @@ def read_plain(
     return frame
 
 
+#: How much of the first piece is searched for the header line.
+HEADER_BYTES = 64 * 1024
+
+
+def _pieces(stream, cap: int) -> Iterator[bytes | memoryview]:
+    """The bytes of ``stream`` in pieces of whole lines (each ending in LF), the next one
+    read in a thread meanwhile; NotPlain beyond ``cap`` bytes or at a quote or NUL byte."""
+    with ThreadPoolExecutor(1, thread_name_prefix="psa_geo-read") as reading:
+        ahead = reading.submit(stream.read, PIECE_BYTES)
+        rest, size = b"", 0
+        while data := ahead.result():
+            size += len(data)
+            if size > cap:
+                raise NotPlain("larger than the cap")
+            if data.find(b'"') >= 0 or data.find(b"\x00") >= 0:
+                raise NotPlain("quotes or NUL bytes")
+            ahead = reading.submit(stream.read, PIECE_BYTES)
+            end = data.rfind(b"\n") + 1
+            if not end:
+                rest += data
+                continue
+            yield b"".join((rest, memoryview(data)[:end])) if rest else memoryview(data)[:end]
+            rest = data[end:]
+        if rest:
+            yield memoryview(rest)
+
+
 class _Text:
-    """A text column read block by block (every :data:`FOLD_BLOCKS` blocks concatenated)."""
+    """A text column read piece by piece (every :data:`FOLD_PIECES` pieces concatenated)."""
 
     def __init__(self) -> None:
         self.blocks: list[pa.Array] = []
@@ -102,7 +131,7 @@ class _Text:
 
     def add(self, values: pa.Array) -> None:
         self.blocks.append(values)
-        if len(self.blocks) >= FOLD_BLOCKS:
+        if len(self.blocks) >= FOLD_PIECES:
             self.folded.append(pa.concat_arrays(self.blocks))
             self.blocks = []
 
@@ -112,8 +141,8 @@ class _Text:
 
 
 class _Codes:
-    """A dictionary column read block by block, as a Categorical: every :data:`FOLD_BLOCKS`
-    blocks, their dictionaries are united with the words so far (which keep their numbers)
+    """A dictionary column read piece by piece, as a Categorical: every :data:`FOLD_PIECES`
+    pieces, their dictionaries are united with the words so far (which keep their numbers)
     and the rows' numbers kept in the smallest integer type."""
 
     def __init__(self) -> None:
@@ -123,7 +152,7 @@ class _Codes:
 
     def add(self, values: pa.DictionaryArray) -> None:
         self.blocks.append(values if values.type == _DICTIONARY else values.cast(_DICTIONARY))
-        if len(self.blocks) >= FOLD_BLOCKS:
+        if len(self.blocks) >= FOLD_PIECES:
             self._fold()
 
     def _fold(self) -> None:
@@ -148,46 +177,25 @@ class _Codes:
         return pd.Series(cat, copy=False)
 
 
-def _check_plain(block: pa.RecordBatch) -> None:
-    """Raise NotPlain if ``block`` has a missing value (a short row), a quote or NUL, or an
-    all-empty row."""
-    empty = np.ones(block.num_rows, dtype=bool)
-    for values in block.columns:
-        if values.null_count:
-            raise NotPlain("missing values (short rows)")
-        if pa.types.is_dictionary(values.type):
-            words = values.dictionary
-            where = pc.index(words, "").as_py()
-            if where < 0:
-                empty[:] = False
-            else:
-                empty &= values.indices.to_numpy() == where
+def _check_plain(table: pa.Table) -> None:
+    """Raise NotPlain if ``table`` (its dictionaries united) has a missing value (a short
+    row) or an all-empty row."""
+    if any(column.null_count for column in table.columns):
+        raise NotPlain("missing values (short rows)")
+    empty = np.ones(table.num_rows, dtype=bool)  # the rows empty in every column so far
+    text_last = sorted(table.columns, key=lambda c: not pa.types.is_dictionary(c.type))
+    for column in text_last:
+        if not empty.any():
+            return
+        if pa.types.is_dictionary(column.type):
+            blank = np.flatnonzero(np.diff(text_offsets(column.chunk(0).dictionary)) == 0)
+            if not len(blank):
+                return
+            empty &= np.concatenate([c.indices.to_numpy() == blank[0] for c in column.chunks])
         else:
-            words = values
-            empty &= pc.binary_length(values).to_numpy() == 0
-        text = text_bytes(words)
-        if (text == ord('"')).any() or (text == 0).any():
-            raise NotPlain("quotes or NUL bytes")
+            empty &= np.concatenate([np.diff(text_offsets(c)) == 0 for c in column.chunks])
     if empty.any():
         raise NotPlain("an all-empty row (a blank line to psa_geo)")
-
-
-class _Capped(io.RawIOBase):
-    """``stream``, refusing (NotPlain) to read beyond ``cap`` bytes."""
-
-    def __init__(self, stream, cap: int) -> None:
-        self._stream, self._left = stream, cap
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        chunk = self._stream.read(len(buffer))
-        self._left -= len(chunk)
-        if self._left < 0:
-            raise NotPlain("larger than the cap")
-        buffer[: len(chunk)] = chunk
-        return len(chunk)
 
 
 def text_offsets(values: pa.Array) -> np.ndarray:

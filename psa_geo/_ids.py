@@ -134,6 +134,18 @@ def repeats(ids: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     return candidates[again], nth[again] + 1
 
 
+def rows_holding(values: pa.ChunkedArray, byte: bytes) -> int:
+    """How many values of the text ``values`` hold ``byte`` (one byte; found by numpy, many
+    times faster than pyarrow's ``match_substring``)."""
+    rows = 0
+    for chunk in values.chunks:
+        offsets = text_offsets(chunk)
+        data = np.frombuffer(chunk.buffers()[2] or b"", dtype=np.uint8)[offsets[0] : offsets[-1]]
+        found = np.flatnonzero(data == ord(byte)) + offsets[0]
+        rows += len(np.unique(np.searchsorted(offsets, found, side="right")))
+    return rows
+
+
 def _take(values: pa.ChunkedArray, rows: np.ndarray) -> pa.Array:
     """``values[rows]`` (``rows`` ascending), taken chunk by chunk (pyarrow's ``take`` of a
     chunked array first concatenates its chunks: a copy of all the text)."""
