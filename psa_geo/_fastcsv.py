@@ -5,17 +5,19 @@ names and no blank or all-empty row: then each physical line is one row, and pya
 pandas read it the same way. Anything else raises :class:`NotPlain`, and the caller reads the
 file with pandas as before (psa_geo's line accounting, error messages and rejections).
 
-pyarrow parses the stream block by block, in threads, with quoting turned off: a quote,
-NUL, missing value (short row) or all-empty row in the result then means the file was not
-plain. A file larger than the cap is not plain either (pandas then refuses it). Every
-column but ``keep_text`` comes back dictionary-encoded (a pandas Categorical), so the checks
-run once per distinct value and the table stays small.
+The text is read in pieces of :data:`PIECE_BYTES` whole lines (the next piece read in a
+thread meanwhile), and pyarrow parses each piece in threads, with quoting turned off; each
+piece is checked and kept in compact form as it comes, so no more than two pieces of text are
+held beyond the result: a quote, NUL, missing value (short row) or all-empty row means the file
+was not plain. A file larger than the cap is not plain either (pandas then refuses it). Every
+column but ``keep_text`` comes back as a pandas Categorical (its categories sorted), so the
+checks run once per distinct value and the table stays small.
 """
 
 from __future__ import annotations
 
-import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -23,90 +25,195 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-#: How much of the file's start is searched for the header line.
-HEADER_BYTES = 64 * 1024
+#: How much text (bytes, whole lines) is parsed at a time.
+PIECE_BYTES = 4 * 1024**2
+#: How much of a piece pyarrow parses in one block (the blocks of a piece parsed in threads).
+PARSE_BYTES = 1024**2
+#: Every this many pieces, a column's pieces are folded into one: their dictionaries united,
+#: their text concatenated.
+FOLD_PIECES = 8
 _BOM = b"\xef\xbb\xbf"
+_DICTIONARY = pa.dictionary(pa.int32(), pa.string())
 
 
 class NotPlain(Exception):
     """The file is not a plain CSV (see the module docstring): read it with pandas."""
 
 
-def read_plain(open_stream: Callable, *, cap: int, keep_text: tuple[str, ...] = ()) -> pd.DataFrame:
+def read_plain(
+    open_stream: Callable,
+    *,
+    cap: int,
+    keep_text: tuple[str, ...] = (),
+    text_block: Callable[[pa.Array, int], pa.Array] | None = None,
+) -> pd.DataFrame:
     """The rows of the CSV that ``open_stream()`` opens (binary; at most ``cap`` bytes).
 
-    Columns are Categoricals of ``str`` categories, except those of ``keep_text`` (``str``).
-    Each row is one physical line, after the header's. Raises NotPlain when the file is not
-    plain (or larger than ``cap``).
+    Columns are Categoricals of sorted ``str`` categories, except those of ``keep_text``
+    (``str``, held as pyarrow arrays). ``text_block(values, first_row)``, where given, is
+    applied to each piece of a ``keep_text`` column (``first_row``: the rows before it) and
+    its result is kept instead. Each row is one physical line, after the header's.
+    Raises NotPlain when the file is not plain (or larger than ``cap``).
     """
+    header, columns, rows = None, {}, 0
+    parse = pacsv.ParseOptions(quote_char=False, ignore_empty_lines=False)
     with open_stream() as stream:
-        header = _header(stream.read(HEADER_BYTES))
-    dictionary = pa.dictionary(pa.int32(), pa.string())
-    types = {name: pa.large_string() if name in keep_text else dictionary for name in header}
-    try:
-        with open_stream() as stream:
-            table = pacsv.read_csv(
-                _Capped(stream, cap),
-                parse_options=pacsv.ParseOptions(quote_char=False, ignore_empty_lines=False),
-                convert_options=pacsv.ConvertOptions(
+        for piece in _pieces(stream, cap):
+            first = header is None
+            if first:
+                header = _header(bytes(piece[:HEADER_BYTES]))
+                types = {name: pa.large_string() if name in keep_text else _DICTIONARY
+                         for name in header}  # fmt: skip
+                convert = pacsv.ConvertOptions(
                     column_types=types,
                     strings_can_be_null=False,
                     quoted_strings_can_be_null=False,
                     check_utf8=True,
-                ),
+                )
+                columns = {name: _Text() if name in keep_text else _Codes() for name in header}
+            options = pacsv.ReadOptions(
+                column_names=header, skip_rows=1 if first else 0, block_size=PARSE_BYTES
             )
-    except pa.ArrowInvalid as exc:
-        raise NotPlain(str(exc)) from None
-    if table.column_names != header or not table.num_rows:
-        raise NotPlain("another header, or no rows")
-    if any(table.column(name).null_count for name in header):
-        raise NotPlain("missing values (short rows)")
-    table = table.unify_dictionaries()
-    texts = [table.column(name) for name in header]
-    texts = [c.chunks[0].dictionary if pa.types.is_dictionary(c.type) else c for c in texts]
-    every = pa.chunked_array(
-        [c.cast(pa.large_string()) for t in texts for c in getattr(t, "chunks", [t])]
-    )
-    if any(pc.any(pc.match_substring(every, mark)).as_py() for mark in ('"', "\x00")):
-        raise NotPlain("quotes or NUL bytes")
-    frame = pd.DataFrame({name: column_values(table.column(name)) for name in header}, copy=False)
-    del table, every
+            try:
+                table = pacsv.read_csv(
+                    pa.py_buffer(piece), read_options=options, parse_options=parse,
+                    convert_options=convert,
+                ).unify_dictionaries()  # fmt: skip
+            except pa.ArrowInvalid as exc:
+                raise NotPlain(str(exc)) from None
+            _check_plain(table)
+            for name, values in zip(header, table.columns, strict=True):
+                values = values.combine_chunks()
+                if name in keep_text and text_block:
+                    values = text_block(values, rows)
+                columns[name].add(values)
+            rows += table.num_rows
+    if not rows:
+        raise NotPlain("no rows")
+    frame = pd.DataFrame({name: columns.pop(name).values() for name in header}, copy=False)
     pa.default_memory_pool().release_unused()  # the parser's buffers, back to the system
-    if _all_empty_rows(frame).any():
-        raise NotPlain("an all-empty row (a blank line to psa_geo)")
     return frame
 
 
-def _all_empty_rows(frame: pd.DataFrame) -> np.ndarray:
-    empty = np.ones(len(frame), dtype=bool)
-    for name in frame.columns:
-        values = frame[name]
-        if isinstance(values.dtype, pd.CategoricalDtype):
-            where = values.cat.categories.get_indexer([""])[0]
-            if where < 0:
-                return np.zeros(len(frame), dtype=bool)
-            empty &= values.cat.codes.to_numpy() == where
+#: How much of the first piece is searched for the header line.
+HEADER_BYTES = 64 * 1024
+
+
+def _pieces(stream, cap: int) -> Iterator[bytes | memoryview]:
+    """The bytes of ``stream`` in pieces of whole lines (each ending in LF), the next one
+    read in a thread meanwhile; NotPlain beyond ``cap`` bytes or at a quote or NUL byte."""
+    with ThreadPoolExecutor(1, thread_name_prefix="psa_geo-read") as reading:
+        ahead = reading.submit(stream.read, PIECE_BYTES)
+        rest, size = b"", 0
+        while data := ahead.result():
+            size += len(data)
+            if size > cap:
+                raise NotPlain("larger than the cap")
+            if data.find(b'"') >= 0 or data.find(b"\x00") >= 0:
+                raise NotPlain("quotes or NUL bytes")
+            ahead = reading.submit(stream.read, PIECE_BYTES)
+            end = data.rfind(b"\n") + 1
+            if not end:
+                rest += data
+                continue
+            yield b"".join((rest, memoryview(data)[:end])) if rest else memoryview(data)[:end]
+            rest = data[end:]
+        if rest:
+            yield memoryview(rest)
+
+
+class _Text:
+    """A text column read piece by piece (every :data:`FOLD_PIECES` pieces concatenated)."""
+
+    def __init__(self) -> None:
+        self.blocks: list[pa.Array] = []
+        self.folded: list[pa.Array] = []
+
+    def add(self, values: pa.Array) -> None:
+        self.blocks.append(values)
+        if len(self.blocks) >= FOLD_PIECES:
+            self.folded.append(pa.concat_arrays(self.blocks))
+            self.blocks = []
+
+    def values(self) -> pd.Series:
+        chunks = pa.chunked_array([*self.folded, *self.blocks], pa.large_string())
+        return pd.Series(pd.array(chunks, dtype="str"), copy=False)
+
+
+class _Codes:
+    """A dictionary column read piece by piece, as a Categorical: every :data:`FOLD_PIECES`
+    pieces, their dictionaries are united with the words so far (which keep their numbers)
+    and the rows' numbers kept in the smallest integer type."""
+
+    def __init__(self) -> None:
+        self.words = pa.array([], pa.string())
+        self.blocks: list[pa.DictionaryArray] = []
+        self.codes: list[np.ndarray] = []
+
+    def add(self, values: pa.DictionaryArray) -> None:
+        self.blocks.append(values if values.type == _DICTIONARY else values.cast(_DICTIONARY))
+        if len(self.blocks) >= FOLD_PIECES:
+            self._fold()
+
+    def _fold(self) -> None:
+        known = pa.DictionaryArray.from_arrays(pa.array([], pa.int32()), self.words)
+        known, *chunks = pa.chunked_array([known, *self.blocks]).unify_dictionaries().chunks
+        self.words, self.blocks = known.dictionary, []
+        for chunk in chunks:
+            indices = chunk.indices.fill_null(-1) if chunk.null_count else chunk.indices
+            self.codes.append(smallest(indices.to_numpy(), top=len(self.words)))
+
+    def values(self) -> pd.Series:
+        """The Categorical: the categories (``str``) sorted; nulls missing."""
+        self._fold()
+        order = pc.array_sort_indices(self.words).to_numpy()
+        rank = np.empty(len(order) + 1, dtype=np.int64)
+        rank[order], rank[-1] = np.arange(len(order)), -1  # a null (-1) stays -1
+        rank = smallest(rank, top=len(order))
+        codes = np.concatenate([rank[c] for c in self.codes] or [rank[:0]])
+        self.codes = []
+        categories = pd.Index(pd.array(self.words.take(order), dtype="str"))
+        cat = pd.Categorical.from_codes(codes, categories, validate=False)
+        return pd.Series(cat, copy=False)
+
+
+def _check_plain(table: pa.Table) -> None:
+    """Raise NotPlain if ``table`` (its dictionaries united) has a missing value (a short
+    row) or an all-empty row."""
+    if any(column.null_count for column in table.columns):
+        raise NotPlain("missing values (short rows)")
+    empty = np.ones(table.num_rows, dtype=bool)  # the rows empty in every column so far
+    text_last = sorted(table.columns, key=lambda c: not pa.types.is_dictionary(c.type))
+    for column in text_last:
+        if not empty.any():
+            return
+        if pa.types.is_dictionary(column.type):
+            blank = np.flatnonzero(np.diff(text_offsets(column.chunk(0).dictionary)) == 0)
+            if not len(blank):
+                return
+            empty &= np.concatenate([c.indices.to_numpy() == blank[0] for c in column.chunks])
         else:
-            empty &= (values == "").to_numpy()
-    return empty
+            empty &= np.concatenate([np.diff(text_offsets(c)) == 0 for c in column.chunks])
+    if empty.any():
+        raise NotPlain("an all-empty row (a blank line to psa_geo)")
 
 
-class _Capped(io.RawIOBase):
-    """``stream``, refusing (NotPlain) to read beyond ``cap`` bytes."""
+def text_offsets(values: pa.Array) -> np.ndarray:
+    """Where each value of the Arrow text array ``values`` starts in its data buffer (and
+    the last one ends): ``len(values) + 1`` positions."""
+    kind = np.int64 if pa.types.is_large_string(values.type) else np.int32
+    offsets = np.frombuffer(values.buffers()[1], dtype=kind)
+    return offsets[values.offset : values.offset + len(values) + 1]
 
-    def __init__(self, stream, cap: int) -> None:
-        self._stream, self._left = stream, cap
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        chunk = self._stream.read(len(buffer))
-        self._left -= len(chunk)
-        if self._left < 0:
-            raise NotPlain("larger than the cap")
-        buffer[: len(chunk)] = chunk
-        return len(chunk)
+def text_bytes(values: pa.Array) -> np.ndarray:
+    """The data buffer of the Arrow text array ``values`` (as ``uint8``, no copy), from the
+    start of its first value to the end of its last (those of missing values included)."""
+    data = values.buffers()[2]
+    if data is None or not len(values):
+        return np.zeros(0, dtype=np.uint8)
+    offsets = text_offsets(values)
+    return np.frombuffer(data, dtype=np.uint8)[offsets[0] : offsets[-1]]
 
 
 def _header(start: bytes) -> list[str]:
@@ -126,25 +233,28 @@ def _header(start: bytes) -> list[str]:
 
 
 def column_values(column: pa.ChunkedArray) -> pd.Series:
-    """An Arrow column as pandas: a dictionary as a Categorical of ``str`` categories (its
-    chunks sharing one dictionary), text as ``str``, numbers as numbers; nulls missing."""
+    """An Arrow column as pandas: a dictionary as a Categorical (:func:`categorical`), text
+    as ``str`` (sharing the Arrow buffers), numbers as numbers; nulls missing."""
     if pa.types.is_dictionary(column.type):
-        chunks = column.chunks
-        codes = np.concatenate(
-            [c.indices.fill_null(-1).to_numpy(zero_copy_only=False) for c in chunks]
-            or [np.zeros(0, dtype=np.int32)]
-        )
-        words = chunks[0].dictionary.to_pylist() if chunks else []
-        categories = pd.Index(words, dtype="str")
-        return pd.Series(pd.Categorical.from_codes(smallest(codes), categories, validate=False))
+        return categorical(column)
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
         return pd.Series(pd.array(column, dtype="str"), copy=False)
     return pd.Series(column.to_numpy(), copy=False)
 
 
-def smallest(codes: np.ndarray) -> np.ndarray:
-    """``codes`` in the smallest integer type that holds them (as pandas would)."""
-    top = int(codes.max()) if len(codes) else 0
+def categorical(column: pa.ChunkedArray) -> pd.Series:
+    """The dictionary column ``column`` as a Categorical: its chunks' dictionaries united,
+    the categories (``str``) sorted, the codes in the smallest integer type; nulls missing."""
+    codes = _Codes()
+    for chunk in column.chunks:
+        codes.add(chunk)
+    return codes.values()
+
+
+def smallest(codes: np.ndarray, *, top: int | None = None) -> np.ndarray:
+    """``codes`` in the smallest integer type that holds them (as pandas would), or that
+    holds ``top``."""
+    top = (int(codes.max()) if len(codes) else 0) if top is None else top
     for kind in (np.int8, np.int16, np.int32):
         if top <= np.iinfo(kind).max:
             return codes.astype(kind, copy=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import logging
 import zipfile
 import zlib
@@ -17,9 +18,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyproj
 import shapely
+from geopandas.array import GeometryArray
+from isal import igzip, isal_zlib
 
-from . import _csvlines, _fastcsv, cache
+from . import _csvlines, _fastcsv, _ids, cache
 from .errors import InputFileError
 from .events import CRS, IngestReport
 
@@ -228,7 +232,7 @@ def _count_accepted(report: IngestReport, events: gpd.GeoDataFrame, located: np.
     without = int((~located).sum())  # their geometry is the empty point
     report.without_location += without
     report.located += len(events) - without
-    return int(events["event_id"].str.contains("#", regex=False).sum())
+    return _ids.rows_holding(_arrow_text(events["event_id"]), b"#")
 
 
 def _finish_report(report: IngestReport, repeats: int) -> None:
@@ -321,9 +325,12 @@ def _iter_zip(path: Path, *, force: str | None = None) -> Iterator[tuple[str, Ca
 def _open_file(path: Path, native: bool):
     if not native:
         return _csvlines.open_counted(path, label=str(path))
-    if path.suffix.lower() == ".gz":
-        return pa.input_stream(str(path), compression="gzip")
-    return _csvlines._OPENERS.get(path.suffix.lower(), open)(path, "rb")
+    suffix = path.suffix.lower()
+    if suffix == ".gz":
+        return igzip.open(path, "rb")  # ISA-L's inflate: about twice as fast as zlib's
+    if suffix in _csvlines._OPENERS:
+        return _csvlines._OPENERS[suffix](path, "rb")
+    return pa.input_stream(str(path))  # read by Arrow itself, not through Python
 
 
 def _read_cached(label: str, opener: Callable, open_bytes: Callable, folder: Path | None):
@@ -346,14 +353,24 @@ def _read_rows(label: str, opener: Callable) -> tuple[pd.DataFrame, _csvlines.Li
 
     A plain file is read by pyarrow (:mod:`psa_geo._fastcsv`); any other by pandas, which
     places rows spanning several lines and blank lines. Text columns come back as
-    Categoricals (``Crime ID`` as text), so the checks run once per distinct value.
+    Categoricals (``Crime ID`` as text), so the checks run once per distinct value. pyarrow
+    stores each row's fallback event id beneath its blank (missing) Crime ID
+    (:func:`psa_geo._ids.hide_fallback_ids`), so that event_id and crime_id share the text.
     """
     frame = None
+    name = pa.scalar(_file_name(label), pa.large_string())
+
+    def hide_fallback_ids(ids: pa.Array, first_row: int) -> pa.Array:
+        return _ids.hide_fallback_ids(ids, lambda at: _fallback_ids(name, at + first_row + 2))
+
     # Not plain, or unreadable: pandas reads it, placing every line and naming any problem.
     with contextlib.suppress(_fastcsv.NotPlain, pa.ArrowException, OSError, EOFError,
-                             zlib.error, zipfile.BadZipFile):  # fmt: skip
+                             zlib.error, isal_zlib.error, zipfile.BadZipFile):  # fmt: skip
         frame = _fastcsv.read_plain(
-            partial(opener, True), cap=_csvlines.MAX_UNCOMPRESSED_BYTES, keep_text=("Crime ID",)
+            partial(opener, True),
+            cap=_csvlines.MAX_UNCOMPRESSED_BYTES,
+            keep_text=("Crime ID",),
+            text_block=hide_fallback_ids,
         )
     if frame is None:
         raw, lines = _read_csv(label, opener(False))
@@ -364,10 +381,12 @@ def _read_rows(label: str, opener: Callable) -> tuple[pd.DataFrame, _csvlines.Li
     _check_columns(label, frame.columns)
     n = len(frame)
     rows = np.arange(2, n + 2, dtype=np.int64)  # one line each, after the header
-    lines = _csvlines.Lines(rows, np.ones(n, dtype=np.int64), np.zeros(n, dtype=bool), n + 1, 1)
+    lines = _csvlines.Lines(rows, np.broadcast_to(np.int64(1), n), np.broadcast_to(False, n),
+                            n + 1, 1)  # fmt: skip
     source = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), pd.Index([label], dtype="str"))
-    frame = frame.assign(source_file=source, source_row=rows)
-    return frame, lines, np.full(n, "", dtype=object)
+    frame = pd.DataFrame({**frame, "source_file": source, "source_row": rows}, copy=False)
+    no_reason = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), pd.Index([""], dtype="str"))
+    return frame, lines, no_reason
 
 
 def _read_csv(label: str, source) -> tuple[pd.DataFrame, _csvlines.Lines]:
@@ -405,7 +424,7 @@ def _by_value(values: pd.Series, func: Callable[[pd.Series], pd.Series]) -> pd.S
     cat = values.array
     distinct = pd.Series(cat.categories).astype("str")
     per_value = func(pd.concat([distinct, pd.Series([np.nan], dtype="str")], ignore_index=True))
-    return per_value.take(np.where(cat.codes < 0, len(distinct), cat.codes)).reset_index(drop=True)
+    return pd.Series(per_value.to_numpy()[cat.codes], copy=False)  # code -1: the last, missing
 
 
 def _mask(values: pd.Series, func: Callable[[pd.Series], pd.Series]) -> np.ndarray:
@@ -415,10 +434,13 @@ def _mask(values: pd.Series, func: Callable[[pd.Series], pd.Series]) -> np.ndarr
 
 def _reject_reasons(raw: pd.DataFrame, known_forces: set[str], *, today: dt.date) -> pd.Series:
     """A reason code per row (NaN for usable rows); the first failing check wins."""
-    reason = pd.Series(np.nan, index=raw.index, dtype=object)
+    reason = np.full(len(raw), np.nan, dtype=object)
+    undecided = np.ones(len(raw), dtype=bool)
 
     def flag(mask, code):
-        reason[mask & reason.isna().to_numpy()] = code
+        hit = mask & undecided
+        reason[hit] = code
+        undecided[hit] = False
 
     month = raw["Month"]
     flag(_mask(month, lambda m: ~m.str.fullmatch(r"\d{4}-(0[1-9]|1[0-2])")), "bad_month")
@@ -433,15 +455,26 @@ def _reject_reasons(raw: pd.DataFrame, known_forces: set[str], *, today: dt.date
     outside = ~_between(lon, *_LON_RANGE) | ~_between(lat, *_LAT_RANGE)
     flag(~np.isnan(lon) & ~np.isnan(lat) & outside, "outside_great_britain")
     flag(_mask(raw["Crime type"], lambda v: v.str.strip() == ""), "missing_crime_type")
-    return reason
+    return pd.Series(reason, index=raw.index, dtype=object)
 
 
 def _coordinates(raw: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Longitude and latitude as numbers (NaN where blank or not a number)."""
-    return tuple(
-        _by_value(raw[c], lambda v: pd.to_numeric(v, errors="coerce")).to_numpy(np.float64)
-        for c in ("Longitude", "Latitude")
-    )
+    return tuple(_numbers(raw[c].array)[raw[c].array.codes] for c in ("Longitude", "Latitude"))
+
+
+def _numbers(values: pd.Categorical) -> np.ndarray:
+    """The categories of ``values`` as numbers (NaN where not a number), and NaN after them
+    (for code -1). As ``pd.to_numeric(errors="coerce")``; plain decimals (nearly all)
+    converted by Arrow, to the same bits, the rest by pandas."""
+    words = pa.array(values.categories.array, pa.string())
+    plain = pc.match_substring_regex(words, r"^-?[0-9]+(\.[0-9]+)?$").to_numpy(zero_copy_only=False)
+    out = np.full(len(words) + 1, np.nan)
+    out[:-1][plain] = pc.cast(words.filter(plain), pa.float64()).to_numpy()
+    if not plain.all():
+        rest = pd.Series(words.filter(~plain), dtype="str")
+        out[:-1][~plain] = pd.to_numeric(rest, errors="coerce").to_numpy(np.float64)
+    return out
 
 
 def _between(values: np.ndarray, low: float, high: float) -> np.ndarray:
@@ -472,9 +505,12 @@ def _mark_skipped(raw, reason: pd.Series, skipped: list[tuple[str, str]]) -> pd.
 def _usable_pairs(raw: pd.DataFrame, usable: np.ndarray) -> list[tuple[str, str, int]]:
     """The (force, month, rows) of the ``usable`` rows, in order of first appearance."""
     forces, months = raw["Falls within"].array, raw["Month"].array
-    pairs = pd.DataFrame({"force": forces.codes[usable], "month": months.codes[usable]})
-    counts = pairs.groupby(["force", "month"], sort=False).size()
-    return [(forces.categories[f], months.categories[m], int(n)) for (f, m), n in counts.items()]
+    width = len(months.categories) + 1
+    pairs = forces.codes.astype(np.int64)[usable] * width + months.codes[usable]
+    which, distinct = pd.factorize(pairs)  # in order of appearance
+    counts = np.bincount(which, minlength=len(distinct))
+    return [(forces.categories[pair // width], months.categories[pair % width], int(n))
+            for pair, n in zip(distinct.tolist(), counts.tolist(), strict=True)]  # fmt: skip
 
 
 def _skip_overlaps(pairs, seen: dict, source: tuple[int, str], report) -> list[tuple[str, str]]:
@@ -507,15 +543,17 @@ def _skip_overlaps(pairs, seen: dict, source: tuple[int, str], report) -> list[t
 
 
 def _as_text(rows: pd.DataFrame) -> pd.DataFrame:
-    """``rows`` with their Categoricals as text, as the files hold them."""
-    return rows.astype(
+    """``rows`` with their Categoricals as text, and blank Crime IDs (read as missing) as
+    empty text, as the files hold them."""
+    text = rows.astype(
         {c: "str" for c in rows.columns if isinstance(rows[c].dtype, pd.CategoricalDtype)}
     )
+    return text.fillna({"Crime ID": ""}) if "Crime ID" in text else text
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     """The rows of ``frames`` (one per file) in one frame, Categoricals kept (their
-    categories united; a column a file lacks is missing there)."""
+    categories united and sorted; a column a file lacks is missing there)."""
     if len(frames) == 1:
         return frames[0].reset_index(drop=True)
     columns = list(dict.fromkeys(c for frame in frames for c in frame.columns))
@@ -536,45 +574,37 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
 
 def _union(parts: list, lengths: list[int]) -> pd.Series:
     """The Categoricals ``parts`` (None: ``length`` missing values) end to end, their
-    categories united in order of appearance."""
-    present = [p for p in parts if p is not None]
-    words = pd.Index(pd.unique(np.concatenate([p.categories.to_numpy(dtype=object)
-                                               for p in present])))  # fmt: skip
-    codes = []
+    categories united (and sorted)."""
+    chunks = []
     for part, length in zip(parts, lengths, strict=True):
         if part is None:
-            codes.append(np.full(length, -1, dtype=np.int64))
+            chunks.append(pa.nulls(length, pa.dictionary(pa.int32(), pa.string())))
             continue
-        recode = np.append(words.get_indexer(part.categories.to_numpy(dtype=object)), -1)
-        codes.append(recode[part.codes])
-    categories = pd.Index(words, dtype="str")
-    return pd.Series(pd.Categorical.from_codes(_fastcsv.smallest(np.concatenate(codes)),
-                                               categories, validate=False))  # fmt: skip
+        codes = part.codes.astype(np.int32)
+        words = pa.array(part.categories.array).cast(pa.string())
+        chunks.append(pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), words))
+    return _fastcsv.categorical(pa.chunked_array(chunks))
 
 
 def _to_events(good: pd.DataFrame) -> tuple[gpd.GeoDataFrame, np.ndarray]:
-    """The canonical events of the usable rows ``good``, and which of them have a point."""
+    """The canonical events of the usable rows ``good``, and which of them have a point.
+
+    ``source``, ``date_precision`` and ``category`` are Categoricals; ``crime_id`` is the
+    Crime ID as in the file, missing where blank, and shares its text with ``event_id``.
+    """
     good = good.assign(**{c: _used_categories(good[c]) for c in good.columns
                           if isinstance(good[c].dtype, pd.CategoricalDtype)})  # fmt: skip
-    lon, lat = _coordinates(good)
-    located = ~np.isnan(lon)
-    geometry = np.full(len(good), shapely.Point(), dtype=object)
-    # One point per distinct coordinate pair (police.uk snaps crimes to few points), shared.
-    lon_codes = good["Longitude"].array.codes.astype(np.int64)
-    pair = lon_codes * (len(good["Latitude"].array.categories) + 1) + good["Latitude"].array.codes
-    which, first = _first_of_each(pair[located])
-    at = np.flatnonzero(located)[first]
-    points = gpd.GeoSeries(shapely.points(lon[at], lat[at]), crs="EPSG:4326").to_crs(CRS)
-    geometry[located] = points.to_numpy()[which]
-    event_id = _event_ids(good)
-    month = good["Month"]
+    n = len(good)
+    geometry, located = _points(good["Longitude"].array, good["Latitude"].array)
+    event_id, crime_id = _event_ids(good)
     columns = {
-        "source": pd.Series(SOURCE, index=good.index, dtype="str"),
+        "source": _constant(SOURCE, n),
         "event_id": event_id,
-        "date": _by_value(month, lambda m: pd.to_datetime(m + "-01", format="%Y-%m-%d")),
-        "date_precision": pd.Series("month", index=good.index, dtype="str"),
-        "category": _by_value(good["Crime type"], lambda v: v.str.strip()),
-        "weight": np.ones(len(good), dtype=np.int64),
+        "date": _by_value(good["Month"], lambda m: pd.to_datetime(m + "-01", format="%Y-%m-%d")),
+        "date_precision": _constant("month", n),
+        "category": _stripped(good["Crime type"].array),
+        "weight": np.ones(n, dtype=np.int64),
+        "crime_id": crime_id,
     }
     for column in good.columns:
         name = _RENAME.get(column, column)
@@ -582,11 +612,52 @@ def _to_events(good: pd.DataFrame) -> tuple[gpd.GeoDataFrame, np.ndarray]:
             continue
         values = good[column]
         if isinstance(values.dtype, pd.CategoricalDtype):
-            values = values.cat.reorder_categories(sorted(values.cat.categories))
+            values = _sorted_categories(values)
         columns[name] = values
-    frame = pd.DataFrame(columns, copy=False)
-    events = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geometry, crs=CRS), crs=CRS)
-    return events, located
+    columns["geometry"] = geometry
+    return gpd.GeoDataFrame(columns, geometry="geometry", crs=CRS, copy=False), located
+
+
+def _constant(value: str, n: int) -> pd.Categorical:
+    return pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), pd.Index([value], dtype="str"))
+
+
+def _stripped(values: pd.Categorical) -> pd.Categorical:
+    """``values`` with spaces stripped from its categories (sorted; merged where they meet)."""
+    words, recode = np.unique(values.categories.str.strip().to_numpy(dtype=object),
+                              return_inverse=True)  # fmt: skip
+    codes = np.append(recode, -1).astype(values.codes.dtype)[values.codes]
+    return pd.Categorical.from_codes(codes, pd.Index(words, dtype="str"), validate=False)
+
+
+def _sorted_categories(values: pd.Series) -> pd.Series:
+    if values.cat.categories.is_monotonic_increasing:
+        return values
+    return values.cat.reorder_categories(sorted(values.cat.categories))
+
+
+def _points(lon: pd.Categorical, lat: pd.Categorical) -> tuple[GeometryArray, np.ndarray]:
+    """Each row's point (EPSG:27700; empty without coordinates), one object shared by the
+    rows of each coordinate pair (police.uk snaps crimes to few points), and which rows
+    have one."""
+    lon_of, lat_of = _numbers(lon), _numbers(lat)
+    located = ~np.isnan(lon_of)[lon.codes]
+    pair = lon.codes[located].astype(np.int64) * len(lat_of) + lat.codes[located]
+    which, first = _first_of_each(pair)
+    del pair
+    at = np.flatnonzero(located)[first]
+    x, y = _to_national_grid().transform(lon_of[lon.codes[at]], lat_of[lat.codes[at]])
+    points = gpd.array.from_shapely(shapely.points(x, y), crs=CRS)
+    index = np.full(len(located), -1, dtype=np.intp)
+    index[located] = which
+    del which
+    return points.take(index, allow_fill=True, fill_value=shapely.Point()), located
+
+
+@functools.cache
+def _to_national_grid() -> pyproj.Transformer:
+    """WGS 84 longitude and latitude to British National Grid (as ``GeoSeries.to_crs``)."""
+    return pyproj.Transformer.from_crs("EPSG:4326", CRS, always_xy=True)
 
 
 def _used_categories(values: pd.Series) -> pd.Series:
@@ -608,42 +679,38 @@ def _first_of_each(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return which, first
 
 
-def _event_ids(good: pd.DataFrame) -> pd.Series:
-    """The Crime ID, stripped, else ``<file name>:<source_row>``; the 2nd, 3rd, ... row of an
-    id suffixed ``#2``, ``#3``, ... (built in Arrow: no Python string per row)."""
-    ids = pc.utf8_trim_whitespace(_arrow_text(good["Crime ID"]))
-    blank = pc.equal(ids, pa.scalar("", ids.type)).to_numpy(zero_copy_only=False)
-    if blank.any():
-        files = good["source_file"].array
-        names = pa.array([Path(f.split("!")[-1]).name for f in files.categories], ids.type)
-        where = np.flatnonzero(blank)
-        fallback = pc.binary_join_element_wise(
-            names.take(files.codes[where]),
-            pa.array(good["source_row"].to_numpy()[where]).cast(ids.type),
-            pa.scalar(":", ids.type),
-        )
-        if isinstance(fallback, pa.ChunkedArray):
-            fallback = fallback.combine_chunks()
-        ids = pc.replace_with_mask(ids, pa.array(blank), fallback)
-    codes, distinct = pd.factorize(pd.array(ids, dtype="str"))
-    if len(distinct) < len(codes):
-        order = np.argsort(codes, kind="stable")
-        sorted_codes = codes[order]
-        starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
-        nth = np.empty(len(codes), dtype=np.int64)
-        nth[order] = np.arange(len(codes)) - np.repeat(starts, np.diff(np.r_[starts, len(codes)]))
-        del order, sorted_codes, codes
-        repeat = nth > 0
-        numbered = pc.binary_join_element_wise(
-            ids.filter(repeat), pa.array(nth[repeat] + 1).cast(ids.type), pa.scalar("#", ids.type)
-        )
-        if isinstance(numbered, pa.ChunkedArray):
-            numbered = numbered.combine_chunks()
-        ids = pc.replace_with_mask(ids, pa.array(repeat), numbered)
-    pa.default_memory_pool().release_unused()  # the copies above, back to the system
-    return pd.Series(pd.array(ids, dtype="str"), index=good.index)
+def _event_ids(good: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """``event_id``: the Crime ID, stripped, else ``<file name>:<source_row>``; the 2nd, 3rd,
+    ... row of an id suffixed ``#2``, ``#3``, ...; and ``crime_id``: the Crime ID, missing
+    where blank. Built in Arrow, sharing one text buffer (:mod:`psa_geo._ids`)."""
+    files = good["source_file"].array
+    names = pa.array([_file_name(f) for f in files.categories], pa.large_string())
+    file_codes, rows = files.codes, good["source_row"].to_numpy()
+
+    def fallback(at: np.ndarray) -> pa.Array:
+        return _fallback_ids(names.take(file_codes[at]), rows[at])
+
+    event_id, crime_id = _ids.event_ids(_arrow_text(good["Crime ID"]), fallback)
+    pa.default_memory_pool().release_unused()  # the copies made on the way, back to the system
+    return tuple(pd.Series(pd.array(ids, dtype="str"), index=good.index)
+                 for ids in (event_id, crime_id))  # fmt: skip
 
 
-def _arrow_text(values: pd.Series) -> pa.Array:
-    """The Arrow array (large_string) behind a ``str`` Series."""
-    return pa.array(values.array).cast(pa.large_string())
+def _file_name(label: str) -> str:
+    """The name of the file (or zip member) ``label`` (as fallback event ids give it)."""
+    return Path(label.split("!")[-1]).name
+
+
+def _fallback_ids(names: pa.Array | pa.Scalar, rows: np.ndarray) -> pa.Array:
+    """``<file name>:<row>``: the event ids of rows without a Crime ID."""
+    kind = pa.large_string()
+    ids = pc.binary_join_element_wise(names, pa.array(rows).cast(kind), pa.scalar(":", kind))
+    return ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
+
+
+def _arrow_text(values: pd.Series) -> pa.ChunkedArray:
+    """The Arrow text (large_string) behind a ``str`` Series."""
+    text = pa.array(values.array)
+    if isinstance(text, pa.Array):
+        text = pa.chunked_array([text])
+    return text.cast(pa.large_string())

@@ -1,0 +1,217 @@
+"""Event ids from a source's own ids, in Arrow, holding the text once.
+
+An event's id is its source id with the spaces around it stripped, or, where that is blank, a
+*fallback id* built from where the row lies (the caller's); the 2nd, 3rd, ... event of an id is
+suffixed ``#2``, ``#3``, ... The source ids are kept as they are, blank ones missing.
+
+The two columns share one text buffer: a reader can store each block's fallback ids beneath
+its blank (missing) source ids (:func:`hide_fallback_ids`), and then the event ids are the same
+buffer with every value shown, the source ids that buffer with the blanks hidden, and only
+the repeats (few) are held apart. Anything else (ids with spaces around them, a cached file,
+rows filtered out) is built the slower way, with a copy; the values are the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ._fastcsv import text_bytes, text_offsets
+
+#: Beyond this many repeats, the event ids are rebuilt in one buffer rather than held in
+#: pieces around each repeat.
+MAX_PIECES = 1_000
+#: Beyond this many distinct id lengths in a block, repeats are found by the text itself
+#: (slower, more memory) rather than by a hash of each length's ids.
+MAX_LENGTHS = 64
+
+Fallback = Callable[[np.ndarray], pa.Array]
+"""Given positions (in the block or column), the fallback ids of those rows."""
+
+
+def hide_fallback_ids(ids: pa.Array, fallback: Fallback) -> pa.Array:
+    """``ids`` (large_string, none missing) with each empty one missing and its fallback id
+    stored beneath; ``ids`` as they are if none is empty or one may have spaces around it."""
+    offsets = text_offsets(ids)
+    blank = offsets[1:] == offsets[:-1]
+    if not blank.any() or _maybe_padded(ids, offsets, ~blank).any():
+        return ids
+    where = np.flatnonzero(blank)
+    filled = pc.replace_with_mask(ids, pa.array(blank), fallback(where))
+    return _with_valid(filled, ~blank)
+
+
+def event_ids(ids: pa.ChunkedArray, fallback: Fallback) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:
+    """The event ids of the source ids ``ids`` (large_string; missing = blank), and the
+    source ids as they are with the empty ones missing (see the module docstring)."""
+    events, sources, start = [], [], 0
+    for chunk in ids.chunks:
+        event, source = _chunk_ids(chunk, lambda where, start=start: fallback(where + start))
+        events.append(event)
+        sources.append(source)
+        start += len(chunk)
+    events = pa.chunked_array(events, pa.large_string())
+    rows, numbers = repeats(events)
+    if len(rows):
+        events = _numbered(events, rows, numbers)
+    return events, pa.chunked_array(sources, pa.large_string())
+
+
+def _chunk_ids(chunk: pa.Array, fallback: Fallback) -> tuple[pa.Array, pa.Array]:
+    """One chunk's (event ids before numbering, source ids with blanks missing)."""
+    missing = chunk.is_null().to_numpy(zero_copy_only=False)
+    shown = _with_valid(chunk, None)
+    offsets = text_offsets(shown)
+    empty = offsets[1:] == offsets[:-1]
+    padded = _maybe_padded(shown, offsets, ~missing & ~empty).any()
+    if padded:
+        text = pc.fill_null(chunk, "")
+        stripped = pc.utf8_trim_whitespace(text)
+        blank = _lengths(stripped) == 0
+        source = _with_valid(text, _lengths(text) > 0)
+    else:
+        stripped, blank = shown, missing | empty
+        source = chunk if (blank == missing).all() else _with_valid(shown, ~blank)
+    if not blank.any():
+        return stripped, source
+    where = np.flatnonzero(blank)
+    wanted = fallback(where)
+    if not padded and missing[where].all() and shown.take(where).equals(wanted):
+        return shown, source  # the fallback ids lie beneath the blanks already
+    return pc.replace_with_mask(stripped, pa.array(blank), wanted), source
+
+
+def _lengths(values: pa.Array) -> np.ndarray:
+    return np.diff(text_offsets(values))
+
+
+def _maybe_padded(ids: pa.Array, offsets: np.ndarray, which: np.ndarray) -> np.ndarray:
+    """Which of the ``which`` rows may have spaces around them: their first or last byte is
+    ASCII space or control, or not ASCII (exactness is left to ``utf8_trim_whitespace``)."""
+    data = np.frombuffer(ids.buffers()[2], dtype=np.uint8) if ids.buffers()[2] else None
+    if data is None or not which.any():
+        return np.zeros(len(which), dtype=bool)
+    ends = np.concatenate([offsets[:-1][which], offsets[1:][which] - 1])
+    edge = data[ends]
+    odd = (edge <= 0x20) | (edge >= 0x80)
+    out = np.zeros(len(which), dtype=bool)
+    out[which] = odd[: len(odd) // 2] | odd[len(odd) // 2 :]
+    return out
+
+
+def _with_valid(values: pa.Array, valid: np.ndarray | None) -> pa.Array:
+    """The text array ``values``, sharing its buffers, with ``valid`` rows shown and the rest
+    missing (None: all shown)."""
+    bitmap, missing = None, 0
+    if valid is not None and not valid.all():
+        bitmap = pa.array(np.r_[np.ones(values.offset, dtype=bool), valid]).buffers()[1]
+        missing = int(len(valid) - valid.sum())
+    buffers = [bitmap, *values.buffers()[1:]]
+    return pa.Array.from_buffers(values.type, len(values), buffers, missing, values.offset)
+
+
+def repeats(ids: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of ``ids`` whose value an earlier row has, in order, and which repeat each
+    is (2 for the second). Ids are compared by a 64-bit hash of each length's ids first, and
+    the text of only those whose hash repeats."""
+    hashes = _hashes(ids)
+    if hashes is None:
+        candidates = np.arange(len(ids))
+    else:
+        ordered = np.sort(hashes)
+        repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+        del ordered
+        if not len(repeated):
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        candidates = np.flatnonzero(np.isin(hashes, repeated))
+    codes, _ = pd.factorize(pd.array(_take(ids, candidates), dtype="str"))
+    nth = pd.Series(codes).groupby(codes).cumcount().to_numpy()
+    again = nth > 0
+    return candidates[again], nth[again] + 1
+
+
+def rows_holding(values: pa.ChunkedArray, byte: bytes) -> int:
+    """How many values of the text ``values`` hold ``byte`` (one byte; found by numpy, many
+    times faster than pyarrow's ``match_substring``)."""
+    rows = 0
+    for chunk in values.chunks:
+        offsets = text_offsets(chunk)
+        data = np.frombuffer(chunk.buffers()[2] or b"", dtype=np.uint8)[offsets[0] : offsets[-1]]
+        found = np.flatnonzero(data == ord(byte)) + offsets[0]
+        rows += len(np.unique(np.searchsorted(offsets, found, side="right")))
+    return rows
+
+
+def _take(values: pa.ChunkedArray, rows: np.ndarray) -> pa.Array:
+    """``values[rows]`` (``rows`` ascending), taken chunk by chunk (pyarrow's ``take`` of a
+    chunked array first concatenates its chunks: a copy of all the text)."""
+    starts = np.cumsum([0, *(len(c) for c in values.chunks)])
+    chunk_of = np.searchsorted(starts, rows, side="right") - 1
+    parts = [values.chunk(k).take(pa.array(rows[chunk_of == k] - starts[k]))
+             for k in np.unique(chunk_of)]  # fmt: skip
+    return pa.concat_arrays(parts) if parts else pa.array([], values.type)
+
+
+def _hashes(ids: pa.ChunkedArray) -> np.ndarray | None:
+    """A 64-bit hash of each id (none missing); None if a chunk has too many lengths."""
+    out = np.empty(len(ids), dtype=np.uint64)
+    start = 0
+    for chunk in ids.chunks:
+        lengths = np.diff(text_offsets(chunk))
+        distinct = np.unique(lengths)
+        if len(distinct) > MAX_LENGTHS:
+            return None
+        for length in distinct:
+            same = lengths == length
+            part = chunk if len(distinct) == 1 else chunk.filter(pa.array(same))
+            text = text_bytes(part).reshape(len(part), int(length))
+            out[start : start + len(chunk)][same] = _hash_rows(text)
+        start += len(chunk)
+    return out
+
+
+_MIX = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB))
+
+
+def _hash_rows(text: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each row of the ``uint8`` matrix ``text`` (splitmix64 over its words)."""
+    rows, length = text.shape
+    width = -(-length // 8) * 8
+    if width != length:
+        padded = np.zeros((rows, width), dtype=np.uint8)
+        padded[:, :length] = text
+        text = padded
+    words = np.ascontiguousarray(text).view(np.uint64)
+    out = np.full(rows, length, dtype=np.uint64)
+    out *= _MIX[0]
+    for j in range(words.shape[1]):
+        out ^= words[:, j]
+        out *= _MIX[1]
+        out ^= out >> np.uint64(31)
+    out *= _MIX[2]
+    out ^= out >> np.uint64(29)
+    return out
+
+
+def _numbered(ids: pa.ChunkedArray, rows: np.ndarray, numbers: np.ndarray) -> pa.ChunkedArray:
+    """``ids`` with each of ``rows`` suffixed ``#<number>``: the rest kept in place, in pieces
+    around them (or rebuilt, beyond :data:`MAX_PIECES` of them)."""
+    kind = pa.large_string()
+    texts = pc.binary_join_element_wise(
+        _take(ids, rows), pa.array(numbers).cast(kind), pa.scalar("#", kind)
+    )
+    if len(rows) > MAX_PIECES:
+        mask = np.zeros(len(ids), dtype=bool)
+        mask[rows] = True
+        return pa.chunked_array([pc.replace_with_mask(ids.combine_chunks(), pa.array(mask), texts)])
+    pieces, start = [], 0
+    for i, row in enumerate(rows.tolist()):
+        pieces += ids.slice(start, row - start).chunks
+        pieces.append(texts.slice(i, 1))
+        start = row + 1
+    pieces += ids.slice(start).chunks
+    return pa.chunked_array([p for p in pieces if len(p)], kind)
