@@ -18,6 +18,7 @@ from .outcomes import (
     NOT_GROUPED,
     PENDING,
     UNKNOWN,
+    crimes_kept,
     extract_key,
     file_extracts,
     file_name,
@@ -94,24 +95,26 @@ def write_outcomes(
     folder.mkdir(parents=True, exist_ok=True)
     force = force_of(areas)
     kw = {"outcome_groups": outcome_groups}
-    texts = outcome_texts(events, **kw)
-    in_study = outcome_texts(events, period=study, **kw)
-    if extracts is None:
-        street = events["source"] == "police_uk"
-        extracts = file_extracts(events.loc[street, "source_file"].unique() if street.any() else [])
-    months = outcomes_by_month(events, areas, extracts=extracts, **kw)
-    by_file = outcomes_by_file(events, areas, extracts=extracts, **kw)
-    tables = {}
-    if int(in_study["crimes"].sum()):
-        levels = {"peninsula": None, "csp": None}
-        if towns is not None and len(towns):
-            levels["town"] = towns
-        tables = {
-            level: outcome_table(
-                events, areas, period=study, level=level, groups=groups, towns=level_towns, **kw
-            )
-            for level, level_towns in levels.items()
-        }
+    with crimes_kept():  # every table below reads the same crimes
+        texts = outcome_texts(events, **kw)
+        in_study = outcome_texts(events, period=study, **kw)
+        if extracts is None:
+            street = events["source"] == "police_uk"
+            files = events.loc[street, "source_file"].unique() if street.any() else []
+            extracts = file_extracts(files)
+        months = outcomes_by_month(events, areas, extracts=extracts, **kw)
+        by_file = outcomes_by_file(events, areas, extracts=extracts, **kw)
+        tables = {}
+        if int(in_study["crimes"].sum()):
+            levels = {"peninsula": None, "csp": None}
+            if towns is not None and len(towns):
+                levels["town"] = towns
+            tables = {
+                level: outcome_table(
+                    events, areas, period=study, level=level, groups=groups, towns=towns_, **kw
+                )
+                for level, towns_ in levels.items()
+            }
     unmapped = texts[texts["outcome_group"] == NOT_GROUPED]
     for text, n in zip(unmapped["outcome"], unmapped["crimes"], strict=True):
         log.warning("outcomes: %d crimes have an outcome in no outcome group: %r", n, text)

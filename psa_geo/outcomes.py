@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
@@ -347,8 +348,33 @@ def extract_key(label: str, extract: str) -> str:
     return member[1] if member else label
 
 
+_kept_crimes: dict | None = None
+
+
+@contextmanager
+def crimes_kept() -> Iterator[None]:
+    """Within the block, the crimes of one events frame and set of outcome groups
+    (:func:`_crimes`) are made once, not once per table: the events must not change in it."""
+    global _kept_crimes
+    previous, _kept_crimes = _kept_crimes, {}
+    try:
+        yield
+    finally:
+        _kept_crimes = previous
+
+
 def _crimes(events: pd.DataFrame, outcome_groups: dict[str, list[str]]) -> pd.DataFrame:
-    """The street files' crimes (ASB left out) with ``outcome_text`` and ``outcome_group``."""
+    """The street files' crimes (ASB left out) with ``outcome_text`` and ``outcome_group``
+    (kept within :func:`crimes_kept`)."""
+    if _kept_crimes is None:
+        return _outcome_crimes(events, outcome_groups)
+    key = (id(events), tuple((group, tuple(texts)) for group, texts in outcome_groups.items()))
+    if key not in _kept_crimes:  # the events are kept too, so their id is not reused
+        _kept_crimes[key] = (events, _outcome_crimes(events, outcome_groups))
+    return _kept_crimes[key][1]
+
+
+def _outcome_crimes(events: pd.DataFrame, outcome_groups: dict[str, list[str]]) -> pd.DataFrame:
     keep = [c for c in _COLUMNS if c in events]
     crimes = pd.DataFrame(
         events.loc[(events["source"] == SOURCE) & (events["category"] != ASB), keep]

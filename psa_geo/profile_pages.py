@@ -155,8 +155,16 @@ def monthly_chart_svg(profile: TownProfile) -> str:
         ax.set_ylim(bottom=0)
         ax.legend(loc="lower left", frameon=False, ncols=2)
         ax.spines[["top", "right"]].set_visible(False)
-        fig.tight_layout()
+        _tight_layout(fig)
     return inline_svg(fig, f"Monthly crime and ASB in {profile.town}")
+
+
+def _tight_layout(fig) -> None:
+    """``fig.tight_layout()``, leaving the figure without a layout engine: tight_layout leaves
+    a placeholder engine behind, for which ``savefig`` draws the whole figure once more
+    before drawing it for real."""
+    fig.tight_layout()
+    fig.set_layout_engine(None)
 
 
 def static_map_png(profile: TownProfile) -> str:
@@ -199,7 +207,7 @@ def static_map_png(profile: TownProfile) -> str:
     ax.set_title(
         f"{profile.town}: all crime per 1,000 residents by LSOA, {profile.study.label}", fontsize=9
     )
-    fig.tight_layout()
+    _tight_layout(fig)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", metadata={"Software": None})
     return base64.b64encode(buffer.getvalue()).decode("ascii")

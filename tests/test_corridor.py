@@ -462,3 +462,19 @@ def test_membership_csv_defuses_a_formula_in_the_collision_index(study, tmp_path
     write_corridor(dataclasses.replace(study, membership=membership), tmp_path)
     read = pd.read_csv(tmp_path / "membership.csv", encoding="utf-8-sig", dtype=str)
     assert '\'=HYPERLINK("http://x","y")' in set(read["collision_index"])
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        shapely.LineString([(0, 0), (100, 0), (100, 0), (250, 80), (400, -30)]),
+        shapely.MultiLineString([[(0, 0), (100, 50)], [(300, 0), (300, 200), (500, 210)]]),
+    ],
+    ids=["line with a repeated vertex", "multiline"],
+)
+def test_distances_to_the_line_are_shapelys(line):
+    """Measured segment by segment from a tree of them: the very figures of shapely.distance."""
+    from psa_geo.corridor import _distances
+
+    points = shapely.points(np.random.default_rng(5).uniform(-100, 600, (500, 2)))
+    np.testing.assert_array_equal(_distances(points, line), shapely.distance(points, line))
