@@ -16,13 +16,14 @@ What runs where:
    each file's content and parses nothing.
 2. Client: the "same force and month once" rule, in read order, over the summaries' pairs;
    a file with overlaps has its rejected rows and counts made again on a worker.
-3. Workers: the partitions read by :func:`dask_geopandas.read_parquet`, each assigned
-   (:func:`psa_geo.assign_areas`) and tallied (:func:`psa_geo.tally`), less the months
-   an earlier file gave.
+3. Workers: the partitions read by :func:`dask_geopandas.read_parquet`, consecutive ones
+   together in batches of about :data:`psa_geo.police_uk.BATCH_ROWS` events (and at least
+   one batch per worker), each batch assigned (:func:`psa_geo.assign_areas`) and tallied
+   (:func:`psa_geo.tally`), less the months an earlier file gave.
 4. Client: the tallies summed as they arrive (:func:`psa_geo.tally` again), and the reports.
 
-Memory: the client holds summaries, rejected rows and tallies, never events; a worker holds
-one partition's events at a time (a file's, or a few small files' that Dask reads together).
+Memory: the client holds per-file summaries, rejected rows and tallies, never events; a
+worker holds one file's events, or one batch's, at a time (one task per worker thread).
 Where the cache folder cannot be written, or ``use_cache=False``, the partitions go to a
 temporary folder, deleted afterwards. A cluster on other machines needs psa_geo installed on
 each, the police.uk files at the same paths, and the cache folder on a filesystem they all
