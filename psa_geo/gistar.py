@@ -135,8 +135,9 @@ def gistar_scores(
     p = 2.0 * ndtr(-np.abs(z))
 
     levels = np.zeros(n, dtype="int64")
+    ranked = np.sort(p) if fdr else None
     for alpha in alphas:  # loosest first: each stricter level passed adds one
-        passed = p <= (_bh_threshold(p, alpha) if fdr else alpha)
+        passed = p <= (_bh_threshold(ranked, alpha) if fdr else alpha)
         levels += passed
     levels *= np.sign(z).astype("int64")
     log.info(
@@ -215,10 +216,10 @@ def bh_adjust(p: np.ndarray) -> np.ndarray:
     return out
 
 
-def _bh_threshold(p: np.ndarray, alpha: float) -> float:
-    """The largest p₍ₖ₎ with p₍ₖ₎ ≤ k·α/n (−1 when there is none: nothing is significant)."""
-    ranked = np.sort(p)
-    passing = np.nonzero(ranked <= alpha * np.arange(1, len(p) + 1) / len(p))[0]
+def _bh_threshold(ranked: np.ndarray, alpha: float) -> float:
+    """The largest p₍ₖ₎ with p₍ₖ₎ ≤ k·α/n of the p-values sorted in ``ranked`` (−1 when there
+    is none: nothing is significant)."""
+    passing = np.nonzero(ranked <= alpha * np.arange(1, len(ranked) + 1) / len(ranked))[0]
     return float(ranked[passing[-1]]) if len(passing) else -1.0
 
 
