@@ -63,8 +63,6 @@ log = logging.getLogger(__name__)
 ENGINE_FORMAT = 1
 #: The share of the machine's memory that a local cluster's workers may use between them.
 MEMORY_SHARE = 0.5
-#: Partition tallies gathered on the client before they are summed into one.
-_TALLIES_HELD = 64
 #: The column naming each event's partition (the overlap rule's rows are dropped by it).
 _PART = "_partition"
 #: The columns that assigning and tallying read from the partitions.
@@ -427,7 +425,8 @@ def _add_summaries(report: IngestReport, summaries: list[dict]) -> int:
 
 def _assign_and_tally_partitions(client, summaries, parts: Path, areas, drop: frozenset):
     """The tally and assignment report of the partitions of ``summaries`` less the
-    (partition, force, month) rows ``drop``, summed on the client as they arrive.
+    (partition, force, month) rows ``drop``, summed on the client as they arrive (once the
+    tallies not yet summed outgrow the sum by :data:`psa_geo.police_uk.BATCH_ROWS` rows).
 
     Dask reads consecutive partitions together (:func:`_blocksize`), as the pandas engine
     batches files: an assignment costs nearly as much for a few events as for many."""
@@ -455,7 +454,7 @@ def _assign_and_tally_partitions(client, summaries, parts: Path, areas, drop: fr
             future.release()
             placed.add(part_placed)
             tallies.append(part_tally)
-            if len(tallies) >= _TALLIES_HELD:
+            if sum(map(len, tallies[1:])) > len(tallies[0]) + police_uk.BATCH_ROWS:
                 tallies = [tally(pd.concat(tallies, ignore_index=True))]
     except KilledWorker as exc:
         raise PsaGeoError(f"a Dask worker died assigning the police.uk events ({exc}): give "

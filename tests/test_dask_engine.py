@@ -14,20 +14,19 @@ from concurrent.futures import ThreadPoolExecutor
 import pandas as pd
 import pytest
 from conftest import run_cli
-from distributed import LocalCluster
 
 import psa_geo
-from psa_geo import cache
+from psa_geo import cache, dask_engine
 
 pytestmark = pytest.mark.data
 
 
 @pytest.fixture(scope="module")
 def scheduler():
-    """The address of a small local cluster, one for the module's API tests."""
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      memory_limit="3GiB", dashboard_address=":0") as cluster:  # fmt: skip
-        yield cluster.scheduler_address
+    """The address of the module's one cluster: the engine's default local cluster (a worker
+    per core), which every test then reaches by its address, as a remote one."""
+    with dask_engine.dask_client() as client:
+        yield client.scheduler.address
 
 
 @pytest.fixture(scope="module")
@@ -180,7 +179,7 @@ def test_zip_members_are_read_by_the_workers_and_a_bad_file_is_named_as_by_panda
     assert by_dask.value.path == str(wrong) and "missing columns" in by_dask.value.problem
 
 
-def test_the_tables_command_on_dask_writes_the_pandas_engines_tables(mirror, tmp_path):
+def test_the_tables_command_on_dask_writes_the_pandas_engines_tables(mirror, scheduler, tmp_path):
     temp = tmp_path / "tmp"
     temp.mkdir()
     env = {**os.environ, "TMPDIR": str(temp)}
@@ -194,7 +193,10 @@ def test_the_tables_command_on_dask_writes_the_pandas_engines_tables(mirror, tmp
     with ThreadPoolExecutor(2) as pool:  # both at once
         by_pandas, by_dask = pool.map(
             lambda args: run_cli(*common, *args, env=env),
-            [("--out", tmp_path / "pandas"), ("--out", tmp_path / "dask", "--engine", "dask")],
+            [
+                ("--out", tmp_path / "pandas"),
+                ("--out", tmp_path / "dask", "--engine", "dask", "--scheduler", scheduler),
+            ],
         )
     assert by_pandas.returncode == 0, by_pandas.stderr
     assert by_dask.returncode == 0, by_dask.stderr
