@@ -31,7 +31,7 @@ PIECE_BYTES = 4 * 1024**2
 PARSE_BYTES = 1024**2
 #: Every this many pieces, a column's pieces are folded into one: their dictionaries united,
 #: their text concatenated.
-FOLD_PIECES = 8
+FOLD_PIECES = 16
 _BOM = b"\xef\xbb\xbf"
 _DICTIONARY = pa.dictionary(pa.int32(), pa.string())
 
@@ -55,48 +55,69 @@ def read_plain(
     its result is kept instead. Each row is one physical line, after the header's.
     Raises NotPlain when the file is not plain (or larger than ``cap``).
     """
-    header, columns, rows = None, {}, 0
-    parse = pacsv.ParseOptions(quote_char=False, ignore_empty_lines=False)
+    columns, rows = {}, 0
     with open_stream() as stream:
-        for piece in _pieces(stream, cap):
-            first = header is None
-            if first:
-                header = _header(bytes(piece[:HEADER_BYTES]))
-                types = {name: pa.large_string() if name in keep_text else _DICTIONARY
-                         for name in header}  # fmt: skip
-                convert = pacsv.ConvertOptions(
-                    column_types=types,
-                    strings_can_be_null=False,
-                    quoted_strings_can_be_null=False,
-                    check_utf8=True,
-                )
+        for header, piece in _tables(stream, cap, keep_text):
+            if not columns:
                 columns = {name: _Text() if name in keep_text else _Codes() for name in header}
-            options = pacsv.ReadOptions(
-                column_names=header, skip_rows=1 if first else 0, block_size=PARSE_BYTES
-            )
-            try:
-                table = pacsv.read_csv(
-                    pa.py_buffer(piece), read_options=options, parse_options=parse,
-                    convert_options=convert,
-                ).unify_dictionaries()  # fmt: skip
-            except pa.ArrowInvalid as exc:
-                raise NotPlain(str(exc)) from None
-            _check_plain(table)
-            for name, values in zip(header, table.columns, strict=True):
-                values = values.combine_chunks()
+            for name, values in zip(header, piece, strict=True):
                 if name in keep_text and text_block:
                     values = text_block(values, rows)
                 columns[name].add(values)
-            rows += table.num_rows
+            rows += len(piece[0])
     if not rows:
         raise NotPlain("no rows")
-    frame = pd.DataFrame({name: columns.pop(name).values() for name in header}, copy=False)
+    frame = pd.DataFrame({name: column.values() for name, column in columns.items()}, copy=False)
     pa.default_memory_pool().release_unused()  # the parser's buffers, back to the system
     return frame
 
 
 #: How much of the first piece is searched for the header line.
 HEADER_BYTES = 64 * 1024
+
+
+def _tables(stream, cap: int, keep_text) -> Iterator[tuple[list[str], list[pa.Array]]]:
+    """The header, and each piece's columns (checked): each piece parsed in a thread while
+    the one before is taken in."""
+    header, parsing = None, None
+    with ThreadPoolExecutor(1, thread_name_prefix="psa_geo-parse") as parser:
+        for piece in _pieces(stream, cap):
+            first = header is None
+            if first:
+                header = _header(bytes(piece[:HEADER_BYTES]))
+                types = {name: pa.large_string() if name in keep_text else _DICTIONARY
+                         for name in header}  # fmt: skip
+            parsed = parser.submit(_parse, piece, header, types, first=first)
+            if parsing is not None:
+                yield header, _result(parsing)
+            parsing = parsed
+        if parsing is not None:
+            yield header, _result(parsing)
+
+
+def _parse(piece, header: list[str], types: dict, *, first: bool) -> list[pa.Array]:
+    table = pacsv.read_csv(
+        pa.py_buffer(piece),
+        read_options=pacsv.ReadOptions(
+            column_names=header, skip_rows=1 if first else 0, block_size=PARSE_BYTES
+        ),
+        parse_options=pacsv.ParseOptions(quote_char=False, ignore_empty_lines=False),
+        convert_options=pacsv.ConvertOptions(
+            column_types=types,
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+            check_utf8=True,
+        ),
+    ).unify_dictionaries()
+    _check_plain(table)
+    return [column.combine_chunks() for column in table.columns]
+
+
+def _result(parsing) -> list[pa.Array]:
+    try:
+        return parsing.result()
+    except pa.ArrowInvalid as exc:
+        raise NotPlain(str(exc)) from None
 
 
 def _pieces(stream, cap: int) -> Iterator[bytes | memoryview]:

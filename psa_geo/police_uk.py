@@ -673,10 +673,11 @@ def _used_categories(values: pd.Series) -> pd.Series:
 
 def _first_of_each(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For integer ``keys``: each key's group number and the position of each group's first key."""
-    which, distinct = pd.factorize(keys)
-    first = np.full(len(distinct), len(keys), dtype=np.int64)
-    np.minimum.at(first, which, np.arange(len(keys)))
-    return which, first
+    which, _ = pd.factorize(keys)  # groups numbered in order of appearance
+    if not len(which):
+        return which, np.zeros(0, dtype=np.int64)
+    seen = np.maximum.accumulate(which)
+    return which, np.flatnonzero(np.r_[True, which[1:] > seen[:-1]])
 
 
 def _event_ids(good: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
