@@ -31,7 +31,7 @@ PIECE_BYTES = 4 * 1024**2
 PARSE_BYTES = 1024**2
 #: Every this many pieces, a column's pieces are folded into one: their dictionaries united,
 #: their text concatenated.
-FOLD_PIECES = 16
+FOLD_PIECES = 8
 _BOM = b"\xef\xbb\xbf"
 _DICTIONARY = pa.dictionary(pa.int32(), pa.string())
 

@@ -162,7 +162,10 @@ def _hashes(ids: pa.ChunkedArray) -> np.ndarray | None:
     start = 0
     for chunk in ids.chunks:
         lengths = np.diff(text_offsets(chunk))
-        distinct = np.unique(lengths)
+        if len(lengths) and lengths.max() <= 4 * len(lengths):
+            distinct = np.flatnonzero(np.bincount(lengths))
+        else:
+            distinct = np.unique(lengths)
         if len(distinct) > MAX_LENGTHS:
             return None
         for length in distinct:

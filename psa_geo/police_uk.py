@@ -129,7 +129,10 @@ def read_police_uk(
 
     Notes
     -----
-    ``category`` is the Crime type (ASB included). Rows without coordinates are kept as
+    ``category`` is the Crime type (ASB included). ``source``, ``date_precision``,
+    ``category`` and the other police.uk text columns are Categoricals; ``crime_id`` is the
+    Crime ID as in the file, missing where it is blank (``event_id`` then names the file and
+    row), and shares its text with ``event_id``. Rows without coordinates are kept as
     events with an empty geometry. Unusable rows are rejected with a reason code and kept in
     ``report.rejected_rows``. The same force and month in two files is read once and the
     overlap reported. Rows are never de-duplicated by content: identical ASB rows are
