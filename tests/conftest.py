@@ -57,6 +57,17 @@ def write_lines(path: Path, lines) -> Path:
     return path
 
 
+def write_unusable_rows(path: Path) -> Path:
+    """A police.uk street file of two rows that are both rejected: a month 13 and a blank
+    Crime type."""
+    text = "Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,"
+    text += "LSOA name,Crime type,Last outcome category,Context\n"
+    text += "x1,2019-13,Devon & Cornwall Police,Devon & Cornwall Police,,,,,,Burglary,,\n"
+    text += "x2,2019-05,Devon & Cornwall Police,Devon & Cornwall Police,-4.1,50.4,,,,,,\n"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 def run_cli(*args, env=None, timeout=300) -> subprocess.CompletedProcess:
     """``python -m psa_geo ARGS`` in a subprocess, as a user runs it."""
     return subprocess.run(

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
 import pytest
-from conftest import run_cli
+from conftest import run_cli, write_unusable_rows
 
 import psa_geo
 from psa_geo import cache, dask_engine
@@ -101,12 +101,7 @@ def test_overlaps_and_rejected_rows_are_reported_as_by_pandas(
                 duplicate=("2019-05", "2019-08"), bad_row=True)  # fmt: skip
     copy = tmp_path / "copy_of_early.csv"  # the same bytes: one partition in the cache
     shutil.copyfile(early, copy)
-    bad = tmp_path / "bad.csv"
-    text = "Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,"
-    text += "LSOA name,Crime type,Last outcome category,Context\n"
-    text += "x1,2019-13,Devon & Cornwall Police,Devon & Cornwall Police,,,,,,Burglary,,\n"
-    text += "x2,2019-05,Devon & Cornwall Police,Devon & Cornwall Police,-4.1,50.4,,,,,,\n"
-    bad.write_text(text, encoding="utf-8")
+    bad = write_unusable_rows(tmp_path / "bad.csv")
     paths = [early, late, copy, bad]
     expected = psa_geo.tally_police_uk(paths, areas, use_cache=False)
     options = {"cache_dir": tmp_path / "cache"} if use_cache else {"use_cache": False}

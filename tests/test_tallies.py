@@ -6,7 +6,7 @@ import shutil
 
 import pandas as pd
 import pytest
-from conftest import run_cli
+from conftest import run_cli, write_unusable_rows
 
 import psa_geo
 from psa_geo.periods import calendar_year
@@ -63,12 +63,7 @@ def test_streaming_keeps_the_overlap_rule_and_the_rejected_rows(crime_files, are
     # the 2019 file twice (under another name): the second copy's months are overlaps
     copy = tmp_path / "again_2019.csv.gz"
     shutil.copy(crime_files[1], copy)
-    bad = tmp_path / "bad.csv"
-    text = "Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,"
-    text += "LSOA name,Crime type,Last outcome category,Context\n"
-    text += "x1,2019-13,Devon & Cornwall Police,Devon & Cornwall Police,,,,,,Burglary,,\n"
-    text += "x2,2019-05,Devon & Cornwall Police,Devon & Cornwall Police,-4.1,50.4,,,,,,\n"
-    bad.write_text(text, encoding="utf-8")
+    bad = write_unusable_rows(tmp_path / "bad.csv")
     paths = [crime_files[1], copy, bad]
     _, ingest = psa_geo.read_police_uk(paths, return_report=True, use_cache=False)
     tallies, streamed, _ = psa_geo.tally_police_uk(paths, areas, use_cache=False, batch_rows=1)
