@@ -54,7 +54,7 @@ from . import cache, police_uk
 from .assign import AssignReport, assign_areas
 from .errors import InputFileError, PsaGeoError
 from .events import IngestReport
-from .tallies import one_outside_warning, tally
+from .tallies import RunningTally, one_outside_warning, tally
 
 log = logging.getLogger(__name__)
 
@@ -425,8 +425,8 @@ def _add_summaries(report: IngestReport, summaries: list[dict]) -> int:
 
 def _assign_and_tally_partitions(client, summaries, parts: Path, areas, drop: frozenset):
     """The tally and assignment report of the partitions of ``summaries`` less the
-    (partition, force, month) rows ``drop``, summed on the client as they arrive (once the
-    tallies not yet summed outgrow the sum by :data:`psa_geo.police_uk.BATCH_ROWS` rows).
+    (partition, force, month) rows ``drop``, summed on the client as they arrive
+    (:class:`psa_geo.tallies.RunningTally`).
 
     Dask reads consecutive partitions together (:func:`_blocksize`), as the pandas engine
     batches files: an assignment costs nearly as much for a few events as for many."""
@@ -446,22 +446,20 @@ def _assign_and_tally_partitions(client, summaries, parts: Path, areas, drop: fr
              for part in frame.to_delayed()]  # fmt: skip
     log.info("police.uk (dask): %d partitions placed and counted in %d batches",
              len(paths), len(tasks))  # fmt: skip
-    placed, tallies = AssignReport(), []
+    placed, tallies = AssignReport(), RunningTally()
     futures = client.compute(tasks)
     try:
         for future in as_completed(futures, loop=client.loop):
             part_tally, part_placed = future.result()
             future.release()
             placed.add(part_placed)
-            tallies.append(part_tally)
-            if sum(map(len, tallies[1:])) > len(tallies[0]) + police_uk.BATCH_ROWS:
-                tallies = [tally(pd.concat(tallies, ignore_index=True))]
+            tallies.add(part_tally)
     except KilledWorker as exc:
         raise PsaGeoError(f"a Dask worker died assigning the police.uk events ({exc}): give "
                           "the workers more memory") from None  # fmt: skip
     finally:
         client.cancel([*futures, shared_areas])
-    return tally(pd.concat(tallies, ignore_index=True)), placed
+    return tallies.total(), placed
 
 
 def _blocksize(summaries: list[dict], workers: int) -> int:

@@ -95,7 +95,7 @@ def read_police_uk(
     force: str | None = None,
     cache_dir: str | Path | None = None,
     use_cache: bool = True,
-    each_batch: Callable[[gpd.GeoDataFrame], pd.DataFrame] | None = None,
+    each_batch: Callable[[gpd.GeoDataFrame], pd.DataFrame | None] | None = None,
     batch_rows: int = BATCH_ROWS,
 ) -> gpd.GeoDataFrame | tuple[gpd.GeoDataFrame, IngestReport]:
     """Read police.uk street-level files into canonical events (EPSG:27700).
@@ -123,9 +123,10 @@ def read_police_uk(
     each_batch
         Stream: the events of consecutive files, once they hold ``batch_rows`` rows or more
         (or the files end), go to ``each_batch``, and the frames it returns, end to end, are
-        returned instead of the events (e.g. counts from :func:`psa_geo.tally`), so about
-        one batch of events is held at a time. The report is the same, except that a Crime ID
-        repeated in another batch is not numbered (``#2``) nor counted in its note.
+        returned instead of the events (e.g. counts from :func:`psa_geo.tally`; None where it
+        returns only None), so about one batch of events is held at a time. The report is
+        the same, except that a Crime ID repeated in another batch is not numbered (``#2``)
+        nor counted in its note.
 
     Notes
     -----
@@ -163,7 +164,8 @@ def read_police_uk(
             parts.append(each_batch(events))
             del events
         _require_files(report, paths)
-        out = pd.concat(parts, ignore_index=True)
+        parts = [part for part in parts if part is not None]
+        out = pd.concat(parts, ignore_index=True) if parts else None
     _finish_report(report, repeats)
     return (out, report) if return_report else out
 

@@ -3,7 +3,10 @@
 A tally has the columns of :data:`TALLY_KEYS` that its events have and ``weight``, the
 events' summed weight: all that the rate tables, monthly series and completeness checks
 read (:func:`psa_geo.rate_table` sums ``weight``), so they give the same figures from a tally
-as from the events, from a small table built file by file (:func:`tally_police_uk`).
+as from the events, from a small table built file by file (:func:`tally_police_uk`). Its
+``falls_within`` is kept only for events placed outside the area (blank for the rest): no
+table reads it for any other, and so a tally's size is bounded by the area's places, months
+and categories, however many forces' files are read.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import pandas as pd
 from .assign import ASSIGNED_COLUMNS, AssignReport, assign_areas
 from .errors import PsaGeoError
 from .events import IngestReport
-from .police_uk import read_police_uk
+from .police_uk import BATCH_ROWS, read_police_uk
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +49,27 @@ def tally(events: pd.DataFrame) -> pd.DataFrame:
     for key in keys:
         if isinstance(frame[key].dtype, pd.CategoricalDtype):
             frame[key] = frame[key].astype(frame[key].cat.categories.dtype)
+    if "falls_within" in frame and "area_status" in frame:  # read for events outside only
+        frame["falls_within"] = frame["falls_within"].where(frame["area_status"] == "outside", "")
     out = frame.groupby(keys, dropna=False, sort=True)["weight"].sum().reset_index()
     return out.astype({"weight": "int64"})
+
+
+class RunningTally:
+    """Tallies summed as they come: into one whenever those not yet summed outgrow the sum
+    by :data:`psa_geo.police_uk.BATCH_ROWS` rows, so few more rows than one tally are held."""
+
+    def __init__(self) -> None:
+        self.parts: list[pd.DataFrame] = []
+
+    def add(self, part: pd.DataFrame) -> None:
+        self.parts.append(part)
+        if sum(map(len, self.parts[1:])) > len(self.parts[0]) + BATCH_ROWS:
+            self.parts = [self.total()]
+
+    def total(self) -> pd.DataFrame:
+        """The sum of every tally added."""
+        return tally(pd.concat(self.parts, ignore_index=True))
 
 
 def tally_police_uk(
@@ -88,16 +110,15 @@ def tally_police_uk(
 
 def _tally_here(paths, areas: gpd.GeoDataFrame, **read_options):
     """:func:`tally_police_uk` in this process, a batch of files' events at a time."""
-    placed = AssignReport()
+    placed, tallies = AssignReport(), RunningTally()
 
-    def each_batch(events: gpd.GeoDataFrame) -> pd.DataFrame:
+    def each_batch(events: gpd.GeoDataFrame) -> None:
         assigned, report = assign_areas(events, areas, return_report=True)
         placed.add(report)
-        return tally(assigned)
+        tallies.add(tally(assigned))
 
-    tallies, ingest = read_police_uk(paths, return_report=True, each_batch=each_batch,
-                                     **read_options)  # fmt: skip
-    return tally(tallies), ingest, placed
+    _, ingest = read_police_uk(paths, return_report=True, each_batch=each_batch, **read_options)
+    return tallies.total(), ingest, placed
 
 
 @contextlib.contextmanager

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import shutil
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import run_cli, write_unusable_rows
 
 import psa_geo
+from psa_geo import tallies as tallies_module
 from psa_geo.periods import calendar_year
+from psa_geo.police_uk import police_forces
 from psa_geo.tallies import TALLY_KEYS
 
 
@@ -36,6 +39,27 @@ def test_a_tally_sums_every_event_once_by_its_place_and_month(assigned_all):
                                    check_names=False, check_index_type=False)  # fmt: skip
     # the tally of a tally is itself: summing again changes nothing
     pd.testing.assert_frame_equal(psa_geo.tally(tallies), tallies)
+
+
+def test_a_tally_keeps_the_force_only_of_events_placed_outside(assigned_all):
+    tallies = psa_geo.tally(assigned_all)
+    outside = tallies["area_status"] == "outside"
+    assert outside.any() and (tallies.loc[outside, "falls_within"] != "").all()
+    assert (tallies.loc[~outside, "falls_within"] == "").all()
+    # events inside said to fall within many forces (as at national volume) add no rows
+    forces = police_forces()["name"].to_numpy()
+    spread = assigned_all.assign(falls_within=forces[np.arange(len(assigned_all)) % len(forces)])
+    spread.loc[spread["area_status"] == "outside", "falls_within"] = assigned_all["falls_within"]
+    pd.testing.assert_frame_equal(psa_geo.tally(spread), tallies)
+
+
+def test_a_running_tally_sums_its_parts_as_one_tally(assigned_all, monkeypatch):
+    monkeypatch.setattr(tallies_module, "BATCH_ROWS", -(10**9))  # summed at every part
+    running = tallies_module.RunningTally()
+    for part in np.array_split(np.arange(len(assigned_all)), 5):
+        running.add(psa_geo.tally(assigned_all.iloc[part]))
+    assert len(running.parts) == 1
+    pd.testing.assert_frame_equal(running.total(), psa_geo.tally(assigned_all))
 
 
 def test_streamed_tallies_and_reports_equal_those_of_all_events_at_once(
