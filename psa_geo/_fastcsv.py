@@ -10,8 +10,8 @@ thread meanwhile), and pyarrow parses each piece in threads, with quoting turned
 piece is checked and kept in compact form as it comes, so no more than two pieces of text are
 held beyond the result: a quote, NUL, missing value (short row) or all-empty row means the file
 was not plain. A file larger than the cap is not plain either (pandas then refuses it). Every
-column but ``keep_text`` comes back as a pandas Categorical (its categories sorted), so the
-checks run once per distinct value and the table stays small.
+column but ``keep_text`` comes back as a pandas Categorical (its categories in order of first
+appearance), so the checks run once per distinct value and the table stays small.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 #: How much text (bytes, whole lines) is parsed at a time.
@@ -49,10 +48,11 @@ def read_plain(
 ) -> pd.DataFrame:
     """The rows of the CSV that ``open_stream()`` opens (binary; at most ``cap`` bytes).
 
-    Columns are Categoricals of sorted ``str`` categories, except those of ``keep_text``
-    (``str``, held as pyarrow arrays). ``text_block(values, first_row)``, where given, is
-    applied to each piece of a ``keep_text`` column (``first_row``: the rows before it) and
-    its result is kept instead. Each row is one physical line, after the header's.
+    Columns are Categoricals of ``str`` categories (in order of first appearance), except
+    those of ``keep_text`` (``str``, held as pyarrow arrays). ``text_block(values,
+    first_row)``, where given, is applied to each piece of a ``keep_text`` column
+    (``first_row``: the rows before it) and its result is kept instead. Each row is one
+    physical line, after the header's.
     Raises NotPlain when the file is not plain (or larger than ``cap``).
     """
     columns, rows = {}, 0
@@ -185,15 +185,12 @@ class _Codes:
             self.codes.append(smallest(indices.to_numpy(), top=len(self.words)))
 
     def values(self) -> pd.Series:
-        """The Categorical: the categories (``str``) sorted; nulls missing."""
+        """The Categorical: the categories (``str``) in order of first appearance; nulls
+        missing."""
         self._fold()
-        order = pc.array_sort_indices(self.words).to_numpy()
-        rank = np.empty(len(order) + 1, dtype=np.int64)
-        rank[order], rank[-1] = np.arange(len(order)), -1  # a null (-1) stays -1
-        rank = smallest(rank, top=len(order))
-        codes = np.concatenate([rank[c] for c in self.codes] or [rank[:0]])
+        codes = np.concatenate(self.codes) if self.codes else np.zeros(0, dtype=np.int8)
         self.codes = []
-        categories = pd.Index(pd.array(self.words.take(order), dtype="str"))
+        categories = pd.Index(pd.array(self.words, dtype="str"))
         cat = pd.Categorical.from_codes(codes, categories, validate=False)
         return pd.Series(cat, copy=False)
 
@@ -264,8 +261,9 @@ def column_values(column: pa.ChunkedArray) -> pd.Series:
 
 
 def categorical(column: pa.ChunkedArray) -> pd.Series:
-    """The dictionary column ``column`` as a Categorical: its chunks' dictionaries united,
-    the categories (``str``) sorted, the codes in the smallest integer type; nulls missing."""
+    """The dictionary column ``column`` as a Categorical: its chunks' dictionaries united
+    (the categories, ``str``, in order of first appearance), the codes in the smallest
+    integer type; nulls missing."""
     codes = _Codes()
     for chunk in column.chunks:
         codes.add(chunk)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import datetime as dt
 import functools
@@ -9,6 +10,7 @@ import logging
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from importlib import resources
 from pathlib import Path
@@ -62,6 +64,8 @@ FIRST_MONTH = "2010-12"
 #: How many rows :func:`read_police_uk` gathers, from one or more files, before it passes
 #: their events to ``each_batch`` (about 300 MB of events).
 BATCH_ROWS = 500_000
+#: How many files are read at once, in threads (their inflating and parsing run in parallel).
+READ_AHEAD = 2
 
 REJECT_REASONS = {
     "bad_month": "Month is not YYYY-MM",
@@ -190,30 +194,65 @@ def _require_files(report: IngestReport, paths) -> None:
 
 def _usable_rows(paths, report: IngestReport, *, today, force, folder) -> Iterator[pd.DataFrame]:
     """Each file's usable rows, as read (:func:`_read_cached`) and checked; the report gets
-    its files, lines, rows read and rejected rows (reasons counted by :func:`_finish_report`)."""
+    its files, lines, rows read and rejected rows (reasons counted by :func:`_finish_report`).
+    The next :data:`READ_AHEAD` files are read in threads meanwhile."""
     seen: dict[tuple[str, str], tuple[int, str]] = {}
     known_forces = set(police_forces()["name"])
     report.rejected_rows = None
     rejected = []
-    for label, opener, open_bytes in _iter_csvs(paths, force=force):
-        raw, lines, reason = _checked_rows(label, opener, open_bytes, folder,
-                                           known_forces=known_forces, today=today)  # fmt: skip
-        report.files.append(label)
-        report.add_lines(lines)
-        report.rows_read += len(raw)
-        reason = _mark_overlaps(raw, reason, seen, (len(report.files), label), report)
-        bad = reason.notna()
-        if bad.any():
-            rejected.append(_as_text(raw[bad]).assign(reason=reason[bad]))
-            raw = raw[~bad]
-        if report.rejected_rows is None:
-            report.rejected_rows = pd.DataFrame(columns=[*raw.columns, "reason"])
-        yield raw  # without a copy when all are good
-        del raw
+
+    def check(file: tuple[str, Callable, Callable]):
+        return _checked_rows(*file, folder, known_forces=known_forces, today=today)
+
+    with contextlib.ExitStack() as archives:  # zip archives, open until every member is read
+        files = _iter_csvs(paths, force=force, archives=archives)
+        with contextlib.closing(_ahead(files, check, READ_AHEAD)) as checked:
+            for (label, _, _), (raw, lines, reason) in checked:
+                report.files.append(label)
+                report.add_lines(lines)
+                report.rows_read += len(raw)
+                reason = _mark_overlaps(raw, reason, seen, (len(report.files), label), report)
+                bad = reason.notna()
+                if bad.any():
+                    rejected.append(_as_text(raw[bad]).assign(reason=reason[bad]))
+                    raw = raw[~bad]
+                if report.rejected_rows is None:
+                    report.rejected_rows = pd.DataFrame(columns=[*raw.columns, "reason"])
+                yield raw  # without a copy when all are good
+                del raw
     if report.rejected_rows is None:
         report.rejected_rows = pd.DataFrame(columns=["reason"])
     if rejected:
         report.rejected_rows = pd.concat(rejected, ignore_index=True)
+
+
+def _ahead(items: Iterator, work: Callable, depth: int) -> Iterator[tuple]:
+    """``(item, work(item))`` for each of ``items`` in order, ``work`` running in ``depth``
+    threads on the items ahead. An error (of ``items`` or ``work``) is raised where it would
+    be without them: after the items before it are taken."""
+    with ThreadPoolExecutor(depth, thread_name_prefix="psa_geo-file") as pool:
+        queue: collections.deque = collections.deque()
+        try:
+            while True:
+                while len(queue) < depth:
+                    try:
+                        item = next(items)
+                    except StopIteration:
+                        break
+                    except Exception as exc:  # e.g. the next path does not exist
+                        queue.append((None, exc))
+                        break
+                    queue.append((item, pool.submit(work, item)))
+                if not queue:
+                    return
+                item, done = queue.popleft()
+                if item is None:
+                    raise done
+                yield item, done.result()
+        finally:
+            for _, done in queue:
+                if not isinstance(done, Exception):
+                    done.cancel()
 
 
 def _checked_rows(
@@ -271,12 +310,16 @@ def street_suffix(force: str | None) -> str:
     return f"-{force}-street.csv" if force else "-street.csv"
 
 
-def _iter_csvs(paths, *, force: str | None = None) -> Iterator[tuple[str, Callable, Callable]]:
+def _iter_csvs(
+    paths, *, force: str | None = None, archives: contextlib.ExitStack | None = None
+) -> Iterator[tuple[str, Callable, Callable]]:
     """Yield (label, opener, open_bytes) for every police.uk CSV in ``paths``, sorted.
 
     ``opener(native)`` opens the file's bytes afresh: decompressed by pyarrow where it can
     (``native``), else as a :class:`psa_geo._csvlines.CountingReader`; ``open_bytes()`` opens
-    the bytes that key the cache (a file's as stored, a zip member's decompressed)."""
+    the bytes that key the cache (a file's as stored, a zip member's decompressed). A zip
+    archive is closed by ``archives`` where given (its members may be read later), else once
+    its members are yielded."""
     if isinstance(paths, str | Path):
         paths = [paths]
     ending = street_suffix(force)
@@ -291,20 +334,24 @@ def _iter_csvs(paths, *, force: str | None = None) -> Iterator[tuple[str, Callab
             )
             if not files:
                 raise InputFileError(path, f"the folder holds no *{ending} files")
-            yield from _iter_csvs(files, force=force)
+            yield from _iter_csvs(files, force=force, archives=archives)
         elif path.suffix == ".zip":
-            yield from _iter_zip(path, force=force)
+            yield from _iter_zip(path, force=force, archives=archives)
         else:
             yield str(path), partial(_open_file, path), partial(open, path, "rb")
 
 
-def _iter_zip(path: Path, *, force: str | None = None) -> Iterator[tuple[str, Callable, Callable]]:
+def _iter_zip(
+    path: Path, *, force: str | None = None, archives: contextlib.ExitStack | None = None
+) -> Iterator[tuple[str, Callable, Callable]]:
     ending = street_suffix(force)
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile:
         raise InputFileError(path, "not a zip archive") from None
-    with archive:
+    if archives is not None:
+        archives.enter_context(archive)
+    with archive if archives is None else contextlib.nullcontext():
         members = sorted(n for n in archive.namelist() if n.endswith(ending))
         if not members:
             raise InputFileError(path, f"the archive holds no *{ending} files")
@@ -558,7 +605,7 @@ def _as_text(rows: pd.DataFrame) -> pd.DataFrame:
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     """The rows of ``frames`` (one per file) in one frame, Categoricals kept (their
-    categories united and sorted; a column a file lacks is missing there)."""
+    categories united; a column a file lacks is missing there)."""
     if len(frames) == 1:
         return frames[0].reset_index(drop=True)
     columns = list(dict.fromkeys(c for frame in frames for c in frame.columns))
@@ -579,7 +626,7 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
 
 def _union(parts: list, lengths: list[int]) -> pd.Series:
     """The Categoricals ``parts`` (None: ``length`` missing values) end to end, their
-    categories united (and sorted)."""
+    categories united."""
     chunks = []
     for part, length in zip(parts, lengths, strict=True):
         if part is None:
@@ -636,9 +683,16 @@ def _stripped(values: pd.Categorical) -> pd.Categorical:
 
 
 def _sorted_categories(values: pd.Series) -> pd.Series:
-    if values.cat.categories.is_monotonic_increasing:
+    """The Categorical ``values`` with its categories sorted."""
+    words = pa.array(values.cat.categories.array, pa.string())
+    order = pc.array_sort_indices(words).to_numpy()
+    if (order[1:] > order[:-1]).all():
         return values
-    return values.cat.reorder_categories(sorted(values.cat.categories))
+    rank = np.empty(len(order) + 1, dtype=values.cat.codes.dtype)
+    rank[order], rank[-1] = np.arange(len(order)), -1  # a missing value (-1) stays missing
+    categories = pd.Index(pd.array(words.take(order), dtype="str"))
+    cat = pd.Categorical.from_codes(rank[values.cat.codes], categories, validate=False)
+    return pd.Series(cat, index=values.index, copy=False)
 
 
 def _points(lon: pd.Categorical, lat: pd.Categorical) -> tuple[GeometryArray, np.ndarray]:

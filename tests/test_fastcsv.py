@@ -31,8 +31,9 @@ def test_the_frame_is_the_same_whatever_the_blocks(monkeypatch):
     monkeypatch.setattr(_fastcsv, "FOLD_PIECES", 4)  # dictionaries united many times
     pieces = read(data, cap=len(data))
     pd.testing.assert_frame_equal(whole, pieces)
-    assert list(pieces["town"].cat.categories) == sorted(f"t{i}" for i in range(301))
     expected = pd.read_csv(io.BytesIO(data), dtype=str)
+    # the categories in order of first appearance, whatever the pieces
+    assert list(pieces["town"].cat.categories) == list(expected["town"].unique())
     pd.testing.assert_frame_equal(pieces.astype(str), expected, check_dtype=False)
 
 

@@ -158,6 +158,25 @@ def test_folder_gzip_and_zip_layouts(tmp_path):
     assert events["source_file"].str.contains("police.zip!2019-04/").sum() == 1
 
 
+def test_files_read_ahead_keep_their_order_and_their_first_problem(tmp_path):
+    # several members of one archive, read in threads ahead of the caller: all are read (the
+    # archive stays open), in order; a bad file ahead of a missing path is the one named
+    archive = tmp_path / "police.zip"
+    months = [f"2019-{m:02d}" for m in range(1, 6)]
+    with zipfile.ZipFile(archive, "w") as zf:
+        for month in months:
+            buffer = io.StringIO()
+            csv.writer(buffer).writerows([HEADER, row(month), row(month)])
+            zf.writestr(f"{month}/{month}-devon-and-cornwall-street.csv", buffer.getvalue())
+    events, report = psa_geo.read_police_uk(archive, return_report=True, use_cache=False)
+    assert list(events["month"]) == [m for m in months for _ in range(2)]
+    assert report.files == [f"{archive}!{m}/{m}-devon-and-cornwall-street.csv" for m in months]
+    bad = tmp_path / "bad-street.csv"
+    bad.write_text("name,value\nx,1\n")
+    with pytest.raises(psa_geo.InputFileError, match=r"bad-street\.csv.*not a police\.uk"):
+        psa_geo.read_police_uk([bad, tmp_path / "missing.csv"], use_cache=False)
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
