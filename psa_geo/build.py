@@ -487,6 +487,7 @@ def _write_study(
             },
         },
         "notes": notes,
+        "engine": engine if engine == "pandas" else f"{engine} ({scheduler or 'local cluster'})",
         "timings_s": timings,
     }
     if outcomes is not None:

@@ -5,6 +5,7 @@ that nobody runs; no engine for the build."""
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import shutil
 import socket
@@ -202,6 +203,10 @@ def test_the_tables_command_on_dask_writes_the_pandas_engines_tables(mirror, sch
         dask_bytes = (tmp_path / "dask" / "tables" / name).read_bytes()
         assert dask_bytes == (tmp_path / "pandas" / "tables" / name).read_bytes(), name
     assert not list(temp.glob("psa_geo_dask_*"))  # the partitions' temporary folder, deleted
+    # each run report says which engine counted police.uk
+    engines = [json.loads((tmp_path / run / "run_report.json").read_text())["engine"]
+               for run in ("pandas", "dask")]  # fmt: skip
+    assert engines == ["pandas", f"dask ({scheduler})"]
 
 
 def test_a_scheduler_nobody_runs_is_one_line_and_exit_2(mirror, tmp_path):
