@@ -61,13 +61,12 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyproj
 import shapely
 
 from . import _csvlines
 from .areas import ASSIGNED_COLUMNS
 from .errors import InputFileError, PsaGeoError
-from .events import CANONICAL_COLUMNS, CRS, IngestReport
+from .events import CANONICAL_COLUMNS, CRS, IngestReport, to_national_grid
 from .userfiles import header_key, match_columns, read_user_text
 
 log = logging.getLogger(__name__)
@@ -157,7 +156,6 @@ FIXES = {
 # are the sea off Scilly, so such "metres" are taken for degrees.
 _LON, _LAT = (-8.8, 2.0), (49.8, 61.0)
 _EASTING, _NORTHING = (1_000, 700_000), (1_000, 1_300_000)
-_TO_GRID = pyproj.Transformer.from_crs("EPSG:4326", CRS, always_xy=True)
 _DATE = re.compile(
     r"(?:(?P<iso>\d{4}-\d{1,2}-\d{1,2})|(?P<uk>\d{1,2}/\d{1,2}/\d{4}))"
     r"(?:[ T](?P<time>\d{1,2}:\d{2}(?::\d{2})?))?"
@@ -675,7 +673,7 @@ def _as_lonlat(lon: np.ndarray, lat: np.ndarray):
     x = np.full(len(lon), np.nan)
     y = np.full(len(lon), np.nan)
     if ok.any():
-        x[ok], y[ok] = _TO_GRID.transform(lon[ok], lat[ok])
+        x[ok], y[ok] = to_national_grid().transform(lon[ok], lat[ok])
     return x, y, ok
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import datetime as dt
-import functools
 import logging
 import zipfile
 import zlib
@@ -20,14 +19,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyproj
 import shapely
 from geopandas.array import GeometryArray
 from isal import igzip, isal_zlib
 
 from . import _csvlines, _fastcsv, _ids, cache
 from .errors import InputFileError
-from .events import CRS, IngestReport
+from .events import CRS, IngestReport, to_national_grid
 
 log = logging.getLogger(__name__)
 
@@ -705,18 +703,12 @@ def _points(lon: pd.Categorical, lat: pd.Categorical) -> tuple[GeometryArray, np
     which, first = _first_of_each(pair)
     del pair
     at = np.flatnonzero(located)[first]
-    x, y = _to_national_grid().transform(lon_of[lon.codes[at]], lat_of[lat.codes[at]])
+    x, y = to_national_grid().transform(lon_of[lon.codes[at]], lat_of[lat.codes[at]])
     points = gpd.array.from_shapely(shapely.points(x, y), crs=CRS)
     index = np.full(len(located), -1, dtype=np.intp)
     index[located] = which
     del which
     return points.take(index, allow_fill=True, fill_value=shapely.Point()), located
-
-
-@functools.cache
-def _to_national_grid() -> pyproj.Transformer:
-    """WGS 84 longitude and latitude to British National Grid (as ``GeoSeries.to_crs``)."""
-    return pyproj.Transformer.from_crs("EPSG:4326", CRS, always_xy=True)
 
 
 def _used_categories(values: pd.Series) -> pd.Series:

@@ -328,7 +328,7 @@ def test_parse_points_option():
 )  # fmt: skip
 def test_any_documented_row_round_trips(tmp_path, day, minute, uk_date, east, north, as_lonlat,
                                         items, who, collected):  # fmt: skip
-    lon, lat = psa_geo.points._TO_GRID.transform(east, north, direction="INVERSE")
+    lon, lat = psa_geo.events.to_national_grid().transform(east, north, direction="INVERSE")
     row = find(
         date=day.strftime("%d/%m/%Y" if uk_date else "%Y-%m-%d"),
         time="" if minute is None else f"{minute // 60:02d}:{minute % 60:02d}",
