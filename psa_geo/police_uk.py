@@ -6,6 +6,7 @@ import collections
 import contextlib
 import datetime as dt
 import logging
+import threading
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -349,6 +350,7 @@ def _iter_zip(
         raise InputFileError(path, "not a zip archive") from None
     if archives is not None:
         archives.enter_context(archive)
+    opening = threading.Lock()  # members may be read in threads (:func:`_ahead`)
     with archive if archives is None else contextlib.nullcontext():
         members = sorted(n for n in archive.namelist() if n.endswith(ending))
         if not members:
@@ -366,7 +368,8 @@ def _iter_zip(
 
             def opener(native, member=member, label=label, cap=cap):
                 # streamed, counted and capped as it is read
-                stream = archive.open(member)
+                with opening:  # members are opened one at a time (ZipFile.open counts them)
+                    stream = archive.open(member)
                 return stream if native else _csvlines.CountingReader(stream, label=label, cap=cap)
 
             yield label, opener, partial(opener, False)
