@@ -252,6 +252,7 @@ def _area_rasters(
 
 
 _KEPT_RASTERS = 4
+"""How many (area, raster) keep their cell mask and edge cells (an area's groups share one)."""
 _rasters: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
 
 
