@@ -680,7 +680,7 @@ def _stripped(values: pd.Categorical) -> pd.Categorical:
     words, recode = np.unique(values.categories.str.strip().to_numpy(dtype=object),
                               return_inverse=True)  # fmt: skip
     codes = np.append(recode, -1).astype(values.codes.dtype)[values.codes]
-    return pd.Categorical.from_codes(codes, pd.Index(words, dtype="str"), validate=False)
+    return _fastcsv.distinct_categorical(codes, words)
 
 
 def _sorted_categories(values: pd.Series) -> pd.Series:
@@ -691,8 +691,7 @@ def _sorted_categories(values: pd.Series) -> pd.Series:
         return values
     rank = np.empty(len(order) + 1, dtype=values.cat.codes.dtype)
     rank[order], rank[-1] = np.arange(len(order)), -1  # a missing value (-1) stays missing
-    categories = pd.Index(pd.array(words.take(order), dtype="str"))
-    cat = pd.Categorical.from_codes(rank[values.cat.codes], categories, validate=False)
+    cat = _fastcsv.distinct_categorical(rank[values.cat.codes], words.take(order))
     return pd.Series(cat, index=values.index, copy=False)
 
 
@@ -721,8 +720,8 @@ def _used_categories(values: pd.Series) -> pd.Series:
     if used.all():
         return values
     recode = np.append(np.cumsum(used) - 1, -1).astype(cat.codes.dtype)
-    return pd.Series(pd.Categorical.from_codes(recode[cat.codes], cat.categories[used],
-                                               validate=False), index=values.index)  # fmt: skip
+    recoded = _fastcsv.distinct_categorical(recode[cat.codes], cat.categories[used].array)
+    return pd.Series(recoded, index=values.index)
 
 
 def _first_of_each(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
