@@ -255,7 +255,7 @@ def _rejected(raw: pd.DataFrame, reason: pd.Series) -> pd.DataFrame | None:
 def _accepted(good: pd.DataFrame) -> dict:
     """The events of the usable rows ``good`` and their counts, as the pandas engine
     counts them (:func:`psa_geo.police_uk._count_accepted`)."""
-    events, located = police_uk._to_events(good.reset_index(drop=True))
+    events, located = police_uk._to_events(police_uk._used_categories(good).reset_index(drop=True))
     part = IngestReport(source=police_uk.SOURCE)
     repeats = police_uk._count_accepted(part, events, located)
     return {"events": events, "accepted": part.accepted, "located": part.located,

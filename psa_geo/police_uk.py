@@ -214,7 +214,7 @@ def _usable_rows(paths, report: IngestReport, *, today, force, folder) -> Iterat
                 bad = reason.notna()
                 if bad.any():
                     rejected.append(_as_text(raw[bad]).assign(reason=reason[bad]))
-                    raw = raw[~bad]
+                    raw = _used_categories(raw[~bad])
                 if report.rejected_rows is None:
                     report.rejected_rows = pd.DataFrame(columns=[*raw.columns, "reason"])
                 yield raw  # without a copy when all are good
@@ -634,7 +634,10 @@ def _union(parts: list, lengths: list[int]) -> pd.Series:
             chunks.append(pa.nulls(length, pa.dictionary(pa.int32(), pa.string())))
             continue
         codes = part.codes.astype(np.int32)
-        words = pa.array(part.categories.array).cast(pa.string())
+        words = pa.array(part.categories.array)  # a ChunkedArray where pandas holds one
+        if isinstance(words, pa.ChunkedArray):
+            words = words.combine_chunks()
+        words = words.cast(pa.string())
         chunks.append(pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), words))
     return _fastcsv.categorical(pa.chunked_array(chunks))
 
@@ -645,8 +648,6 @@ def _to_events(good: pd.DataFrame) -> tuple[gpd.GeoDataFrame, np.ndarray]:
     ``source``, ``date_precision`` and ``category`` are Categoricals; ``crime_id`` is the
     Crime ID as in the file, missing where blank, and shares its text with ``event_id``.
     """
-    good = good.assign(**{c: _used_categories(good[c]) for c in good.columns
-                          if isinstance(good[c].dtype, pd.CategoricalDtype)})  # fmt: skip
     n = len(good)
     geometry, located = _points(good["Longitude"].array, good["Latitude"].array)
     event_id, crime_id = _event_ids(good)
@@ -713,8 +714,15 @@ def _points(lon: pd.Categorical, lat: pd.Categorical) -> tuple[GeometryArray, np
     return points.take(index, allow_fill=True, fill_value=shapely.Point()), located
 
 
-def _used_categories(values: pd.Series) -> pd.Series:
-    """The Categorical ``values`` without the categories no row uses (rejected rows')."""
+def _used_categories(rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` (some of a file's) with their Categoricals' unused categories (those of the
+    rows left out) dropped. A file's own Categoricals use every category: so do the files'
+    joined, and the events'."""
+    return rows.assign(**{c: _used(rows[c]) for c in rows.columns
+                          if isinstance(rows[c].dtype, pd.CategoricalDtype)})  # fmt: skip
+
+
+def _used(values: pd.Series) -> pd.Series:
     cat = values.array
     used = np.bincount(cat.codes[cat.codes >= 0], minlength=len(cat.categories)) > 0
     if used.all():
