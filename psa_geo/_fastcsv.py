@@ -281,6 +281,11 @@ def distinct_categorical(codes: np.ndarray, words) -> pd.Categorical:
     return pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
 
 
+def constant_categorical(value: str, n: int) -> pd.Categorical:
+    """``n`` rows of the one ``value``, as a Categorical."""
+    return pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), pd.Index([value], dtype="str"))
+
+
 def smallest(codes: np.ndarray, *, top: int | None = None) -> np.ndarray:
     """``codes`` in the smallest integer type that holds them (as pandas would), or that
     holds ``top``."""

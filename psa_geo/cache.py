@@ -74,7 +74,7 @@ def load_rows(folder: Path, key: str, label: str):
     line = columns.pop("_line").to_numpy(dtype=object)
     row_lines = columns.pop("_row_lines").to_numpy(dtype=np.int64)
     n = len(line)
-    source = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), pd.Index([label], dtype="str"))
+    source = _fastcsv.constant_categorical(label, n)
     rows = {}
     for name, values in columns.items():
         if name == "source_row":

@@ -47,10 +47,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 
-from . import cache, police_uk
+from . import _fastcsv, cache, police_uk
 from .assign import AssignReport, assign_areas
 from .errors import InputFileError, PsaGeoError
 from .events import IngestReport
@@ -294,7 +293,7 @@ def _save(parts: Path, name: str, events, rejected, summary: dict, *, keyed: boo
     import pyarrow.parquet as pq
 
     n = len(events)
-    part = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), pd.Index([name], dtype="str"))
+    part = _fastcsv.constant_categorical(name, n)
     path = parts / f"{name}.parquet"
     _write(path, events.assign(**{_PART: part}).to_parquet)
     meta = pq.read_metadata(path)

@@ -436,9 +436,9 @@ def _read_rows(label: str, opener: Callable) -> tuple[pd.DataFrame, _csvlines.Li
     rows = np.arange(2, n + 2, dtype=np.int64)  # one line each, after the header
     lines = _csvlines.Lines(rows, np.broadcast_to(np.int64(1), n), np.broadcast_to(False, n),
                             n + 1, 1)  # fmt: skip
-    source = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), pd.Index([label], dtype="str"))
+    source = _fastcsv.constant_categorical(label, n)
     frame = pd.DataFrame({**frame, "source_file": source, "source_row": rows}, copy=False)
-    no_reason = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), pd.Index([""], dtype="str"))
+    no_reason = _fastcsv.constant_categorical("", n)
     return frame, lines, no_reason
 
 
@@ -652,10 +652,10 @@ def _to_events(good: pd.DataFrame) -> tuple[gpd.GeoDataFrame, np.ndarray]:
     geometry, located = _points(good["Longitude"].array, good["Latitude"].array)
     event_id, crime_id = _event_ids(good)
     columns = {
-        "source": _constant(SOURCE, n),
+        "source": _fastcsv.constant_categorical(SOURCE, n),
         "event_id": event_id,
         "date": _by_value(good["Month"], lambda m: pd.to_datetime(m + "-01", format="%Y-%m-%d")),
-        "date_precision": _constant("month", n),
+        "date_precision": _fastcsv.constant_categorical("month", n),
         "category": _stripped(good["Crime type"].array),
         "weight": np.ones(n, dtype=np.int64),
         "crime_id": crime_id,
@@ -670,10 +670,6 @@ def _to_events(good: pd.DataFrame) -> tuple[gpd.GeoDataFrame, np.ndarray]:
         columns[name] = values
     columns["geometry"] = geometry
     return gpd.GeoDataFrame(columns, geometry="geometry", crs=CRS, copy=False), located
-
-
-def _constant(value: str, n: int) -> pd.Categorical:
-    return pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), pd.Index([value], dtype="str"))
 
 
 def _stripped(values: pd.Categorical) -> pd.Categorical:
