@@ -10,8 +10,10 @@ thread meanwhile), and pyarrow parses each piece in threads, with quoting turned
 piece is checked and kept in compact form as it comes, so no more than two pieces of text are
 held beyond the result: a quote, NUL, missing value (short row) or all-empty row means the file
 was not plain. A file larger than the cap is not plain either (pandas then refuses it). Every
-column but ``keep_text`` comes back as a pandas Categorical (its categories in order of first
-appearance), so the checks run once per distinct value and the table stays small.
+column but ``keep_text`` and ``numbers`` comes back as a pandas Categorical (its categories in
+order of first appearance), so the checks run once per distinct value and the table stays
+small. A column of ``numbers`` comes back as float64, NaN where blank; a value that is not a
+finite number means the file is not plain (pandas then keeps the text).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 #: How much text (bytes, whole lines) is parsed at a time.
@@ -44,12 +47,14 @@ def read_plain(
     *,
     cap: int,
     keep_text: tuple[str, ...] = (),
+    numbers: tuple[str, ...] = (),
     text_block: Callable[[pa.Array, int], pa.Array] | None = None,
 ) -> pd.DataFrame:
     """The rows of the CSV that ``open_stream()`` opens (binary; at most ``cap`` bytes).
 
     Columns are Categoricals of ``str`` categories (in order of first appearance), except
-    those of ``keep_text`` (``str``, held as pyarrow arrays). ``text_block(values,
+    those of ``keep_text`` (``str``, held as pyarrow arrays) and ``numbers`` (float64, NaN
+    where blank). ``text_block(values,
     first_row)``, where given, is applied to each piece of a ``keep_text`` column
     (``first_row``: the rows before it) and its result is kept instead. Each row is one
     physical line, after the header's.
@@ -57,9 +62,10 @@ def read_plain(
     """
     columns, rows = {}, 0
     with open_stream() as stream:
-        for header, piece in _tables(stream, cap, keep_text):
+        for header, piece in _tables(stream, cap, keep_text, numbers):
             if not columns:
-                columns = {name: _Text() if name in keep_text else _Codes() for name in header}
+                columns = {name: _Text() if name in keep_text else _Numbers() if name in numbers
+                           else _Codes() for name in header}  # fmt: skip
             for name, values in zip(header, piece, strict=True):
                 if name in keep_text and text_block:
                     values = text_block(values, rows)
@@ -76,7 +82,7 @@ def read_plain(
 HEADER_BYTES = 64 * 1024
 
 
-def _tables(stream, cap: int, keep_text) -> Iterator[tuple[list[str], list[pa.Array]]]:
+def _tables(stream, cap: int, keep_text, numbers) -> Iterator[tuple[list[str], list[pa.Array]]]:
     """The header, and each piece's columns (checked): each piece parsed in a thread while
     the one before is taken in."""
     header, parsing = None, None
@@ -85,7 +91,8 @@ def _tables(stream, cap: int, keep_text) -> Iterator[tuple[list[str], list[pa.Ar
             first = header is None
             if first:
                 header = _header(bytes(piece[:HEADER_BYTES]))
-                types = {name: pa.large_string() if name in keep_text else _DICTIONARY
+                types = {name: pa.large_string() if name in keep_text else
+                         pa.float64() if name in numbers else _DICTIONARY
                          for name in header}  # fmt: skip
             parsed = parser.submit(_parse, piece, header, types, first=first)
             if parsing is not None:
@@ -104,6 +111,7 @@ def _parse(piece, header: list[str], types: dict, *, first: bool) -> list[pa.Arr
         parse_options=pacsv.ParseOptions(quote_char=False, ignore_empty_lines=False),
         convert_options=pacsv.ConvertOptions(
             column_types=types,
+            null_values=[""],
             strings_can_be_null=False,
             quoted_strings_can_be_null=False,
             check_utf8=True,
@@ -161,6 +169,19 @@ class _Text:
         return pd.Series(pd.array(chunks, dtype="str"), copy=False)
 
 
+class _Numbers:
+    """A number column read piece by piece (blank: NaN)."""
+
+    def __init__(self) -> None:
+        self.blocks: list[np.ndarray] = []
+
+    def add(self, values: pa.Array) -> None:
+        self.blocks.append(values.to_numpy(zero_copy_only=False))
+
+    def values(self) -> pd.Series:
+        return pd.Series(np.concatenate(self.blocks), copy=False)
+
+
 class _Codes:
     """A dictionary column read piece by piece, as a Categorical: every :data:`FOLD_PIECES`
     pieces, their dictionaries are united with the words so far (which keep their numbers)
@@ -195,15 +216,22 @@ class _Codes:
 
 def _check_plain(table: pa.Table) -> None:
     """Raise NotPlain if ``table`` (its dictionaries united) has a missing value (a short
-    row) or an all-empty row."""
-    if any(column.null_count for column in table.columns):
-        raise NotPlain("missing values (short rows)")
+    row) other than a blank number, a number that is not finite (``nan``, ``inf``: left to
+    pandas), or an all-empty row."""
+    for column in table.columns:
+        if not pa.types.is_floating(column.type):
+            if column.null_count:
+                raise NotPlain("missing values (short rows)")
+        elif pc.any(pc.invert(pc.is_finite(column))).as_py():
+            raise NotPlain("a number that is not finite")
     empty = np.ones(table.num_rows, dtype=bool)  # the rows empty in every column so far
     text_last = sorted(table.columns, key=lambda c: not pa.types.is_dictionary(c.type))
     for column in text_last:
         if not empty.any():
             return
-        if pa.types.is_dictionary(column.type):
+        if pa.types.is_floating(column.type):
+            empty &= column.is_null().to_numpy()
+        elif pa.types.is_dictionary(column.type):
             blank = np.flatnonzero(np.diff(text_offsets(column.chunk(0).dictionary)) == 0)
             if not len(blank):
                 return

@@ -32,7 +32,7 @@ from . import _csvlines, _fastcsv
 log = logging.getLogger(__name__)
 
 #: The version of what the reader caches: raise it whenever the parsed rows would differ.
-READER_FORMAT = 1
+READER_FORMAT = 2  # 2: Longitude and Latitude of plain files as numbers
 _HASH_BLOCK = 1024**2
 _META = b"psa_geo"
 

@@ -205,8 +205,8 @@ def _file_partition(
         name = name or f"file-{number:06d}"
         raw, lines, reason = police_uk._checked_rows(label, opener, open_bytes, raw_folder,
                                                      known_forces=forces, today=today)  # fmt: skip
+        rejected = police_uk._rejected(raw, reason, opener)
     bad = reason.notna()
-    rejected = _rejected(raw, reason)
     valid = [m for m in raw["Month"].cat.categories if _MONTH.fullmatch(m)]
     summary = {
         "name": name,
@@ -238,17 +238,11 @@ def _file_overlaps(
         raw, _, reason = police_uk._checked_rows(
             label, opener, open_bytes, raw_folder, known_forces=_known_forces(), today=today
         )
-    reason = police_uk._mark_skipped(raw, reason, skipped)
-    rejected = _rejected(raw, reason)
+        reason = police_uk._mark_skipped(raw, reason, skipped)
+        rejected = police_uk._rejected(raw, reason, opener)
     counts = _accepted(raw[reason.isna()])
     del counts["events"]
     return {**counts, "rejected": rejected}
-
-
-def _rejected(raw: pd.DataFrame, reason: pd.Series) -> pd.DataFrame | None:
-    """The rows of ``raw`` with a reject ``reason``, as text, with it (None: none)."""
-    bad = reason.notna()
-    return police_uk._as_text(raw[bad]).assign(reason=reason[bad]) if bad.any() else None
 
 
 def _accepted(good: pd.DataFrame) -> dict:

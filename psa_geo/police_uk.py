@@ -206,18 +206,18 @@ def _usable_rows(paths, report: IngestReport, *, today, force, folder) -> Iterat
     with contextlib.ExitStack() as archives:  # zip archives, open until every member is read
         files = _iter_csvs(paths, force=force, archives=archives)
         with contextlib.closing(_ahead(files, check, READ_AHEAD)) as checked:
-            for (label, _, _), (raw, lines, reason) in checked:
+            for (label, opener, _), (raw, lines, reason) in checked:
                 report.files.append(label)
                 report.add_lines(lines)
                 report.rows_read += len(raw)
                 reason = _mark_overlaps(raw, reason, seen, (len(report.files), label), report)
                 bad = reason.notna()
                 if bad.any():
-                    rejected.append(_as_text(raw[bad]).assign(reason=reason[bad]))
+                    rejected.append(_rejected(raw, reason, opener))
                     raw = _used_categories(raw[~bad])
                 if report.rejected_rows is None:
                     report.rejected_rows = pd.DataFrame(columns=[*raw.columns, "reason"])
-                yield raw  # without a copy when all are good
+                yield _numeric_coordinates(raw)  # without a copy when all are good
                 del raw
     if report.rejected_rows is None:
         report.rejected_rows = pd.DataFrame(columns=["reason"])
@@ -406,7 +406,9 @@ def _read_rows(label: str, opener: Callable) -> tuple[pd.DataFrame, _csvlines.Li
 
     A plain file is read by pyarrow (:mod:`psa_geo._fastcsv`); any other by pandas, which
     places rows spanning several lines and blank lines. Text columns come back as
-    Categoricals (``Crime ID`` as text), so the checks run once per distinct value. pyarrow
+    Categoricals (``Crime ID`` as text), so the checks run once per distinct value, except
+    that pyarrow reads Longitude and Latitude as numbers (NaN where blank; the text of
+    rejected rows is read again, :func:`_rejected`). pyarrow
     stores each row's fallback event id beneath its blank (missing) Crime ID
     (:func:`psa_geo._ids.hide_fallback_ids`), so that event_id and crime_id share the text.
     """
@@ -423,6 +425,7 @@ def _read_rows(label: str, opener: Callable) -> tuple[pd.DataFrame, _csvlines.Li
             partial(opener, True),
             cap=_csvlines.MAX_UNCOMPRESSED_BYTES,
             keep_text=("Crime ID",),
+            numbers=("Longitude", "Latitude"),
             text_block=hide_fallback_ids,
         )
     if frame is None:
@@ -500,10 +503,13 @@ def _reject_reasons(raw: pd.DataFrame, known_forces: set[str], *, today: dt.date
     flag(_mask(month, lambda m: m < FIRST_MONTH), "early_month")  # YYYY-MM compares as text
     flag(_mask(month, lambda m: m > f"{today:%Y-%m}"), "future_month")
     flag(_mask(raw["Falls within"], lambda f: ~f.isin(known_forces)), "unknown_force")
-    lon_blank = _mask(raw["Longitude"], lambda v: v.str.strip() == "")
-    lat_blank = _mask(raw["Latitude"], lambda v: v.str.strip() == "")
-    flag(lon_blank != lat_blank, "partial_coordinates")
     lon, lat = _coordinates(raw)
+    if isinstance(raw["Longitude"].dtype, pd.CategoricalDtype):
+        lon_blank = _mask(raw["Longitude"], lambda v: v.str.strip() == "")
+        lat_blank = _mask(raw["Latitude"], lambda v: v.str.strip() == "")
+    else:  # read as numbers: blank where missing
+        lon_blank, lat_blank = np.isnan(lon), np.isnan(lat)
+    flag(lon_blank != lat_blank, "partial_coordinates")
     flag(~lon_blank & ~lat_blank & (np.isnan(lon) | np.isnan(lat)), "non_numeric_coordinates")
     outside = ~_between(lon, *_LON_RANGE) | ~_between(lat, *_LAT_RANGE)
     flag(~np.isnan(lon) & ~np.isnan(lat) & outside, "outside_great_britain")
@@ -513,7 +519,20 @@ def _reject_reasons(raw: pd.DataFrame, known_forces: set[str], *, today: dt.date
 
 def _coordinates(raw: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Longitude and latitude as numbers (NaN where blank or not a number)."""
-    return tuple(_numbers(raw[c].array)[raw[c].array.codes] for c in ("Longitude", "Latitude"))
+    return tuple(_coordinate(raw[c]) for c in ("Longitude", "Latitude"))
+
+
+def _numeric_coordinates(rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` with Longitude and Latitude as numbers (as pyarrow reads them), so that
+    files read by pyarrow and by pandas join."""
+    text = [c for c in ("Longitude", "Latitude") if isinstance(rows[c].dtype, pd.CategoricalDtype)]
+    return rows.assign(**{c: _coordinate(rows[c]) for c in text}) if text else rows
+
+
+def _coordinate(values: pd.Series) -> np.ndarray:
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return _numbers(values.array)[values.array.codes]
+    return values.to_numpy(np.float64)
 
 
 def _numbers(values: pd.Categorical) -> np.ndarray:
@@ -595,6 +614,42 @@ def _skip_overlaps(pairs, seen: dict, source: tuple[int, str], report) -> list[t
     return skipped
 
 
+def _rejected(raw: pd.DataFrame, reason: pd.Series, opener: Callable) -> pd.DataFrame | None:
+    """The rows of ``raw`` (one file's, read by ``opener``) with a reject ``reason``, as the
+    file writes them, with it (None: none). Coordinates read as numbers are read again as
+    text (:func:`_as_written`): "-4.100" stays "-4.100"."""
+    bad = reason.notna()
+    if not bad.any():
+        return None
+    rows = _as_text(raw[bad])
+    numbers = [c for c in ("Longitude", "Latitude") if not pd.api.types.is_string_dtype(rows[c])]
+    if numbers:
+        rows = rows.assign(**_as_written(opener, rows["source_row"].to_numpy(), numbers))
+    return rows.assign(reason=reason[bad])
+
+
+def _as_written(opener: Callable, lines: np.ndarray, columns: list[str]) -> dict[str, list]:
+    """The text of ``columns`` on the physical ``lines`` (header: 1) of the plain file that
+    ``opener`` opens (each of its lines one row, no quotes)."""
+    wanted, found, header = set(lines.tolist()), {}, None
+    with opener(True) as stream:
+        number, rest, last = 0, b"", max(wanted)
+        while number < last:
+            chunk = stream.read(_fastcsv.PIECE_BYTES)
+            *complete, rest = (rest + chunk).split(b"\n") if chunk else (rest, b"")
+            for line in complete:
+                number += 1
+                fields = line.removesuffix(b"\r").split(b",")
+                if header is None:
+                    header = [f.decode() for f in fields]
+                    header[0] = header[0].removeprefix("\ufeff")
+                elif number in wanted:
+                    found[number] = fields
+            if not chunk:
+                break
+    return {c: [found[n][header.index(c)].decode() for n in lines.tolist()] for c in columns}
+
+
 def _as_text(rows: pd.DataFrame) -> pd.DataFrame:
     """``rows`` with their Categoricals as text, and blank Crime IDs (read as missing) as
     empty text, as the files hold them."""
@@ -649,7 +704,7 @@ def _to_events(good: pd.DataFrame) -> tuple[gpd.GeoDataFrame, np.ndarray]:
     Crime ID as in the file, missing where blank, and shares its text with ``event_id``.
     """
     n = len(good)
-    geometry, located = _points(good["Longitude"].array, good["Latitude"].array)
+    geometry, located = _points(*_coordinates(good))
     event_id, crime_id = _event_ids(good)
     columns = {
         "source": _fastcsv.constant_categorical(SOURCE, n),
@@ -692,17 +747,16 @@ def _sorted_categories(values: pd.Series) -> pd.Series:
     return pd.Series(cat, index=values.index, copy=False)
 
 
-def _points(lon: pd.Categorical, lat: pd.Categorical) -> tuple[GeometryArray, np.ndarray]:
+def _points(lon: np.ndarray, lat: np.ndarray) -> tuple[GeometryArray, np.ndarray]:
     """Each row's point (EPSG:27700; empty without coordinates), one object shared by the
     rows of each coordinate pair (police.uk snaps crimes to few points), and which rows
     have one."""
-    lon_of, lat_of = _numbers(lon), _numbers(lat)
-    located = ~np.isnan(lon_of)[lon.codes]
-    pair = lon.codes[located].astype(np.int64) * len(lat_of) + lat.codes[located]
+    located = ~np.isnan(lon)
+    pair = lon[located] + 1j * lat[located]
     which, first = _first_of_each(pair)
     del pair
     at = np.flatnonzero(located)[first]
-    x, y = to_national_grid().transform(lon_of[lon.codes[at]], lat_of[lat.codes[at]])
+    x, y = to_national_grid().transform(lon[at], lat[at])
     points = gpd.array.from_shapely(shapely.points(x, y), crs=CRS)
     index = np.full(len(located), -1, dtype=np.intp)
     index[located] = which

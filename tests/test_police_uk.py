@@ -4,10 +4,12 @@ import gzip
 import io
 import zipfile
 
+import pandas as pd
 import pytest
 from conftest import csv_line, write_lines
 
 import psa_geo
+from psa_geo import _fastcsv
 from psa_geo.police_uk import REQUIRED_COLUMNS
 
 HEADER = [
@@ -115,6 +117,60 @@ def test_malformed_rows_are_rejected_with_a_reason(tmp_path, bad, reason):
     assert rejected["reason"].tolist() == [reason]
     assert rejected["source_row"].tolist() == [3]  # line 3 of the file
     assert report.rows_read == report.accepted + 1
+
+
+# Coordinates pyarrow reads as numbers (a plain file), each written its own way, some rejected.
+PLAIN_COORDINATES = [("-4.142000", "50.371000"), (" -4.1", "50.3 "), ("-4.1e0", ".5e2"),
+                     ("-4", "+50"), ("", ""), ("-4.142", ""), ("2.35", "48.85")]  # fmt: skip
+# Coordinates that are not finite numbers: pandas reads the file.
+ODD_COORDINATES = [("west", "50.3"), ("nan", "50.3"), ("-inf", "50.3"), ("  ", "  ")]
+
+
+@pytest.mark.parametrize("odd", [None, *ODD_COORDINATES])
+def test_coordinates_read_as_numbers_give_what_pandas_reading_the_text_gives(
+    tmp_path, monkeypatch, odd
+):
+    pairs = PLAIN_COORDINATES if odd is None else [*PLAIN_COORDINATES, odd]
+    rows = [row(crime_id=f"c{i}", lon=lon, lat=lat) for i, (lon, lat) in enumerate(pairs)]
+    rows.append(row(crime_id="m", month="2019-13", lon="-4.100000"))
+    path = write_csv(tmp_path / "a.csv", rows)
+    read_plain, plain = _fastcsv.read_plain, []
+
+    def spied(*args, **kwargs):
+        plain.append(read_plain(*args, **kwargs))
+        return plain[-1]
+
+    monkeypatch.setattr(_fastcsv, "read_plain", spied)
+    fast, fast_report = psa_geo.read_police_uk(path, return_report=True, use_cache=False)
+    assert bool(plain) == (odd is None)  # pyarrow read the file only if it was plain
+    if plain:
+        assert plain[0]["Longitude"].dtype == "float64"
+
+    def not_plain(*args, **kwargs):
+        raise _fastcsv.NotPlain("as if")
+
+    monkeypatch.setattr(_fastcsv, "read_plain", not_plain)
+    text, text_report = psa_geo.read_police_uk(path, return_report=True, use_cache=False)
+    pd.testing.assert_frame_equal(fast, text)
+    assert fast_report.to_dict() == text_report.to_dict()
+    pd.testing.assert_frame_equal(fast_report.rejected_rows, text_report.rejected_rows)
+    rejected = fast_report.rejected_rows.set_index("source_row")
+    assert rejected.loc[len(rows) + 1, "Longitude"] == "-4.100000"  # as written
+    assert rejected.loc[7, "reason"] == "partial_coordinates"  # ("-4.142", "")
+    assert rejected.loc[8, "reason"] == "outside_great_britain"  # Paris
+
+
+def test_a_file_pyarrow_reads_and_one_pandas_reads_join(tmp_path):
+    plain = write_csv(tmp_path / "a.csv", [row(crime_id="a"), row(crime_id="b", lon="", lat="")])
+    park = 'On or near "The" Park'  # quoted: pandas reads the file
+    february = [row(crime_id="c", location=park), row(crime_id="d", lon="", lat="")]
+    for line in february:
+        line[1] = "2019-02"
+    quoted = write_csv(tmp_path / "b.csv", february)
+    events = psa_geo.read_police_uk([plain, quoted], use_cache=False)
+    assert events["event_id"].tolist() == ["a", "b", "c", "d"]
+    assert events.geometry.is_empty.tolist() == [False, True, False, True]
+    assert events.geometry.iloc[0].equals(events.geometry.iloc[2])
 
 
 def test_overlapping_files_are_read_once_and_reported(tmp_path):
