@@ -28,6 +28,8 @@ MAX_PIECES = 1_000
 #: Beyond this many distinct id lengths in a block, repeats are found by the text itself
 #: (slower, more memory) rather than by a hash of each length's ids.
 MAX_LENGTHS = 64
+#: At most 2**this buckets (8 bytes each) sort out the ids that may repeat (:func:`_repeated`).
+MAX_BUCKET_BITS = 21
 
 Fallback = Callable[[np.ndarray], pa.Array]
 """Given positions (in the block or column), the fallback ids of those rows."""
@@ -119,19 +121,29 @@ def repeats(ids: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     is (2 for the second). Ids are compared by a 64-bit hash of each length's ids first, and
     the text of only those whose hash repeats."""
     hashes = _hashes(ids)
-    if hashes is None:
-        candidates = np.arange(len(ids))
-    else:
-        ordered = np.sort(hashes)
-        repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
-        del ordered
-        if not len(repeated):
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        candidates = np.flatnonzero(np.isin(hashes, repeated))
+    candidates = np.arange(len(ids)) if hashes is None else _repeated(hashes)
+    if not len(candidates):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     codes, _ = pd.factorize(pd.array(_take(ids, candidates), dtype="str"))
     nth = pd.Series(codes).groupby(codes).cumcount().to_numpy()
     again = nth > 0
     return candidates[again], nth[again] + 1
+
+
+def _repeated(hashes: np.ndarray) -> np.ndarray:
+    """Where the ``hashes`` that occur more than once lie (ascending). Only those that share
+    a bucket (their low bits) with another are sorted: a count finds them."""
+    buckets = 1 << min(max(len(hashes).bit_length() + 1, 10), MAX_BUCKET_BITS)
+    bucket = (hashes & np.uint64(buckets - 1)).astype(np.intp)
+    crowded = np.flatnonzero(np.bincount(bucket, minlength=buckets)[bucket] > 1)
+    del bucket
+    some = hashes[crowded]
+    ordered = np.sort(some)
+    repeated = ordered[1:][ordered[1:] == ordered[:-1]]  # sorted
+    if not len(repeated):
+        return np.zeros(0, dtype=np.int64)
+    found = repeated[np.minimum(np.searchsorted(repeated, some), len(repeated) - 1)] == some
+    return crowded[found]
 
 
 def rows_holding(values: pa.ChunkedArray, byte: bytes) -> int:

@@ -56,7 +56,7 @@ def chunked(ids: list[str], fallback: list[str], cuts: list[int], hidden: bool) 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 @pytest.mark.parametrize("hidden", [False, True], ids=["as-read", "hidden"])
-@pytest.mark.parametrize("route", ["hash", "collisions", "lengths", "rebuilt"])
+@pytest.mark.parametrize("route", ["hash", "collisions", "lengths", "rebuilt", "crowded"])
 def test_event_ids_follow_the_plain_rule(monkeypatch, seed, hidden, route):
     rng = np.random.default_rng(seed)
     n = 600
@@ -68,6 +68,8 @@ def test_event_ids_follow_the_plain_rule(monkeypatch, seed, hidden, route):
         monkeypatch.setattr(_ids, "MAX_LENGTHS", 2)
     if route == "rebuilt":  # the repeats rebuilt in one buffer, not spliced in
         monkeypatch.setattr(_ids, "MAX_PIECES", 3)
+    if route == "crowded":  # four buckets: nearly every hash shares one, and is sorted
+        monkeypatch.setattr(_ids, "MAX_BUCKET_BITS", 2)
     cuts = sorted(rng.choice(np.arange(1, n), 4, replace=False).tolist())
     events, sources = _ids.event_ids(chunked(ids, fallback, cuts, hidden), fallback_of(fallback))
     want_events, want_sources = plain_rule(ids, fallback)
