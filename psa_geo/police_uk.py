@@ -752,10 +752,9 @@ def _points(lon: np.ndarray, lat: np.ndarray) -> tuple[GeometryArray, np.ndarray
     rows of each coordinate pair (police.uk snaps crimes to few points), and which rows
     have one."""
     located = ~np.isnan(lon)
-    pair = lon[located] + 1j * lat[located]
-    which, first = _first_of_each(pair)
-    del pair
-    at = np.flatnonzero(located)[first]
+    at = np.flatnonzero(located)
+    which, first = _group_pairs(lon[at], lat[at])
+    at = at[first]
     x, y = to_national_grid().transform(lon[at], lat[at])
     points = gpd.array.from_shapely(shapely.points(x, y), crs=CRS)
     index = np.full(len(located), -1, dtype=np.intp)
@@ -780,6 +779,20 @@ def _used(values: pd.Series) -> pd.Series:
     recode = np.append(np.cumsum(used) - 1, -1).astype(cat.codes.dtype)
     recoded = _fastcsv.distinct_categorical(recode[cat.codes], cat.categories[used].array)
     return pd.Series(recoded, index=values.index)
+
+
+_PAIR_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _group_pairs(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_first_of_each` of the (lon, lat) pairs: grouped by a 64-bit mix of their bits
+    (3 times faster than by complex numbers), or by ``lon + i lat`` should two pairs share
+    a mix."""
+    mixed = lon.view(np.uint64) * _PAIR_MIX ^ lat.view(np.uint64)
+    which, first = _first_of_each(mixed.view(np.int64))
+    if (lon[first][which] == lon).all() and (lat[first][which] == lat).all():
+        return which, first
+    return _first_of_each(lon + 1j * lat)
 
 
 def _first_of_each(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -4,12 +4,13 @@ import gzip
 import io
 import zipfile
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import csv_line, write_lines
 
 import psa_geo
-from psa_geo import _fastcsv
+from psa_geo import _fastcsv, police_uk
 from psa_geo.police_uk import REQUIRED_COLUMNS
 
 HEADER = [
@@ -171,6 +172,17 @@ def test_a_file_pyarrow_reads_and_one_pandas_reads_join(tmp_path):
     assert events["event_id"].tolist() == ["a", "b", "c", "d"]
     assert events.geometry.is_empty.tolist() == [False, True, False, True]
     assert events.geometry.iloc[0].equals(events.geometry.iloc[2])
+
+
+def test_coordinate_pairs_that_share_a_mix_of_bits_are_told_apart():
+    lon = np.array([-4.1, -4.2, -4.1, -4.2])
+    bits = lon.view(np.uint64) * police_uk._PAIR_MIX ^ np.array([50.3]).view(np.uint64)
+    lat = np.array([50.3, 0.0, 50.3, 50.3])
+    lat[1] = (bits[0] ^ lon[1:2].view(np.uint64) * police_uk._PAIR_MIX).view(np.float64)[0]
+    assert len(np.unique(lon.view(np.uint64) * police_uk._PAIR_MIX ^ lat.view(np.uint64))) == 2
+    which, first = police_uk._group_pairs(lon, lat)
+    assert which.tolist() == [0, 1, 0, 2]
+    assert first.tolist() == [0, 1, 3]
 
 
 def test_overlapping_files_are_read_once_and_reported(tmp_path):
