@@ -47,9 +47,12 @@ def hide_fallback_ids(ids: pa.Array, fallback: Fallback) -> pa.Array:
     return _with_valid(filled, ~blank)
 
 
-def event_ids(ids: pa.ChunkedArray, fallback: Fallback) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:
-    """The event ids of the source ids ``ids`` (large_string; missing = blank), and the
-    source ids as they are with the empty ones missing (see the module docstring)."""
+def event_ids(
+    ids: pa.ChunkedArray, fallback: Fallback
+) -> tuple[pa.ChunkedArray, pa.ChunkedArray, int]:
+    """The event ids of the source ids ``ids`` (large_string; missing = blank), the source
+    ids as they are with the empty ones missing (see the module docstring), and how many
+    event ids are numbered repeats."""
     events, sources, start = [], [], 0
     for chunk in ids.chunks:
         event, source = _chunk_ids(chunk, lambda where, start=start: fallback(where + start))
@@ -60,7 +63,7 @@ def event_ids(ids: pa.ChunkedArray, fallback: Fallback) -> tuple[pa.ChunkedArray
     rows, numbers = repeats(events)
     if len(rows):
         events = _numbered(events, rows, numbers)
-    return events, pa.chunked_array(sources, pa.large_string())
+    return events, pa.chunked_array(sources, pa.large_string()), len(rows)
 
 
 def _chunk_ids(chunk: pa.Array, fallback: Fallback) -> tuple[pa.Array, pa.Array]:
@@ -144,18 +147,6 @@ def _repeated(hashes: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     found = repeated[np.minimum(np.searchsorted(repeated, some), len(repeated) - 1)] == some
     return crowded[found]
-
-
-def rows_holding(values: pa.ChunkedArray, byte: bytes) -> int:
-    """How many values of the text ``values`` hold ``byte`` (one byte; found by numpy, many
-    times faster than pyarrow's ``match_substring``)."""
-    rows = 0
-    for chunk in values.chunks:
-        offsets = text_offsets(chunk)
-        data = np.frombuffer(chunk.buffers()[2] or b"", dtype=np.uint8)[offsets[0] : offsets[-1]]
-        found = np.flatnonzero(data == ord(byte)) + offsets[0]
-        rows += len(np.unique(np.searchsorted(offsets, found, side="right")))
-    return rows
 
 
 def _take(values: pa.ChunkedArray, rows: np.ndarray) -> pa.Array:

@@ -248,9 +248,10 @@ def _file_overlaps(
 def _accepted(good: pd.DataFrame) -> dict:
     """The events of the usable rows ``good`` and their counts, as the pandas engine
     counts them (:func:`psa_geo.police_uk._count_accepted`)."""
-    events, located = police_uk._to_events(police_uk._used_categories(good).reset_index(drop=True))
+    good = police_uk._used_categories(good).reset_index(drop=True)
+    events, located, repeats = police_uk._to_events(good)
     part = IngestReport(source=police_uk.SOURCE)
-    repeats = police_uk._count_accepted(part, events, located)
+    police_uk._count_accepted(part, events, located)
     return {"events": events, "accepted": part.accepted, "located": part.located,
             "without_location": part.without_location, "months": part.months,
             "repeats": repeats}  # fmt: skip

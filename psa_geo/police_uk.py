@@ -154,16 +154,17 @@ def read_police_uk(
     if each_batch is None:
         frames = list(files)
         _require_files(report, paths)
-        events, located = _to_events(_concat(frames))
+        events, located, repeats = _to_events(_concat(frames))
         del frames
-        repeats = _count_accepted(report, events, located)
+        _count_accepted(report, events, located)
         out = events
     else:
         parts, repeats = [], 0
         for batch in _batches(files, batch_rows):
-            events, located = _to_events(_concat(batch))
+            events, located, repeated = _to_events(_concat(batch))
             del batch
-            repeats += _count_accepted(report, events, located)
+            _count_accepted(report, events, located)
+            repeats += repeated
             parts.append(each_batch(events))
             del events
         _require_files(report, paths)
@@ -267,15 +268,13 @@ def _checked_rows(
     return raw, lines, reason
 
 
-def _count_accepted(report: IngestReport, events: gpd.GeoDataFrame, located: np.ndarray) -> int:
-    """Add ``events`` (one or more files') to the report's accepted counts and months;
-    return how many repeat a Crime ID among them."""
+def _count_accepted(report: IngestReport, events: gpd.GeoDataFrame, located: np.ndarray) -> None:
+    """Add ``events`` (one or more files') to the report's accepted counts and months."""
     report.accepted += len(events)
     report.months = sorted(set(report.months) | set(events["month"].unique().tolist()))
     without = int((~located).sum())  # their geometry is the empty point
     report.without_location += without
     report.located += len(events) - without
-    return _ids.rows_holding(_arrow_text(events["event_id"]), b"#")
 
 
 def _finish_report(report: IngestReport, repeats: int) -> None:
@@ -697,15 +696,16 @@ def _union(parts: list, lengths: list[int]) -> pd.Series:
     return _fastcsv.categorical(pa.chunked_array(chunks))
 
 
-def _to_events(good: pd.DataFrame) -> tuple[gpd.GeoDataFrame, np.ndarray]:
-    """The canonical events of the usable rows ``good``, and which of them have a point.
+def _to_events(good: pd.DataFrame) -> tuple[gpd.GeoDataFrame, np.ndarray, int]:
+    """The canonical events of the usable rows ``good``, which of them have a point, and how
+    many repeat a Crime ID among them.
 
     ``source``, ``date_precision`` and ``category`` are Categoricals; ``crime_id`` is the
     Crime ID as in the file, missing where blank, and shares its text with ``event_id``.
     """
     n = len(good)
     geometry, located = _points(*_coordinates(good))
-    event_id, crime_id = _event_ids(good)
+    event_id, crime_id, repeats = _event_ids(good)
     columns = {
         "source": _fastcsv.constant_categorical(SOURCE, n),
         "event_id": event_id,
@@ -724,7 +724,8 @@ def _to_events(good: pd.DataFrame) -> tuple[gpd.GeoDataFrame, np.ndarray]:
             values = _sorted_categories(values)
         columns[name] = values
     columns["geometry"] = geometry
-    return gpd.GeoDataFrame(columns, geometry="geometry", crs=CRS, copy=False), located
+    events = gpd.GeoDataFrame(columns, geometry="geometry", crs=CRS, copy=False)
+    return events, located, repeats
 
 
 def _stripped(values: pd.Categorical) -> pd.Categorical:
@@ -804,10 +805,11 @@ def _first_of_each(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return which, np.flatnonzero(np.r_[True, which[1:] > seen[:-1]])
 
 
-def _event_ids(good: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+def _event_ids(good: pd.DataFrame) -> tuple[pd.Series, pd.Series, int]:
     """``event_id``: the Crime ID, stripped, else ``<file name>:<source_row>``; the 2nd, 3rd,
-    ... row of an id suffixed ``#2``, ``#3``, ...; and ``crime_id``: the Crime ID, missing
-    where blank. Built in Arrow, sharing one text buffer (:mod:`psa_geo._ids`)."""
+    ... row of an id suffixed ``#2``, ``#3``, ...; ``crime_id``: the Crime ID, missing
+    where blank; and how many rows were suffixed. Built in Arrow, sharing one text buffer
+    (:mod:`psa_geo._ids`)."""
     files = good["source_file"].array
     names = pa.array([_file_name(f) for f in files.categories], pa.large_string())
     file_codes, rows = files.codes, good["source_row"].to_numpy()
@@ -815,10 +817,11 @@ def _event_ids(good: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     def fallback(at: np.ndarray) -> pa.Array:
         return _fallback_ids(names.take(file_codes[at]), rows[at])
 
-    event_id, crime_id = _ids.event_ids(_arrow_text(good["Crime ID"]), fallback)
+    event_id, crime_id, repeats = _ids.event_ids(_arrow_text(good["Crime ID"]), fallback)
     pa.default_memory_pool().release_unused()  # the copies made on the way, back to the system
-    return tuple(pd.Series(pd.array(ids, dtype="str"), index=good.index)
-                 for ids in (event_id, crime_id))  # fmt: skip
+    event_id, crime_id = (pd.Series(pd.array(ids, dtype="str"), index=good.index)
+                          for ids in (event_id, crime_id))  # fmt: skip
+    return event_id, crime_id, repeats
 
 
 def _file_name(label: str) -> str:

@@ -71,11 +71,15 @@ def test_event_ids_follow_the_plain_rule(monkeypatch, seed, hidden, route):
     if route == "crowded":  # four buckets: nearly every hash shares one, and is sorted
         monkeypatch.setattr(_ids, "MAX_BUCKET_BITS", 2)
     cuts = sorted(rng.choice(np.arange(1, n), 4, replace=False).tolist())
-    events, sources = _ids.event_ids(chunked(ids, fallback, cuts, hidden), fallback_of(fallback))
+    events, sources, repeats = _ids.event_ids(
+        chunked(ids, fallback, cuts, hidden), fallback_of(fallback)
+    )
     want_events, want_sources = plain_rule(ids, fallback)
     assert events.to_pylist() == want_events
     assert sources.to_pylist() == want_sources
     assert events.null_count == 0
+    bases = [text.strip(SPACES) or other for text, other in zip(ids, fallback, strict=True)]
+    assert repeats == len(bases) - len(set(bases))
 
 
 def test_repeats_are_found_across_chunks_and_numbered_in_order():

@@ -74,6 +74,14 @@ def test_repeated_crime_ids_are_kept_with_unique_event_ids(tmp_path):
     assert any("Crime ID" in note for note in report.notes)
 
 
+def test_only_numbered_repeats_are_counted_not_crime_ids_holding_a_hash(tmp_path):
+    path = write_csv(tmp_path / "a.csv", [row(crime_id="x#2"), row(), row(), row()])
+    _, report = psa_geo.read_police_uk(path, return_report=True, use_cache=False)
+    assert [note.split(":")[0] for note in report.notes if "repeat" in note] == [
+        "2 rows repeat a Crime ID already read"
+    ]
+
+
 def test_canonical_columns_crs_and_dates(tmp_path):
     path = write_csv(tmp_path / "a.csv", [row(month="2019-03")])
     events = psa_geo.read_police_uk(path)
