@@ -170,16 +170,17 @@ class _Text:
 
 
 class _Numbers:
-    """A number column read piece by piece (blank: NaN)."""
+    """A number column read piece by piece (blank: NaN), its values gathered in one growing
+    buffer (grown in place, not copied again at the end)."""
 
     def __init__(self) -> None:
-        self.blocks: list[np.ndarray] = []
+        self.data = bytearray()
 
     def add(self, values: pa.Array) -> None:
-        self.blocks.append(values.to_numpy(zero_copy_only=False))
+        self.data += memoryview(values.fill_null(np.nan).to_numpy()).cast("B")
 
     def values(self) -> pd.Series:
-        return pd.Series(np.concatenate(self.blocks), copy=False)
+        return pd.Series(np.frombuffer(self.data, dtype=np.float64), copy=False)
 
 
 class _Codes:

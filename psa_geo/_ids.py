@@ -28,8 +28,10 @@ MAX_PIECES = 1_000
 #: Beyond this many distinct id lengths in a block, repeats are found by the text itself
 #: (slower, more memory) rather than by a hash of each length's ids.
 MAX_LENGTHS = 64
+#: How many fallback ids are checked at a time (:func:`_lie_beneath`).
+CHECK_ROWS = 65_536
 #: At most 2**this buckets (8 bytes each) sort out the ids that may repeat (:func:`_repeated`).
-MAX_BUCKET_BITS = 21
+MAX_BUCKET_BITS = 20
 
 Fallback = Callable[[np.ndarray], pa.Array]
 """Given positions (in the block or column), the fallback ids of those rows."""
@@ -84,10 +86,19 @@ def _chunk_ids(chunk: pa.Array, fallback: Fallback) -> tuple[pa.Array, pa.Array]
     if not blank.any():
         return stripped, source
     where = np.flatnonzero(blank)
-    wanted = fallback(where)
-    if not padded and missing[where].all() and shown.take(where).equals(wanted):
-        return shown, source  # the fallback ids lie beneath the blanks already
-    return pc.replace_with_mask(stripped, pa.array(blank), wanted), source
+    if not padded and missing[where].all() and _lie_beneath(shown, where, fallback):
+        return shown, source
+    return pc.replace_with_mask(stripped, pa.array(blank), fallback(where)), source
+
+
+def _lie_beneath(shown: pa.Array, where: np.ndarray, fallback: Fallback) -> bool:
+    """Whether the fallback ids of the rows ``where`` are the text of ``shown`` there
+    (compared :data:`CHECK_ROWS` rows at a time, so that little text is held apart)."""
+    for start in range(0, len(where), CHECK_ROWS):
+        rows = where[start : start + CHECK_ROWS]
+        if not shown.take(pa.array(rows)).equals(fallback(rows)):
+            return False
+    return True
 
 
 def _lengths(values: pa.Array) -> np.ndarray:
@@ -134,19 +145,23 @@ def repeats(ids: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _repeated(hashes: np.ndarray) -> np.ndarray:
-    """Where the ``hashes`` that occur more than once lie (ascending). Only those that share
-    a bucket (their low bits) with another are sorted: a count finds them."""
+    """Where the ``hashes`` that occur more than once lie (ascending). Those are sorted, and
+    where the hashes are fewer than half of :data:`MAX_BUCKET_BITS`' buckets, only those
+    that share a bucket (their low bits) with another: a count finds them."""
     buckets = 1 << min(max(len(hashes).bit_length() + 1, 10), MAX_BUCKET_BITS)
-    bucket = (hashes & np.uint64(buckets - 1)).astype(np.intp)
-    crowded = np.flatnonzero(np.bincount(bucket, minlength=buckets)[bucket] > 1)
-    del bucket
-    some = hashes[crowded]
+    crowded = None
+    if len(hashes) <= buckets // 2:
+        bucket = (hashes & np.uint64(buckets - 1)).view(np.int64)
+        crowded = np.flatnonzero((np.bincount(bucket, minlength=buckets) > 1)[bucket])
+        del bucket
+    some = hashes if crowded is None else hashes[crowded]
     ordered = np.sort(some)
     repeated = ordered[1:][ordered[1:] == ordered[:-1]]  # sorted
+    del ordered
     if not len(repeated):
         return np.zeros(0, dtype=np.int64)
     found = repeated[np.minimum(np.searchsorted(repeated, some), len(repeated) - 1)] == some
-    return crowded[found]
+    return np.flatnonzero(found) if crowded is None else crowded[found]
 
 
 def _take(values: pa.ChunkedArray, rows: np.ndarray) -> pa.Array:

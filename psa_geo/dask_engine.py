@@ -248,8 +248,7 @@ def _file_overlaps(
 def _accepted(good: pd.DataFrame) -> dict:
     """The events of the usable rows ``good`` and their counts, as the pandas engine
     counts them (:func:`psa_geo.police_uk._count_accepted`)."""
-    good = police_uk._used_categories(good).reset_index(drop=True)
-    events, located, repeats = police_uk._to_events(good)
+    events, located, repeats = police_uk._to_events([police_uk._used_categories(good)])
     part = IngestReport(source=police_uk.SOURCE)
     police_uk._count_accepted(part, events, located)
     return {"events": events, "accepted": part.accepted, "located": part.located,

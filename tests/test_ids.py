@@ -68,8 +68,10 @@ def test_event_ids_follow_the_plain_rule(monkeypatch, seed, hidden, route):
         monkeypatch.setattr(_ids, "MAX_LENGTHS", 2)
     if route == "rebuilt":  # the repeats rebuilt in one buffer, not spliced in
         monkeypatch.setattr(_ids, "MAX_PIECES", 3)
-    if route == "crowded":  # four buckets: nearly every hash shares one, and is sorted
+    if route == "sorted":  # too few buckets: every hash sorted
         monkeypatch.setattr(_ids, "MAX_BUCKET_BITS", 2)
+    if route == "hidden-in-parts":  # fallback ids checked a few at a time
+        monkeypatch.setattr(_ids, "CHECK_ROWS", 7)
     cuts = sorted(rng.choice(np.arange(1, n), 4, replace=False).tolist())
     events, sources, repeats = _ids.event_ids(
         chunked(ids, fallback, cuts, hidden), fallback_of(fallback)

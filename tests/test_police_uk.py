@@ -183,14 +183,22 @@ def test_a_file_pyarrow_reads_and_one_pandas_reads_join(tmp_path):
 
 
 def test_coordinate_pairs_that_share_a_mix_of_bits_are_told_apart():
-    lon = np.array([-4.1, -4.2, -4.1, -4.2])
-    bits = lon.view(np.uint64) * police_uk._PAIR_MIX ^ np.array([50.3]).view(np.uint64)
-    lat = np.array([50.3, 0.0, 50.3, 50.3])
-    lat[1] = (bits[0] ^ lon[1:2].view(np.uint64) * police_uk._PAIR_MIX).view(np.float64)[0]
-    assert len(np.unique(lon.view(np.uint64) * police_uk._PAIR_MIX ^ lat.view(np.uint64))) == 2
-    which, first = police_uk._group_pairs(lon, lat)
-    assert which.tolist() == [0, 1, 0, 2]
-    assert first.tolist() == [0, 1, 3]
+    mix = police_uk._PAIR_MIX
+    lon = np.array([-4.1, -4.2, -4.1, -4.2, np.nan])
+    lat = np.array([50.3, 0.0, 50.3, 50.3, np.nan])
+    lat[1:2] = (
+        lon[:1].view(np.uint64) * mix ^ lat[:1].view(np.uint64) ^ lon[1:2].view(np.uint64) * mix
+    ).view(np.float64)
+    mixed = lon.view(np.uint64) * mix ^ lat.view(np.uint64)
+    assert mixed[0] == mixed[1] and mixed[0] != mixed[3]  # rows 0 and 1 share a mix
+    which, first = police_uk._pairs(lon, lat)
+    assert which.tolist() == [0, 1, 0, 2, 3]
+    assert first.tolist() == [0, 1, 3, 4]
+    points, located = police_uk._points(lon, lat)
+    assert located.tolist() == [True, True, True, True, False]
+    assert points[0] is points[2] and points[4].is_empty
+    x, y = police_uk.to_national_grid().transform(lon[:4], lat[:4])
+    assert [(p.x, p.y) for p in points[:4]] == list(zip(x, y, strict=True))  # each its own
 
 
 def test_overlapping_files_are_read_once_and_reported(tmp_path):
