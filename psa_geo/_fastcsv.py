@@ -54,10 +54,9 @@ def read_plain(
 
     Columns are Categoricals of ``str`` categories (in order of first appearance), except
     those of ``keep_text`` (``str``, held as pyarrow arrays) and ``numbers`` (float64, NaN
-    where blank). ``text_block(values,
-    first_row)``, where given, is applied to each piece of a ``keep_text`` column
-    (``first_row``: the rows before it) and its result is kept instead. Each row is one
-    physical line, after the header's.
+    where blank). ``text_block(values, first_row)``, where given, is applied to each piece
+    of a ``keep_text`` column (``first_row``: the rows before it) and its result is kept
+    instead. Each row is one physical line, after the header's.
     Raises NotPlain when the file is not plain (or larger than ``cap``).
     """
     columns, rows = {}, 0

@@ -30,7 +30,7 @@ MAX_PIECES = 1_000
 MAX_LENGTHS = 64
 #: How many fallback ids are checked at a time (:func:`_lie_beneath`).
 CHECK_ROWS = 65_536
-#: At most 2**this buckets (8 bytes each) sort out the ids that may repeat (:func:`_repeated`).
+#: At most 2 ** this buckets (8 bytes each) sort out the ids that may repeat (:func:`_repeated`).
 MAX_BUCKET_BITS = 20
 
 Fallback = Callable[[np.ndarray], pa.Array]
@@ -145,9 +145,9 @@ def repeats(ids: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _repeated(hashes: np.ndarray) -> np.ndarray:
-    """Where the ``hashes`` that occur more than once lie (ascending). Those are sorted, and
-    where the hashes are fewer than half of :data:`MAX_BUCKET_BITS`' buckets, only those
-    that share a bucket (their low bits) with another: a count finds them."""
+    """Where the ``hashes`` that occur more than once lie (ascending), found by sorting
+    them: only those that share a bucket (of their low bits) with another, where the
+    buckets (at most 2 ** :data:`MAX_BUCKET_BITS`) outnumber the hashes twice over."""
     buckets = 1 << min(max(len(hashes).bit_length() + 1, 10), MAX_BUCKET_BITS)
     crowded = None
     if len(hashes) <= buckets // 2:

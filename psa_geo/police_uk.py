@@ -405,9 +405,9 @@ def _read_rows(label: str, opener: Callable) -> tuple[pd.DataFrame, _csvlines.Li
     places rows spanning several lines and blank lines. Text columns come back as
     Categoricals (``Crime ID`` as text), so the checks run once per distinct value, except
     that pyarrow reads Longitude and Latitude as numbers (NaN where blank; the text of
-    rejected rows is read again, :func:`_rejected`). pyarrow
-    stores each row's fallback event id beneath its blank (missing) Crime ID
-    (:func:`psa_geo._ids.hide_fallback_ids`), so that event_id and crime_id share the text.
+    rejected rows is read again, :func:`_rejected`). pyarrow stores each row's fallback
+    event id beneath its blank (missing) Crime ID (:func:`psa_geo._ids.hide_fallback_ids`),
+    so that event_id and crime_id share the text.
     """
     frame = None
     name = pa.scalar(_file_name(label), pa.large_string())
