@@ -1,5 +1,6 @@
 import csv
 import datetime
+import gc
 import gzip
 import io
 import zipfile
@@ -199,6 +200,18 @@ def test_coordinate_pairs_that_share_a_mix_of_bits_are_told_apart():
     assert points[0] is points[2] and points[4].is_empty
     x, y = police_uk.to_national_grid().transform(lon[:4], lat[:4])
     assert [(p.x, p.y) for p in points[:4]] == list(zip(x, y, strict=True))  # each its own
+
+
+def test_the_garbage_collector_is_left_as_it_was(tmp_path):
+    path = write_csv(tmp_path / "a.csv", [row()])
+    psa_geo.read_police_uk(path, use_cache=False)  # the collector is paused to make points
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        psa_geo.read_police_uk(path, use_cache=False)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_overlapping_files_are_read_once_and_reported(tmp_path):
