@@ -680,19 +680,32 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
 
 def _union(parts: list, lengths: list[int]) -> pd.Series:
     """The Categoricals ``parts`` (None: ``length`` missing values) end to end, their
-    categories united."""
-    chunks = []
-    for part, length in zip(parts, lengths, strict=True):
+    categories united (in order of first appearance): each part's words looked up among
+    those before it by Arrow, its codes renumbered only where they change."""
+    words, numbers = pa.array([], pa.string()), []
+    for part in parts:
         if part is None:
-            chunks.append(pa.nulls(length, pa.dictionary(pa.int32(), pa.string())))
+            numbers.append(None)
             continue
-        codes = part.codes.astype(np.int32)
-        words = pa.array(part.categories.array)  # a ChunkedArray where pandas holds one
-        if isinstance(words, pa.ChunkedArray):
-            words = words.combine_chunks()
-        words = words.cast(pa.string())
-        chunks.append(pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), words))
-    return _fastcsv.categorical(pa.chunked_array(chunks))
+        these = pa.array(part.categories.array)  # a ChunkedArray where pandas holds one
+        if isinstance(these, pa.ChunkedArray):
+            these = these.combine_chunks()
+        these = these.cast(pa.string())
+        number = pc.index_in(these, value_set=words).fill_null(-1).to_numpy().astype(np.int64)
+        new = number < 0
+        number[new] = len(words) + np.arange(int(new.sum()))
+        words = pa.concat_arrays([words, these.filter(pa.array(new))])
+        numbers.append(number)
+    kind = _fastcsv.smallest(np.zeros(0, dtype=np.int64), top=len(words)).dtype
+    codes = []
+    for part, length, number in zip(parts, lengths, numbers, strict=True):
+        if part is None:
+            codes.append(np.full(length, -1, dtype=kind))
+        elif (number == np.arange(len(number))).all():  # the same numbers
+            codes.append(part.codes.astype(kind))
+        else:
+            codes.append(np.append(number, -1).astype(kind)[part.codes])  # -1 stays missing
+    return pd.Series(_fastcsv.distinct_categorical(np.concatenate(codes), words), copy=False)
 
 
 def _to_events(frames: list[pd.DataFrame]) -> tuple[gpd.GeoDataFrame, np.ndarray, int]:
