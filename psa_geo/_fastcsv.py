@@ -6,7 +6,9 @@ pandas read it the same way. Anything else raises :class:`NotPlain`, and the cal
 file with pandas as before (psa_geo's line accounting, error messages and rejections).
 
 The text is read in pieces of :data:`PIECE_BYTES` whole lines (the next piece read in a
-thread meanwhile), and pyarrow parses each piece in threads, with quoting turned off; each
+thread meanwhile), and pyarrow parses each piece in another thread, whole, with quoting
+turned off (the three threads of a file, and those of the file read beside it, keep the
+cores busy: pyarrow's own threads only added contention, a fifth more CPU time); each
 piece is checked and kept in compact form as it comes, so no more than two pieces of text are
 held beyond the result: a quote, NUL, missing value (short row) or all-empty row means the file
 was not plain. A file larger than the cap is not plain either (pandas then refuses it). Every
@@ -29,8 +31,6 @@ import pyarrow.csv as pacsv
 
 #: How much text (bytes, whole lines) is parsed at a time.
 PIECE_BYTES = 4 * 1024**2
-#: How much of a piece pyarrow parses in one block (the blocks of a piece parsed in threads).
-PARSE_BYTES = 1024**2
 #: After a file of at least this much text, the parser's buffers are given back to the
 #: system (they would add to the peak of what follows); after a smaller one they are kept
 #: for the next file's parser to reuse. Giving them back after each of the two real files
@@ -112,7 +112,10 @@ def _parse(piece, header: list[str], types: dict, *, first: bool) -> list[pa.Arr
     table = pacsv.read_csv(
         pa.py_buffer(piece),
         read_options=pacsv.ReadOptions(
-            column_names=header, skip_rows=1 if first else 0, block_size=PARSE_BYTES
+            column_names=header,
+            skip_rows=1 if first else 0,
+            block_size=len(piece) + 1,
+            use_threads=False,
         ),
         parse_options=pacsv.ParseOptions(quote_char=False, ignore_empty_lines=False),
         convert_options=pacsv.ConvertOptions(
