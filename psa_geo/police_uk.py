@@ -43,6 +43,8 @@ REQUIRED_COLUMNS = (
     "LSOA name",
     "Crime type",
 )
+#: The columns of a row's point (WGS 84): read as numbers from a plain file.
+COORDINATES = ("Longitude", "Latitude")
 _RENAME = {
     "Crime ID": "crime_id",
     "Month": "month",
@@ -423,7 +425,7 @@ def _read_rows(label: str, opener: Callable) -> tuple[pd.DataFrame, _csvlines.Li
             partial(opener, True),
             cap=_csvlines.MAX_UNCOMPRESSED_BYTES,
             keep_text=("Crime ID",),
-            numbers=("Longitude", "Latitude"),
+            numbers=COORDINATES,
             text_block=hide_fallback_ids,
         )
     if frame is None:
@@ -517,17 +519,18 @@ def _reject_reasons(raw: pd.DataFrame, known_forces: set[str], *, today: dt.date
 
 def _coordinates(raw: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Longitude and latitude as numbers (NaN where blank or not a number)."""
-    return tuple(_coordinate(raw[c]) for c in ("Longitude", "Latitude"))
+    return tuple(_coordinate(raw[c]) for c in COORDINATES)
 
 
 def _numeric_coordinates(rows: pd.DataFrame) -> pd.DataFrame:
     """``rows`` with Longitude and Latitude as numbers (as pyarrow reads them), so that
     files read by pyarrow and by pandas join."""
-    text = [c for c in ("Longitude", "Latitude") if isinstance(rows[c].dtype, pd.CategoricalDtype)]
+    text = [c for c in COORDINATES if isinstance(rows[c].dtype, pd.CategoricalDtype)]
     return rows.assign(**{c: _coordinate(rows[c]) for c in text}) if text else rows
 
 
 def _coordinate(values: pd.Series) -> np.ndarray:
+    """One coordinate column (numbers, or text as pandas reads it) as numbers."""
     if isinstance(values.dtype, pd.CategoricalDtype):
         return _numbers(values.array)[values.array.codes]
     return values.to_numpy(np.float64)
@@ -620,7 +623,7 @@ def _rejected(raw: pd.DataFrame, reason: pd.Series, opener: Callable) -> pd.Data
     if not bad.any():
         return None
     rows = _as_text(raw[bad])
-    numbers = [c for c in ("Longitude", "Latitude") if not pd.api.types.is_string_dtype(rows[c])]
+    numbers = [c for c in COORDINATES if not pd.api.types.is_string_dtype(rows[c])]
     if numbers:
         rows = rows.assign(**_as_written(opener, rows["source_row"].to_numpy(), numbers))
     return rows.assign(reason=reason[bad])
@@ -720,7 +723,7 @@ def _to_events(frames: list[pd.DataFrame]) -> tuple[gpd.GeoDataFrame, np.ndarray
     frames.clear()
     n = len(good)
     geometry, located = _points(*_coordinates(good))
-    good = good.drop(columns=["Longitude", "Latitude"])
+    good = good.drop(columns=list(COORDINATES))
     event_id, crime_id, repeats = _event_ids(good)
     columns = {
         "source": _fastcsv.constant_categorical(SOURCE, n),
