@@ -106,17 +106,17 @@ def _lengths(values: pa.Array) -> np.ndarray:
 
 
 def _maybe_padded(ids: pa.Array, offsets: np.ndarray, which: np.ndarray) -> np.ndarray:
-    """Which of the ``which`` rows may have spaces around them: their first or last byte is
-    ASCII space or control, or not ASCII (exactness is left to ``utf8_trim_whitespace``)."""
+    """Which of the ``which`` rows (none empty) may have spaces around them: their first or
+    last byte is ASCII space or control, or not ASCII (exactness is left to
+    ``utf8_trim_whitespace``)."""
     data = np.frombuffer(ids.buffers()[2], dtype=np.uint8) if ids.buffers()[2] else None
     if data is None or not which.any():
         return np.zeros(len(which), dtype=bool)
-    ends = np.concatenate([offsets[:-1][which], offsets[1:][which] - 1])
-    edge = data[ends]
-    odd = (edge <= 0x20) | (edge >= 0x80)
-    out = np.zeros(len(which), dtype=bool)
-    out[which] = odd[: len(odd) // 2] | odd[len(odd) // 2 :]
-    return out
+    top = len(data) - 1  # the other rows' positions, kept in the buffer, do not matter
+    first, last = data[np.minimum(offsets[:-1], top)], data[np.clip(offsets[1:] - 1, 0, top)]
+    first -= np.uint8(0x21)  # bytes 0x00-0x20 and 0x80-0xFF become 0x5F and above
+    last -= np.uint8(0x21)
+    return ((first >= 0x5F) | (last >= 0x5F)) & which
 
 
 def _with_valid(values: pa.Array, valid: np.ndarray | None) -> pa.Array:

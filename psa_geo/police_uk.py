@@ -855,7 +855,9 @@ def _event_ids(good: pd.DataFrame) -> tuple[pd.Series, pd.Series, int]:
     file_codes, rows = files.codes, good["source_row"].to_numpy()
 
     def fallback(at: np.ndarray) -> pa.Array:
-        return _fallback_ids(names.take(file_codes[at]), rows[at])
+        codes = file_codes[at]
+        one = len(codes) and (codes == codes[0]).all()  # one file's rows: its name once
+        return _fallback_ids(names[int(codes[0])] if one else names.take(codes), rows[at])
 
     event_id, crime_id, repeats = _ids.event_ids(_arrow_text(good["Crime ID"]), fallback)
     pa.default_memory_pool().release_unused()  # the copies made on the way, back to the system
