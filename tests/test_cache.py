@@ -16,13 +16,20 @@ import psa_geo
 from psa_geo import cache, police_uk
 
 
-def _cut(crime_2019, path, *, every=25, hostile=False):
+def _cut(crime_2019, path, *, every=25, hostile=False, bad_month=False):
     """Every ``every``-th row of the real 2019 file; ``hostile``: with a quoted line break
     in a used field, a blank line, a bad month and a crime type of spaces too (so pandas,
-    not pyarrow, reads it)."""
+    not pyarrow, reads it); ``bad_month``: with a row of a bad month whose Longitude is
+    written "-4.100000" (the file still plain)."""
     with gzip.open(crime_2019, "rt", encoding="utf-8", newline="") as f:
         header, *rows = f.read().splitlines(keepends=True)
     lines = [header, *rows[::every]]
+    if bad_month:
+        fields = rows[1].rstrip("\r\n").split(",")
+        ending = rows[1][len(rows[1].rstrip("\r\n")) :]
+        lines.insert(
+            2, ",".join(["x1", "2019-13", *fields[2:4], "-4.100000", *fields[5:]]) + ending
+        )
     if hostile:
         fields = rows[1].rstrip("\r\n").split(",")
         lines[2:2] = ["\r\n", ",".join(["x1", "2019-13", *fields[2:]]) + "\r\n",
@@ -46,11 +53,16 @@ def _same(a, b) -> None:
 
 
 @pytest.mark.data
-@pytest.mark.parametrize("hostile", [False, True], ids=["plain-pyarrow", "quoted-pandas"])
+@pytest.mark.parametrize(
+    ("hostile", "bad_month"),
+    [(False, False), (False, True), (True, False)],
+    ids=["plain-pyarrow", "plain-pyarrow-rejected", "quoted-pandas"],
+)
 def test_a_cached_read_gives_the_events_and_report_of_the_file(
-    crime_2019, tmp_path, monkeypatch, hostile
+    crime_2019, tmp_path, monkeypatch, hostile, bad_month
 ):
-    path = _cut(crime_2019, tmp_path / "2019-devon-and-cornwall-street.csv", hostile=hostile)
+    path = _cut(crime_2019, tmp_path / "2019-devon-and-cornwall-street.csv", hostile=hostile,
+                bad_month=bad_month)  # fmt: skip
     folder = tmp_path / "cache"
     uncached = psa_geo.read_police_uk(path, return_report=True, use_cache=False)
     assert not folder.exists()
@@ -70,6 +82,9 @@ def test_a_cached_read_gives_the_events_and_report_of_the_file(
         assert report.rejected == {"bad_month": 1, "line_break_in_field": 1,
                                    "missing_crime_type": 1}  # fmt: skip
         assert report.blank_lines == 1
+    if bad_month:  # its coordinates read as numbers, and again as written for the rejected row
+        assert report.rejected == {"bad_month": 1}
+        assert report.rejected_rows["Longitude"].tolist() == ["-4.100000"]
 
 
 @pytest.mark.data
