@@ -96,7 +96,7 @@ def _tables(stream, cap: int, keep_text, numbers) -> Iterator[tuple[list[str], l
         for piece in _pieces(stream, cap):
             first = header is None
             if first:
-                header = _header(bytes(piece[:HEADER_BYTES]))
+                header = header_names(bytes(piece[:HEADER_BYTES]))
                 types = {name: pa.large_string() if name in keep_text else
                          pa.float64() if name in numbers else _DICTIONARY
                          for name in header}  # fmt: skip
@@ -270,7 +270,9 @@ def text_bytes(values: pa.Array) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8)[offsets[0] : offsets[-1]]
 
 
-def _header(start: bytes) -> list[str]:
+def header_names(start: bytes) -> list[str]:
+    """The column names on the first line of ``start`` (a plain file's, BOM and CR left
+    out); NotPlain where they are not plain."""
     end = start.find(b"\n")
     if end < 0:
         raise NotPlain("no line break after the header")

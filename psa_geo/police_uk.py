@@ -640,12 +640,10 @@ def _as_written(opener: Callable, lines: np.ndarray, columns: list[str]) -> dict
             *complete, rest = (rest + chunk).split(b"\n") if chunk else (rest, b"")
             for line in complete:
                 number += 1
-                fields = line.removesuffix(b"\r").split(b",")
                 if header is None:
-                    header = [f.decode() for f in fields]
-                    header[0] = header[0].removeprefix("\ufeff")
+                    header = _fastcsv.header_names(line + b"\n")
                 elif number in wanted:
-                    found[number] = fields
+                    found[number] = line.removesuffix(b"\r").split(b",")
             if not chunk:
                 break
     return {c: [found[n][header.index(c)].decode() for n in lines.tolist()] for c in columns}
@@ -685,15 +683,12 @@ def _union(parts: list, lengths: list[int]) -> pd.Series:
     """The Categoricals ``parts`` (None: ``length`` missing values) end to end, their
     categories united (in order of first appearance): each part's words looked up among
     those before it by Arrow, its codes renumbered only where they change."""
-    words, numbers = pa.array([], pa.string()), []
+    words, numbers = pa.array([], pa.large_string()), []
     for part in parts:
         if part is None:
             numbers.append(None)
             continue
-        these = pa.array(part.categories.array)  # a ChunkedArray where pandas holds one
-        if isinstance(these, pa.ChunkedArray):
-            these = these.combine_chunks()
-        these = these.cast(pa.string())
+        these = _arrow_text(part.categories).combine_chunks()
         number = pc.index_in(these, value_set=words).fill_null(-1).to_numpy().astype(np.int64)
         new = number < 0
         number[new] = len(words) + np.arange(int(new.sum()))
