@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from numpy.lib.stride_tricks import sliding_window_view
 
 from ._fastcsv import text_bytes, text_offsets
 
@@ -186,13 +187,24 @@ def _hashes(ids: pa.ChunkedArray) -> np.ndarray | None:
             distinct = np.unique(lengths)
         if len(distinct) > MAX_LENGTHS:
             return None
-        for length in distinct:
-            same = lengths == length
-            part = chunk if len(distinct) == 1 else chunk.filter(pa.array(same))
-            text = text_bytes(part).reshape(len(part), int(length))
-            out[start : start + len(chunk)][same] = _hash_rows(text)
+        offsets = text_offsets(chunk)
+        data, starts = text_bytes(chunk), offsets[:-1] - offsets[0]
+        rows = out[start : start + len(chunk)]
+        if len(distinct) == 1:  # one length: the text is already a matrix
+            rows[:] = _hash_rows(data.reshape(len(chunk), int(distinct[0])))
+        else:
+            for length in distinct:
+                same = lengths == length
+                rows[same] = _hash_rows(_windows(data, starts[same], int(length)))
         start += len(chunk)
     return out
+
+
+def _windows(data: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
+    """The ``length`` bytes of ``data`` from each of ``starts``, as the rows of a matrix."""
+    if not length:
+        return np.zeros((len(starts), 0), dtype=np.uint8)
+    return sliding_window_view(data, length)[starts]
 
 
 _MIX = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB))
