@@ -82,6 +82,8 @@ REJECT_REASONS = {
     "overlapping_file": "the same force and month was already read from an earlier file",
 }
 
+_REASONS = pd.CategoricalDtype(list(REJECT_REASONS))
+
 
 def police_forces() -> pd.DataFrame:
     """The police.uk forces: ``slug`` (as in file names) and ``name`` (as in 'Falls within')."""
@@ -489,14 +491,13 @@ def _mask(values: pd.Series, func: Callable[[pd.Series], pd.Series]) -> np.ndarr
 
 
 def _reject_reasons(raw: pd.DataFrame, known_forces: set[str], *, today: dt.date) -> pd.Series:
-    """A reason code per row (NaN for usable rows); the first failing check wins."""
-    reason = np.full(len(raw), np.nan, dtype=object)
-    undecided = np.ones(len(raw), dtype=bool)
+    """A reason code per row (a Categorical of :data:`REJECT_REASONS`' codes; missing for
+    usable rows); the first failing check wins."""
+    codes = np.full(len(raw), -1, dtype=np.int8)
+    number = {code: i for i, code in enumerate(_REASONS.categories)}
 
     def flag(mask, code):
-        hit = mask & undecided
-        reason[hit] = code
-        undecided[hit] = False
+        codes[mask & (codes < 0)] = number[code]
 
     month = raw["Month"]
     flag(_mask(month, lambda m: ~m.str.fullmatch(r"\d{4}-(0[1-9]|1[0-2])")), "bad_month")
@@ -514,7 +515,7 @@ def _reject_reasons(raw: pd.DataFrame, known_forces: set[str], *, today: dt.date
     outside = ~_between(lon, *_LON_RANGE) | ~_between(lat, *_LAT_RANGE)
     flag(~np.isnan(lon) & ~np.isnan(lat) & outside, "outside_great_britain")
     flag(_mask(raw["Crime type"], lambda v: v.str.strip() == ""), "missing_crime_type")
-    return pd.Series(reason, index=raw.index, dtype=object)
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=_REASONS), index=raw.index)
 
 
 def _coordinates(raw: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -626,7 +627,7 @@ def _rejected(raw: pd.DataFrame, reason: pd.Series, opener: Callable) -> pd.Data
     numbers = [c for c in COORDINATES if not pd.api.types.is_string_dtype(rows[c])]
     if numbers:
         rows = rows.assign(**_as_written(opener, rows["source_row"].to_numpy(), numbers))
-    return rows.assign(reason=reason[bad])
+    return rows.assign(reason=reason[bad].astype(object))
 
 
 def _as_written(opener: Callable, lines: np.ndarray, columns: list[str]) -> dict[str, list]:
@@ -660,17 +661,17 @@ def _as_text(rows: pd.DataFrame) -> pd.DataFrame:
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     """The rows of ``frames`` (one per file) in one frame, Categoricals kept (their
-    categories united; a column a file lacks is missing there)."""
-    if len(frames) == 1:
-        return frames[0].reset_index(drop=True)
+    categories united and sorted; a column a file lacks is missing there)."""
     columns = list(dict.fromkeys(c for frame in frames for c in frame.columns))
     out = {}
     for column in columns:
         parts = [frame.get(column) for frame in frames]
         present = [p for p in parts if p is not None]
         if all(isinstance(p.dtype, pd.CategoricalDtype) for p in present):
-            out[column] = _union([p.array if p is not None else None for p in parts],
-                                 [len(f) for f in frames])  # fmt: skip
+            out[column] = _united([p.array if p is not None else None for p in parts],
+                                  [len(f) for f in frames])  # fmt: skip
+        elif len(parts) == 1:
+            out[column] = parts[0].reset_index(drop=True)
         else:
             dtype = present[0].dtype
             parts = [p if p is not None else pd.Series(np.nan, index=f.index, dtype=dtype)
@@ -679,27 +680,20 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(out, copy=False)
 
 
-def _union(parts: list, lengths: list[int]) -> pd.Series:
+def _united(parts: list, lengths: list[int]) -> pd.Series:
     """The Categoricals ``parts`` (None: ``length`` missing values) end to end, their
-    categories united (in order of first appearance): each part's words looked up among
-    those before it by Arrow, its codes renumbered only where they change."""
-    words, numbers = pa.array([], pa.large_string()), []
-    for part in parts:
-        if part is None:
-            numbers.append(None)
-            continue
-        these = _arrow_text(part.categories).combine_chunks()
-        number = pc.index_in(these, value_set=words).fill_null(-1).to_numpy().astype(np.int64)
-        new = number < 0
-        number[new] = len(words) + np.arange(int(new.sum()))
-        words = pa.concat_arrays([words, these.filter(pa.array(new))])
-        numbers.append(number)
+    categories united and sorted: each part's codes renumbered only where they change."""
+    texts = [_arrow_text(p.categories).combine_chunks() for p in parts if p is not None]
+    words = pc.unique(pa.concat_arrays(texts)) if len(texts) > 1 else texts[0]
+    words = words.take(pc.array_sort_indices(words))
     kind = _fastcsv.smallest(np.zeros(0, dtype=np.int64), top=len(words)).dtype
-    codes = []
-    for part, length, number in zip(parts, lengths, numbers, strict=True):
+    codes, texts = [], iter(texts)
+    for part, length in zip(parts, lengths, strict=True):
         if part is None:
             codes.append(np.full(length, -1, dtype=kind))
-        elif (number == np.arange(len(number))).all():  # the same numbers
+            continue
+        number = pc.index_in(next(texts), value_set=words).to_numpy().astype(np.int64)
+        if (number == np.arange(len(number))).all():  # the same numbers
             codes.append(part.codes.astype(kind))
         else:
             codes.append(np.append(number, -1).astype(kind)[part.codes])  # -1 stays missing
@@ -733,10 +727,7 @@ def _to_events(frames: list[pd.DataFrame]) -> tuple[gpd.GeoDataFrame, np.ndarray
         name = _RENAME.get(column, column)
         if name in columns or not (name in _RENAME.values() or name.startswith("source_")):
             continue
-        values = good[column]
-        if isinstance(values.dtype, pd.CategoricalDtype):
-            values = _sorted_categories(values)
-        columns[name] = values
+        columns[name] = good[column]  # Categoricals: their categories sorted
     columns["geometry"] = geometry
     events = gpd.GeoDataFrame(columns, geometry="geometry", crs=CRS, copy=False)
     return events, located, repeats
@@ -748,18 +739,6 @@ def _stripped(values: pd.Categorical) -> pd.Categorical:
                               return_inverse=True)  # fmt: skip
     codes = np.append(recode, -1).astype(values.codes.dtype)[values.codes]
     return _fastcsv.distinct_categorical(codes, words)
-
-
-def _sorted_categories(values: pd.Series) -> pd.Series:
-    """The Categorical ``values`` with its categories sorted."""
-    words = pa.array(values.cat.categories.array, pa.string())
-    order = pc.array_sort_indices(words).to_numpy()
-    if (order[1:] > order[:-1]).all():
-        return values
-    rank = np.empty(len(order) + 1, dtype=values.cat.codes.dtype)
-    rank[order], rank[-1] = np.arange(len(order)), -1  # a missing value (-1) stays missing
-    cat = _fastcsv.distinct_categorical(rank[values.cat.codes], words.take(order))
-    return pd.Series(cat, index=values.index, copy=False)
 
 
 def _points(lon: np.ndarray, lat: np.ndarray) -> tuple[GeometryArray, np.ndarray]:
