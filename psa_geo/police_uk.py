@@ -833,8 +833,10 @@ def _event_ids(good: pd.DataFrame) -> tuple[pd.Series, pd.Series, int]:
         one = len(codes) and (codes == codes[0]).all()  # one file's rows: its name once
         return _fallback_ids(names[int(codes[0])] if one else names.take(codes), rows[at])
 
-    event_id, crime_id, repeats = _ids.event_ids(_arrow_text(good["Crime ID"]), fallback)
-    pa.default_memory_pool().release_unused()  # the copies made on the way, back to the system
+    ids = _arrow_text(good["Crime ID"])
+    event_id, crime_id, repeats = _ids.event_ids(ids, fallback)
+    if ids.nbytes >= _fastcsv.RELEASE_BYTES:  # the copies made on the way, back to the system
+        pa.default_memory_pool().release_unused()  # (kept for reuse after fewer ids)
     event_id, crime_id = (pd.Series(pd.array(ids, dtype="str"), index=good.index)
                           for ids in (event_id, crime_id))  # fmt: skip
     return event_id, crime_id, repeats
