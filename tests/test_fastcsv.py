@@ -45,6 +45,21 @@ def test_a_late_block_that_is_not_plain_refuses_the_file(monkeypatch, late):
         read(csv_bytes(5_000, late=late), cap=10**9)
 
 
+@pytest.mark.parametrize("column", [0, 1], ids=["text-kept", "dictionary-word"])
+def test_a_late_byte_that_is_not_utf8_refuses_the_file_and_utf8_is_read(monkeypatch, column):
+    monkeypatch.setattr(_fastcsv, "PIECE_BYTES", 1_000)
+    lines = csv_bytes(5_000).split(b"\n")
+    fields = lines[-2].split(b",")
+    for accent, ok in ((b"\xc3\xa9", True), (b"\xe9", False), (b"\xc3", False)):
+        changed = [*fields[:column], fields[column] + accent, *fields[column + 1 :]]
+        data = b"\n".join([*lines[:-2], b",".join(changed), b""])
+        if ok:
+            assert read(data, cap=10**9).iloc[-1, column] == fields[column].decode() + "\u00e9"
+        else:
+            with pytest.raises(_fastcsv.NotPlain, match="UTF-8"):
+                read(data, cap=10**9)
+
+
 def test_a_file_larger_than_the_cap_is_refused(monkeypatch):
     monkeypatch.setattr(_fastcsv, "PIECE_BYTES", 1_000)
     data = csv_bytes(5_000)
