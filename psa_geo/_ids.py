@@ -180,23 +180,22 @@ def _hashes(ids: pa.ChunkedArray) -> np.ndarray | None:
     out = np.empty(len(ids), dtype=np.uint64)
     start = 0
     for chunk in ids.chunks:
-        lengths = np.diff(text_offsets(chunk))
-        if len(lengths) and lengths.max() <= 4 * len(lengths):
-            distinct = np.flatnonzero(np.bincount(lengths))
-        else:
-            distinct = np.unique(lengths)
-        if len(distinct) > MAX_LENGTHS:
-            return None
         offsets = text_offsets(chunk)
+        lengths = np.diff(offsets)
         data, starts = text_bytes(chunk), offsets[:-1] - offsets[0]
         rows = out[start : start + len(chunk)]
-        if len(distinct) == 1:  # one length: the text is already a matrix
-            rows[:] = _hash_rows(data.reshape(len(chunk), int(distinct[0])))
-        else:
-            for length in distinct:
-                same = lengths == length
-                rows[same] = _hash_rows(_windows(data, starts[same], int(length)))
         start += len(chunk)
+        if not len(lengths) or (lengths == lengths[0]).all():  # the text is a matrix already
+            rows[:] = _hash_rows(data.reshape(len(chunk), int(lengths[0]) if len(chunk) else 0))
+            continue
+        order = np.argsort(lengths.astype(np.uint16) if lengths.max() < 1 << 16 else lengths,
+                           kind="stable")  # fmt: skip
+        ordered = lengths[order]
+        bounds = np.flatnonzero(ordered[1:] != ordered[:-1]) + 1
+        if len(bounds) >= MAX_LENGTHS:
+            return None
+        for group in np.split(order, bounds):  # the rows of each length
+            rows[group] = _hash_rows(_windows(data, starts[group], int(lengths[group[0]])))
     return out
 
 
