@@ -5,23 +5,21 @@ names and no blank or all-empty row: then each physical line is one row, and pya
 pandas read it the same way. Anything else raises :class:`NotPlain`, and the caller reads the
 file with pandas as before (psa_geo's line accounting, error messages and rejections).
 
-The text is read in pieces of :data:`PIECE_BYTES` whole lines (the next piece read in a
-thread meanwhile), and pyarrow parses each piece in another thread, whole, with quoting
-turned off (the three threads of a file, and those of the file read beside it, keep the
-cores busy: pyarrow's own threads only added contention, a fifth more CPU time); each
-piece is checked and kept in compact form as it comes, so no more than two pieces of text are
-held beyond the result: a quote, NUL, missing value (short row) or all-empty row means the file
-was not plain. A file larger than the cap is not plain either (pandas then refuses it). Every
-column but ``keep_text`` and ``numbers`` comes back as a pandas Categorical (its categories in
-order of first appearance), so the checks run once per distinct value and the table stays
-small. A column of ``numbers`` comes back as float64, NaN where blank; a value that is not a
-finite number means the file is not plain (pandas then keeps the text).
+pyarrow reads the stream itself, in its threads (parsing blocks of :data:`BLOCK_BYTES` while
+the next is read), :data:`SEGMENT_BYTES` of whole lines at a time: a real police.uk file is
+one segment. Each segment is checked and kept in compact form before the next is read, so
+no more than one segment's text and table are held beyond the result: a quote, NUL, missing
+value (short row), text that is not UTF-8 or an all-empty row means the file was not plain.
+A file larger than the cap is not plain either (pandas then refuses it). Every column but
+``keep_text`` and ``numbers`` comes back as a pandas Categorical (its categories in order of
+first appearance), so the checks run once per distinct value and the table stays small. A
+column of ``numbers`` comes back as float64, NaN where blank; a value that is not a finite
+number means the file is not plain (pandas then keeps the text).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -29,16 +27,21 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-#: How much text (bytes, whole lines) is parsed at a time.
-PIECE_BYTES = 4 * 1024**2
+#: How much text (bytes, whole lines) pyarrow reads at a time; its table is kept in compact
+#: form before the next segment is read.
+SEGMENT_BYTES = 32 * 1024**2
+#: How much text pyarrow parses at a time, in each of its threads (and reads at a time).
+BLOCK_BYTES = 1024**2
 #: After a file of at least this much text, the parser's buffers are given back to the
 #: system (they would add to the peak of what follows); after a smaller one they are kept
 #: for the next file's parser to reuse. Giving them back after each of the two real files
 #: (30 MB each) cost a tenth of their read time, in page faults.
 RELEASE_BYTES = 64 * 1024**2
-#: Every this many pieces, a column's pieces are folded into one: their dictionaries united,
-#: their text concatenated.
-FOLD_PIECES = 8
+#: Every this many segments, a column's segments are folded into one: their dictionaries
+#: united, their text concatenated.
+FOLD_SEGMENTS = 8
+#: How much of the text is searched for the header line.
+HEADER_BYTES = 64 * 1024
 _BOM = b"\xef\xbb\xbf"
 _DICTIONARY = pa.dictionary(pa.int32(), pa.string())
 
@@ -59,128 +62,153 @@ def read_plain(
 
     Columns are Categoricals of ``str`` categories (in order of first appearance), except
     those of ``keep_text`` (``str``, held as pyarrow arrays) and ``numbers`` (float64, NaN
-    where blank). ``text_block(values, first_row)``, where given, is applied to each piece
-    of a ``keep_text`` column (``first_row``: the rows before it) and its result is kept
-    instead. Each row is one physical line, after the header's.
+    where blank). ``text_block(values, first_row)``, where given, is applied to each
+    segment of a ``keep_text`` column (``first_row``: the rows before it) and its result is
+    kept instead. Each row is one physical line, after the header's.
     Raises NotPlain when the file is not plain (or larger than ``cap``).
     """
-    columns, rows, size = {}, 0, 0
+    rows = 0
     with open_stream() as stream:
-        for header, piece, piece_bytes in _tables(stream, cap, keep_text, numbers):
-            size += piece_bytes
-            if not columns:
-                columns = {name: _Text() if name in keep_text else _Numbers() if name in numbers
-                           else _Codes() for name in header}  # fmt: skip
-            for name, values in zip(header, piece, strict=True):
+        source = _Source(stream, cap)
+        header = source.header()
+        types = {name: pa.large_string() if name in keep_text else
+                 pa.float64() if name in numbers else _DICTIONARY
+                 for name in header}  # fmt: skip
+        columns = {name: _Text() if name in keep_text else _Numbers() if name in numbers
+                   else _Codes() for name in header}  # fmt: skip
+        first = True
+        while (segment := source.segment()) is not None:
+            table = _parse(segment, header, types, first=first)
+            for name, column in zip(header, table.columns, strict=True):
+                values = column.combine_chunks()
                 if name in keep_text and text_block:
                     values = text_block(values, rows)
                 columns[name].add(values)
-            rows += len(piece[0])
+            rows, first = rows + table.num_rows, False
+            del table
+            if source.size >= RELEASE_BYTES:  # a large file: its segments' buffers, given back
+                pa.default_memory_pool().release_unused()
     if not rows:
         raise NotPlain("no rows")
     frame = pd.DataFrame({name: column.values() for name, column in columns.items()}, copy=False)
-    if size >= RELEASE_BYTES:
+    if source.size >= RELEASE_BYTES:
         pa.default_memory_pool().release_unused()  # the parser's buffers, back to the system
     return frame
 
 
-#: How much of the first piece is searched for the header line.
-HEADER_BYTES = 64 * 1024
-
-
-def _tables(stream, cap: int, keep_text, numbers) -> Iterator[tuple[list[str], list, int]]:
-    """The header, each piece's columns (checked) and its size in bytes: each piece parsed
-    in a thread while the one before is taken in."""
-    header, parsing = None, None
-    with ThreadPoolExecutor(1, thread_name_prefix="psa_geo-parse") as parser:
-        for piece in _pieces(stream, cap):
-            first = header is None
-            if first:
-                header = header_names(bytes(piece[:HEADER_BYTES]))
-                types = {name: pa.large_string() if name in keep_text else
-                         pa.float64() if name in numbers else _DICTIONARY
-                         for name in header}  # fmt: skip
-            parsed = parser.submit(_parse, piece, header, types, first=first), len(piece)
-            if parsing is not None:
-                yield header, _result(parsing[0]), parsing[1]
-            parsing = parsed
-        if parsing is not None:
-            yield header, _result(parsing[0]), parsing[1]
-
-
-def _parse(piece, header: list[str], types: dict, *, first: bool) -> list[pa.Array]:
-    table = pacsv.read_csv(
-        pa.py_buffer(piece),
-        read_options=pacsv.ReadOptions(
-            column_names=header,
-            skip_rows=1 if first else 0,
-            block_size=len(piece) + 1,
-            use_threads=False,
-        ),
-        parse_options=pacsv.ParseOptions(quote_char=False, ignore_empty_lines=False),
-        convert_options=pacsv.ConvertOptions(
-            column_types=types,
-            null_values=[""],
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-            check_utf8=False,  # checked below, per distinct word: a tenth of the parse
-        ),
-    ).unify_dictionaries()
-    _check_utf8(table)
-    _check_plain(table)
-    return [column.combine_chunks() for column in table.columns]
-
-
-def _result(parsing) -> list[pa.Array]:
+def _parse(segment, header: list[str], types: dict, *, first: bool) -> pa.Table:
+    """The table of one segment (its dictionaries united), checked."""
     try:
-        return parsing.result()
+        table = pacsv.read_csv(
+            segment,
+            read_options=pacsv.ReadOptions(
+                column_names=header,
+                skip_rows=1 if first else 0,
+                block_size=BLOCK_BYTES,
+                use_threads=True,
+            ),
+            parse_options=pacsv.ParseOptions(quote_char=False, ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types=types,
+                null_values=[""],
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+                check_utf8=False,  # checked below, per distinct word: a tenth of the parse
+            ),
+        ).unify_dictionaries()
     except pa.ArrowInvalid as exc:
         raise NotPlain(str(exc)) from None
+    _check_utf8(table)
+    _check_plain(table)
+    return table
 
 
-def _pieces(stream, cap: int) -> Iterator[bytes | memoryview]:
-    """The bytes of ``stream`` in pieces of whole lines (each ending in LF), the next one
-    read in a thread meanwhile; NotPlain beyond ``cap`` bytes or at a quote or NUL byte."""
-    with ThreadPoolExecutor(1, thread_name_prefix="psa_geo-read") as reading:
-        ahead = reading.submit(stream.read, PIECE_BYTES)
-        rest, size = b"", 0
-        while data := ahead.result():
-            size += len(data)
-            if size > cap:
-                raise NotPlain("larger than the cap")
-            if data.find(b'"') >= 0 or data.find(b"\x00") >= 0:
-                raise NotPlain("quotes or NUL bytes")
-            ahead = reading.submit(stream.read, PIECE_BYTES)
+class _Source:
+    """The bytes of a binary stream, checked as they are read (NotPlain beyond ``cap``
+    bytes, or at a quote or NUL byte), handed to pyarrow in segments of whole lines."""
+
+    def __init__(self, stream, cap: int) -> None:
+        self.stream, self.cap = stream, cap
+        self.size = 0  # bytes read so far
+        self.ahead = b""  # bytes read but not yet handed on
+
+    def header(self) -> list[str]:
+        """The column names (NotPlain where they are not plain)."""
+        self.ahead = self._read(HEADER_BYTES)
+        return header_names(self.ahead)
+
+    def segment(self) -> _Segment | None:
+        """The next :data:`SEGMENT_BYTES` or so of whole lines (None: the end)."""
+        if not self.ahead:
+            self.ahead = self._read(BLOCK_BYTES)
+        return _Segment(self, SEGMENT_BYTES) if self.ahead else None
+
+    def take(self, n: int) -> bytes:
+        """Up to ``n`` bytes, those read ahead first."""
+        if not self.ahead:
+            return self._read(n)
+        data, self.ahead = self.ahead[:n], self.ahead[n:]
+        return data
+
+    def _read(self, n: int) -> bytes:
+        data = self.stream.read(n)
+        self.size += len(data)
+        if self.size > self.cap:
+            raise NotPlain("larger than the cap")
+        if data.find(b'"') >= 0 or data.find(b"\x00") >= 0:
+            raise NotPlain("quotes or NUL bytes")
+        return data
+
+
+class _Segment:
+    """Whole lines of a :class:`_Source`, ``budget`` bytes of them or a little more, as a
+    file for pyarrow to read."""
+
+    closed = False
+
+    def __init__(self, source: _Source, budget: int) -> None:
+        self.source, self.budget = source, budget
+
+    def read(self, n: int = -1) -> bytes:
+        if self.budget <= 0:
+            return b""
+        data = self.source.take(n if n >= 0 else BLOCK_BYTES)
+        self.budget -= len(data)
+        if self.budget <= 0 and data:  # end after the last line break
             end = data.rfind(b"\n") + 1
-            if not end:
-                rest += data
-                continue
-            yield b"".join((rest, memoryview(data)[:end])) if rest else memoryview(data)[:end]
-            rest = data[end:]
-        if rest:
-            yield memoryview(rest)
+            if not end:  # none yet: the line goes on
+                self.budget = 1
+                return data
+            self.source.ahead = data[end:] + self.source.ahead
+            data = data[:end]
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        self.closed = True
 
 
 class _Text:
-    """A text column read piece by piece (every :data:`FOLD_PIECES` pieces concatenated)."""
+    """A text column read segment by segment (one chunk each)."""
 
     def __init__(self) -> None:
-        self.blocks: list[pa.Array] = []
-        self.folded: list[pa.Array] = []
+        self.chunks: list[pa.Array] = []
 
     def add(self, values: pa.Array) -> None:
-        self.blocks.append(values)
-        if len(self.blocks) >= FOLD_PIECES:
-            self.folded.append(pa.concat_arrays(self.blocks))
-            self.blocks = []
+        self.chunks.append(values)
 
     def values(self) -> pd.Series:
-        chunks = pa.chunked_array([*self.folded, *self.blocks], pa.large_string())
+        chunks = pa.chunked_array(self.chunks, pa.large_string())
         return pd.Series(pd.array(chunks, dtype="str"), copy=False)
 
 
 class _Numbers:
-    """A number column read piece by piece (blank: NaN), its values gathered in one growing
+    """A number column read segment by segment (blank: NaN), its values gathered in one growing
     buffer (grown in place, not copied again at the end)."""
 
     def __init__(self) -> None:
@@ -194,9 +222,9 @@ class _Numbers:
 
 
 class _Codes:
-    """A dictionary column read piece by piece, as a Categorical: every :data:`FOLD_PIECES`
-    pieces, their dictionaries are united with the words so far (which keep their numbers)
-    and the rows' numbers kept in the smallest integer type."""
+    """A dictionary column read segment by segment, as a Categorical: every
+    :data:`FOLD_SEGMENTS` segments, their dictionaries are united with the words so far
+    (which keep their numbers) and the rows' numbers kept in the smallest integer type."""
 
     def __init__(self) -> None:
         self.words = pa.array([], pa.string())
@@ -205,7 +233,7 @@ class _Codes:
 
     def add(self, values: pa.DictionaryArray) -> None:
         self.blocks.append(values if values.type == _DICTIONARY else values.cast(_DICTIONARY))
-        if len(self.blocks) >= FOLD_PIECES:
+        if len(self.blocks) >= FOLD_SEGMENTS:
             self._fold()
 
     def _fold(self) -> None:

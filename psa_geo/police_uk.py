@@ -637,7 +637,7 @@ def _as_written(opener: Callable, lines: np.ndarray, columns: list[str]) -> dict
     with opener(True) as stream:
         number, rest, last = 0, b"", max(wanted)
         while number < last:
-            chunk = stream.read(_fastcsv.PIECE_BYTES)
+            chunk = stream.read(_fastcsv.BLOCK_BYTES)
             *complete, rest = (rest + chunk).split(b"\n") if chunk else (rest, b"")
             for line in complete:
                 number += 1

@@ -24,11 +24,17 @@ def read(data: bytes, **options) -> pd.DataFrame:
     return _fastcsv.read_plain(lambda: pa.BufferReader(data), keep_text=("id",), **options)
 
 
+def small_segments(monkeypatch) -> None:
+    """Segments of about 1,000 bytes, read 300 bytes at a time (pyarrow's blocks)."""
+    monkeypatch.setattr(_fastcsv, "SEGMENT_BYTES", 1_000)
+    monkeypatch.setattr(_fastcsv, "BLOCK_BYTES", 300)
+
+
 def test_the_frame_is_the_same_whatever_the_blocks(monkeypatch):
     data = csv_bytes(5_000)
     whole = read(data, cap=len(data))
-    monkeypatch.setattr(_fastcsv, "PIECE_BYTES", 1_000)
-    monkeypatch.setattr(_fastcsv, "FOLD_PIECES", 4)  # dictionaries united many times
+    small_segments(monkeypatch)
+    monkeypatch.setattr(_fastcsv, "FOLD_SEGMENTS", 4)  # dictionaries united many times
     pieces = read(data, cap=len(data))
     pd.testing.assert_frame_equal(whole, pieces)
     expected = pd.read_csv(io.BytesIO(data), dtype=str)
@@ -40,14 +46,14 @@ def test_the_frame_is_the_same_whatever_the_blocks(monkeypatch):
 @pytest.mark.parametrize("late", ['00000001,"w",t1', "00000001,w\x00,t1", "00000001,w",
                                   ",,"])  # fmt: skip
 def test_a_late_block_that_is_not_plain_refuses_the_file(monkeypatch, late):
-    monkeypatch.setattr(_fastcsv, "PIECE_BYTES", 1_000)
+    small_segments(monkeypatch)
     with pytest.raises(_fastcsv.NotPlain):
         read(csv_bytes(5_000, late=late), cap=10**9)
 
 
 @pytest.mark.parametrize("column", [0, 1], ids=["text-kept", "dictionary-word"])
 def test_a_late_byte_that_is_not_utf8_refuses_the_file_and_utf8_is_read(monkeypatch, column):
-    monkeypatch.setattr(_fastcsv, "PIECE_BYTES", 1_000)
+    small_segments(monkeypatch)
     lines = csv_bytes(5_000).split(b"\n")
     fields = lines[-2].split(b",")
     for accent, ok in ((b"\xc3\xa9", True), (b"\xe9", False), (b"\xc3", False)):
@@ -61,7 +67,7 @@ def test_a_late_byte_that_is_not_utf8_refuses_the_file_and_utf8_is_read(monkeypa
 
 
 def test_a_file_larger_than_the_cap_is_refused(monkeypatch):
-    monkeypatch.setattr(_fastcsv, "PIECE_BYTES", 1_000)
+    small_segments(monkeypatch)
     data = csv_bytes(5_000)
     read(data, cap=len(data))
     with pytest.raises(_fastcsv.NotPlain, match="cap"):

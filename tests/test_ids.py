@@ -105,9 +105,9 @@ def buffers(values) -> set[int]:
 
 
 def test_event_id_and_crime_id_share_their_text(tmp_path, monkeypatch):
-    # Small pieces: the file is read in many blocks, folded into several chunks.
-    monkeypatch.setattr(_fastcsv, "PIECE_BYTES", 4096)
-    monkeypatch.setattr(_fastcsv, "FOLD_PIECES", 3)
+    # Small segments: the file is read in many, a chunk each.
+    monkeypatch.setattr(_fastcsv, "SEGMENT_BYTES", 4096)
+    monkeypatch.setattr(_fastcsv, "BLOCK_BYTES", 1024)
     rows = [row(crime_id=f"{i:064x}") if i % 3 else ASB for i in range(2_000)]
     rows[1_500] = rows[1]  # a repeat, numbered #2
     path = write_csv(tmp_path / "2019-01-devon-and-cornwall-street.csv", rows)
