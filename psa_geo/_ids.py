@@ -13,7 +13,9 @@ rows filtered out) is built the slower way, with a copy; the values are the same
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -23,6 +25,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ._fastcsv import text_bytes, text_offsets
 
+#: How many threads work on the chunks (one per file, as read) at once.
+THREADS = 2
 #: Beyond this many repeats, the event ids are rebuilt in one buffer rather than held in
 #: pieces around each repeat.
 MAX_PIECES = 1_000
@@ -56,17 +60,19 @@ def event_ids(
     """The event ids of the source ids ``ids`` (large_string; missing = blank), the source
     ids as they are with the empty ones missing (see the module docstring), and how many
     event ids are numbered repeats."""
-    events, sources, start = [], [], 0
-    for chunk in ids.chunks:
-        event, source = _chunk_ids(chunk, lambda where, start=start: fallback(where + start))
-        events.append(event)
-        sources.append(source)
-        start += len(chunk)
-    events = pa.chunked_array(events, pa.large_string())
+    starts = np.cumsum([0, *(len(chunk) for chunk in ids.chunks)])
+
+    def chunk_ids(chunk: pa.Array, start: int) -> tuple[pa.Array, pa.Array]:
+        return _chunk_ids(chunk, lambda where: fallback(where + start))
+
+    with ThreadPoolExecutor(THREADS) as pool:  # Arrow and numpy let go of the GIL
+        done = list(pool.map(chunk_ids, ids.chunks, starts[:-1]))
+    events = pa.chunked_array([event for event, _ in done], pa.large_string())
+    sources = pa.chunked_array([source for _, source in done], pa.large_string())
     rows, numbers = repeats(events)
     if len(rows):
         events = _numbered(events, rows, numbers)
-    return events, pa.chunked_array(sources, pa.large_string()), len(rows)
+    return events, sources, len(rows)
 
 
 def _chunk_ids(chunk: pa.Array, fallback: Fallback) -> tuple[pa.Array, pa.Array]:
@@ -176,27 +182,33 @@ def _take(values: pa.ChunkedArray, rows: np.ndarray) -> pa.Array:
 
 
 def _hashes(ids: pa.ChunkedArray) -> np.ndarray | None:
-    """A 64-bit hash of each id (none missing); None if a chunk has too many lengths."""
+    """A 64-bit hash of each id (none missing); None if a chunk has too many lengths. The
+    chunks (one per file, as read) are hashed in threads: numpy lets go of the GIL."""
     out = np.empty(len(ids), dtype=np.uint64)
-    start = 0
-    for chunk in ids.chunks:
-        offsets = text_offsets(chunk)
-        lengths = np.diff(offsets)
-        data, starts = text_bytes(chunk), offsets[:-1] - offsets[0]
-        rows = out[start : start + len(chunk)]
-        start += len(chunk)
-        if not len(lengths) or (lengths == lengths[0]).all():  # the text is a matrix already
-            rows[:] = _hash_rows(data.reshape(len(chunk), int(lengths[0]) if len(chunk) else 0))
-            continue
-        order = np.argsort(lengths.astype(np.uint16) if lengths.max() < 1 << 16 else lengths,
-                           kind="stable")  # fmt: skip
-        ordered = lengths[order]
-        bounds = np.flatnonzero(ordered[1:] != ordered[:-1]) + 1
-        if len(bounds) >= MAX_LENGTHS:
-            return None
-        for group in np.split(order, bounds):  # the rows of each length
-            rows[group] = _hash_rows(_windows(data, starts[group], int(lengths[group[0]])))
-    return out
+    starts = np.cumsum([0, *(len(chunk) for chunk in ids.chunks)])
+    outs = [out[start:end] for start, end in itertools.pairwise(starts)]
+    with ThreadPoolExecutor(THREADS) as pool:
+        done = list(pool.map(_chunk_hashes, ids.chunks, outs))
+    return out if all(done) else None
+
+
+def _chunk_hashes(chunk: pa.Array, out: np.ndarray) -> bool:
+    """Write the hash of each id of ``chunk`` to ``out``; False if it has too many lengths."""
+    offsets = text_offsets(chunk)
+    lengths = np.diff(offsets)
+    data, starts = text_bytes(chunk), offsets[:-1] - offsets[0]
+    if not len(lengths) or (lengths == lengths[0]).all():  # the text is a matrix already
+        out[:] = _hash_rows(data.reshape(len(chunk), int(lengths[0]) if len(chunk) else 0))
+        return True
+    order = np.argsort(lengths.astype(np.uint16) if lengths.max() < 1 << 16 else lengths,
+                       kind="stable")  # fmt: skip
+    ordered = lengths[order]
+    bounds = np.flatnonzero(ordered[1:] != ordered[:-1]) + 1
+    if len(bounds) >= MAX_LENGTHS:
+        return False
+    for group in np.split(order, bounds):  # the rows of each length
+        out[group] = _hash_rows(_windows(data, starts[group], int(lengths[group[0]])))
+    return True
 
 
 def _windows(data: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
