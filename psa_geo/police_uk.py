@@ -663,21 +663,22 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     """The rows of ``frames`` (one per file) in one frame, Categoricals kept (their
     categories united and sorted; a column a file lacks is missing there)."""
     columns = list(dict.fromkeys(c for frame in frames for c in frame.columns))
-    out = {}
-    for column in columns:
+
+    def joined(column: str) -> pd.Series:
         parts = [frame.get(column) for frame in frames]
         present = [p for p in parts if p is not None]
         if all(isinstance(p.dtype, pd.CategoricalDtype) for p in present):
-            out[column] = _united([p.array if p is not None else None for p in parts],
-                                  [len(f) for f in frames])  # fmt: skip
-        elif len(parts) == 1:
-            out[column] = parts[0].reset_index(drop=True)
-        else:
-            dtype = present[0].dtype
-            parts = [p if p is not None else pd.Series(np.nan, index=f.index, dtype=dtype)
-                     for p, f in zip(parts, frames, strict=True)]  # fmt: skip
-            out[column] = pd.concat(parts, ignore_index=True)
-    return pd.DataFrame(out, copy=False)
+            return _united([p.array if p is not None else None for p in parts],
+                           [len(f) for f in frames])  # fmt: skip
+        if len(parts) == 1:
+            return parts[0].reset_index(drop=True)
+        dtype = present[0].dtype
+        parts = [p if p is not None else pd.Series(np.nan, index=f.index, dtype=dtype)
+                 for p, f in zip(parts, frames, strict=True)]  # fmt: skip
+        return pd.concat(parts, ignore_index=True)
+
+    with ThreadPoolExecutor(2) as pool:  # Arrow lets go of the GIL
+        return pd.DataFrame(dict(zip(columns, pool.map(joined, columns), strict=True)), copy=False)
 
 
 def _united(parts: list, lengths: list[int]) -> pd.Series:
